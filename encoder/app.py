@@ -1,0 +1,51 @@
+"""The encoder's application factory. Each gunicorn worker calls it and loads its own model."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from flask import Flask
+
+from encoder.config import EncoderSettings
+from encoder.model import Encoder, load_encoder
+from encoder.service import EncodingService
+from encoder.views import api
+from services.errors import register_error_handlers
+from services.health import health_blueprint
+from services.logs import configure_logging
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: EncoderSettings | None = None, encoder: Encoder | None = None) -> Flask:
+    """Build the app; tests inject ``settings`` and a small ``encoder``."""
+    settings = settings or EncoderSettings()
+    configure_logging("encoder", settings.log_level)
+    if settings.threads > 0:
+        torch.set_num_threads(settings.threads)
+    encoder = encoder or load_encoder(
+        settings.arch, settings.weights, settings.checkpoint or None, settings.device
+    )
+    service = EncodingService(encoder, settings)
+    service.start()
+
+    app = Flask(__name__)
+    # Room for the largest allowed request plus multipart overhead; werkzeug answers 413 past it.
+    app.config["MAX_CONTENT_LENGTH"] = (
+        settings.max_image_bytes * settings.max_images_per_request + 1024 * 1024
+    )
+    app.extensions["encoding"] = service
+    register_error_handlers(app)
+    app.register_blueprint(health_blueprint(service.readiness))
+    app.register_blueprint(api)
+    log.info(
+        "encoder ready",
+        extra={
+            "settings": settings.model_dump(),
+            "model": encoder.info.to_dict(),
+            "device": str(encoder.device),
+            "threads": torch.get_num_threads(),
+        },
+    )
+    return app

@@ -1,0 +1,17 @@
+"""gunicorn settings for the encoder. One worker per model copy; threads decode in parallel.
+
+No ``preload_app``: CUDA does not survive a fork, so each worker loads its own model.
+"""
+
+import os
+
+bind = os.environ.get("ENCODER_BIND", "0.0.0.0:8001")
+workers = int(os.environ.get("ENCODER_WORKERS", "1"))
+threads = int(os.environ.get("ENCODER_HTTP_THREADS", "8"))
+worker_class = "gthread"
+timeout = int(os.environ.get("ENCODER_WORKER_TIMEOUT_S", "120"))  # ResNet-152 loads slowly on CPU
+graceful_timeout = 20
+keepalive = 5
+preload_app = False
+accesslog = "-"
+access_log_format = '{"access": "%(m)s %(U)s", "status": %(s)s, "ms": %(M)s, "bytes": %(B)s}'

@@ -1,0 +1,97 @@
+"""Turns uploaded files into :class:`EncodedImage` results: decode, preprocess, batch, predict."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from encoder.batcher import Batcher
+from encoder.config import EncoderSettings
+from encoder.model import CROP, Encoder
+from services.errors import ApiError
+from services.imaging import decode_image
+from services.schema import EncodedImage, Prediction
+
+log = logging.getLogger(__name__)
+
+Row = tuple[np.ndarray, np.ndarray | None]  # (unit vector, class probabilities or None)
+
+
+class EncodingService:
+    def __init__(self, encoder: Encoder, settings: EncoderSettings):
+        self.encoder = encoder
+        self.settings = settings
+        self.transform = encoder.transform
+        self.batcher = Batcher(
+            self._run_batch,
+            max_batch=settings.max_batch,
+            max_wait_ms=settings.max_wait_ms,
+            queue_size=settings.queue_size,
+        )
+        self.warm = False
+
+    def start(self) -> None:
+        """Start the model thread and run one warm-up batch, so the first request is not slow."""
+        self.batcher.start()
+        warmup = torch.zeros(3, CROP, CROP)
+        for future in self.batcher.submit([warmup] * min(2, self.settings.max_batch)):
+            future.result()
+        self.warm = True
+
+    def stop(self) -> None:
+        self.batcher.stop()
+
+    def readiness(self) -> dict[str, str | None]:
+        return {"model": None if self.warm else "the model is still loading"}
+
+    def _run_batch(self, batch: torch.Tensor) -> list[Row]:
+        vectors, probabilities = self.encoder.embed(batch)
+        vectors_np = vectors.numpy()
+        probs_np = probabilities.numpy() if probabilities is not None else None
+        return [
+            (vectors_np[i], probs_np[i] if probs_np is not None else None)
+            for i in range(len(vectors_np))
+        ]
+
+    def preprocess(self, data: bytes) -> tuple[torch.Tensor, int, int]:
+        decoded = decode_image(
+            data, max_bytes=self.settings.max_image_bytes, max_pixels=self.settings.max_pixels
+        )
+        return self.transform(decoded.image), decoded.width, decoded.height
+
+    def encode(self, files: Sequence[bytes]) -> tuple[list[EncodedImage], dict[str, float]]:
+        """One result per file, in order; a file that fails gets its own error, not the batch."""
+        started = time.perf_counter()
+        results: list[EncodedImage] = [EncodedImage() for _ in files]
+        tensors: list[torch.Tensor] = []
+        positions: list[int] = []
+        for position, data in enumerate(files):
+            try:
+                tensor, width, height = self.preprocess(data)
+            except ApiError as error:
+                results[position] = EncodedImage(error_code=error.code, error_message=error.message)
+                continue
+            results[position].width, results[position].height = width, height
+            tensors.append(tensor)
+            positions.append(position)
+        decoded = time.perf_counter()
+        for position, future in zip(positions, self.batcher.submit(tensors), strict=True):
+            vector, probabilities = future.result()
+            results[position].vector = vector
+            if probabilities is not None:
+                results[position].predictions = self._top_predictions(probabilities)
+        finished = time.perf_counter()
+        timings = {
+            "decode_ms": round((decoded - started) * 1000, 2),
+            "encode_ms": round((finished - decoded) * 1000, 2),
+        }
+        return results, timings
+
+    def _top_predictions(self, probabilities: np.ndarray) -> list[Prediction]:
+        top = np.argsort(-probabilities)[: self.settings.top_k_predictions]
+        names = self.encoder.class_names
+        return [Prediction(names[i], int(i), round(float(probabilities[i]), 5)) for i in top]

@@ -1,0 +1,13 @@
+"""gunicorn settings for the search API: I/O bound (encoder and Milvus calls), so threads."""
+
+import os
+
+bind = os.environ.get("SEARCH_API_BIND", "0.0.0.0:5000")
+workers = int(os.environ.get("SEARCH_API_WORKERS", "2"))
+threads = int(os.environ.get("SEARCH_API_THREADS", "8"))
+worker_class = "gthread"
+timeout = int(os.environ.get("SEARCH_API_WORKER_TIMEOUT_S", "60"))
+graceful_timeout = 20
+keepalive = 5
+accesslog = "-"
+access_log_format = '{"access": "%(m)s %(U)s", "status": %(s)s, "ms": %(M)s, "bytes": %(B)s}'

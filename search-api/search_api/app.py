@@ -1,0 +1,83 @@
+"""The search API's application factory: JSON API, image files and the frontend at ``/``."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, send_from_directory
+
+from search_api.api import api
+from search_api.catalog import Catalog
+from search_api.config import SearchApiSettings
+from search_api.files import files
+from search_api.search import SearchService
+from services.encoder_client import EncoderClient
+from services.errors import register_error_handlers
+from services.health import health_blueprint
+from services.logs import configure_logging
+from services.vectorstore import VectorStore, check_same_model
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def create_app(settings: SearchApiSettings | None = None) -> Flask:
+    settings = settings or SearchApiSettings()
+    configure_logging("search-api", settings.log_level)
+    store = VectorStore(settings.milvus)
+    encoder = EncoderClient(settings.encoder.urls, settings.encoder.timeout_s)
+    catalog = Catalog(store, settings.catalog_ttl_s)
+    search = SearchService(store, encoder, catalog)
+
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 64 * 1024
+    app.extensions.update(settings=settings, search=search, catalog=catalog)
+    register_error_handlers(app)
+    app.register_blueprint(health_blueprint(lambda: _readiness(search)))
+    app.register_blueprint(api)
+    app.register_blueprint(files)
+
+    frontend = settings.frontend_dir.resolve()
+
+    @app.get("/")
+    def index():
+        return send_from_directory(frontend, "index.html", max_age=0)
+
+    @app.get("/static/<path:name>")
+    def static_file(name: str):
+        return send_from_directory(frontend, name, max_age=300)  # refuses paths outside
+
+    @app.after_request
+    def _security_headers(response):
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+        return response
+
+    log.info("search-api ready", extra={"settings": settings.model_dump(mode="json")})
+    return app
+
+
+def _readiness(search: SearchService) -> dict[str, str | None]:
+    checks: dict[str, str | None] = {
+        "encoder": search.encoder.ready(),
+        "milvus": search.store.ready(),
+    }
+    if checks["encoder"] is None and checks["milvus"] is None:
+        try:
+            stored = search.collection_model()
+            if stored is not None:
+                check_same_model(stored, search.encoder.info(), search.store.collection)
+        except Exception as error:
+            checks["index"] = str(getattr(error, "message", error))
+        else:
+            checks["index"] = None
+    return checks

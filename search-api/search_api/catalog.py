@@ -1,0 +1,65 @@
+"""An in-memory catalogue of the index's metadata, for browsing, paging and breed counts.
+
+Milvus has no GROUP BY and no ordered paging, so the API keeps every row's scalar fields
+(about 300 bytes a row: 6 MB at 20k images) and refreshes them when they are older than
+``ttl_s``. Searches never use it: they go to Milvus, so a stale catalogue only delays how soon
+a new image shows up in *browsing*. Beyond ~1M images, replace this with keyset paging.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.vectorstore import VectorStore
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    rows: list[dict[str, Any]] = field(default_factory=list)  # sorted by breed, then path
+    by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    breeds: list[dict[str, Any]] = field(default_factory=list)  # name, id, count; by name
+    taken_at: float = 0.0
+
+    def page(self, breed: str | None, page: int, per_page: int) -> tuple[list[dict], int]:
+        rows = self.rows if breed is None else [r for r in self.rows if r["breed"] == breed]
+        start = (page - 1) * per_page
+        return rows[start : start + per_page], len(rows)
+
+    def has_breed(self, breed: str) -> bool:
+        return any(entry["name"] == breed for entry in self.breeds)
+
+
+def build_snapshot(rows: list[dict[str, Any]]) -> Snapshot:
+    rows = sorted(rows, key=lambda row: (row["breed"].casefold(), row["path"]))
+    counts = Counter(row["breed"] for row in rows)
+    breed_ids = {row["breed"]: row["breed_id"] for row in rows}
+    breeds = [
+        {"name": name, "id": breed_ids[name], "count": counts[name]}
+        for name in sorted(counts, key=str.casefold)
+    ]
+    return Snapshot(rows, {row["id"]: row for row in rows}, breeds, time.monotonic())
+
+
+class Catalog:
+    def __init__(self, store: VectorStore, ttl_s: float):
+        self.store = store
+        self.ttl_s = ttl_s
+        self._snapshot = Snapshot()
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> Snapshot:
+        """The current catalogue; refreshed from Milvus when stale (one refresher at a time)."""
+        if time.monotonic() - self._snapshot.taken_at < self.ttl_s:
+            return self._snapshot
+        with self._lock:
+            if time.monotonic() - self._snapshot.taken_at >= self.ttl_s:
+                rows = self.store.all_rows() if self.store.exists() else []
+                self._snapshot = build_snapshot(rows)
+        return self._snapshot
+
+    def invalidate(self) -> None:
+        self._snapshot = Snapshot()

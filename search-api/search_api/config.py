@@ -1,0 +1,35 @@
+"""The search API's settings: the only place it reads the environment.
+
+Own settings use the prefix ``SEARCH_API_``; Milvus (``MILVUS_*``) and the encoder
+(``ENCODER_URL``, ``ENCODER_TIMEOUT_S``) settings are shared with ingest and the scripts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.imaging import DEFAULT_MAX_PIXELS
+from services.settings import EncoderClientSettings, MilvusSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class SearchApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEARCH_API_", extra="ignore")
+
+    dataset_root: Path = REPO_ROOT / "data" / "stanford-dogs" / "Images"
+    thumb_cache_dir: Path = REPO_ROOT / "data" / "thumbs"
+    frontend_dir: Path = REPO_ROOT / "frontend"
+    thumb_size: int = 256
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    default_k: int = 12
+    max_k: int = 100
+    max_per_page: int = 200
+    catalog_ttl_s: float = 15.0
+    log_level: str = "INFO"
+    milvus: MilvusSettings = Field(default_factory=MilvusSettings)
+    encoder: EncoderClientSettings = Field(default_factory=EncoderClientSettings)

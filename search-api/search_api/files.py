@@ -1,0 +1,79 @@
+"""Image bytes at ``/images/<id>`` and cached JPEG thumbnails at ``/thumbs/<id>``.
+
+Only files inside the dataset root are ever served: the path comes from the index, never
+from the request, and is re-checked against the root after resolving links. Ids are content
+hashes, so both answers are immutable and cached by browsers for a year.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, send_file
+
+from search_api.api import lookup_row
+from search_api.config import SearchApiSettings
+from search_api.params import image_id
+from services.dataset import safe_join
+from services.errors import ApiError, NotFound
+from services.imaging import make_thumbnail
+
+log = logging.getLogger(__name__)
+files = Blueprint("files", __name__)
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _settings() -> SearchApiSettings:
+    return current_app.extensions["settings"]
+
+
+def _original_path(raw_id: str) -> tuple[str, Path]:
+    image_id_ = image_id(raw_id)
+    row = lookup_row(image_id_)
+    path = safe_join(_settings().dataset_root, row["path"])
+    if path is None or not path.is_file():
+        raise NotFound(f"the file of image {image_id_} is missing from the dataset folder")
+    return image_id_, path
+
+
+@files.get("/images/<raw_id>")
+def original(raw_id: str):
+    _, path = _original_path(raw_id)
+    response = send_file(path, conditional=True, max_age=31536000)
+    response.headers["Cache-Control"] = IMMUTABLE
+    return response
+
+
+@files.get("/thumbs/<raw_id>")
+def thumbnail(raw_id: str):
+    image_id_, path = _original_path(raw_id)
+    settings = _settings()
+    cached = settings.thumb_cache_dir / image_id_[:2] / f"{image_id_}.jpg"
+    if cached.is_file():
+        response = send_file(cached, mimetype="image/jpeg", conditional=True, max_age=31536000)
+    else:
+        try:
+            data = make_thumbnail(
+                path.read_bytes(), settings.thumb_size, max_pixels=settings.max_pixels
+            )
+        except ApiError as error:
+            raise NotFound(f"image {image_id_} cannot be thumbnailed: {error.message}") from None
+        _store(cached, data)
+        response = Response(data, mimetype="image/jpeg")
+        response.set_etag(image_id_)
+    response.headers["Cache-Control"] = IMMUTABLE
+    return response
+
+
+def _store(target: Path, data: bytes) -> None:
+    """Write atomically; a full or read-only disk only costs the cache, never the answer."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, target)
+    except OSError as error:
+        log.warning("thumbnail cache not written", extra={"path": str(target), "error": str(error)})

@@ -1,0 +1,110 @@
+"""How a dataset folder maps to records: breed names, breed ids, content-hash ids, splits.
+
+A dataset root holds one folder per breed. Stanford Dogs folders (``n02085620-Chihuahua``) and
+plain ones (``Golden retriever/``) both work; the breed list in ``data/breeds.txt`` (the 120
+official folder names, line i = class i) gives the stable class index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ID_HEX_CHARS = 24  # 96 bits of SHA-256: no collision in practice even at 10^9 images
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"})
+UNKNOWN_BREED = "unknown"
+
+_WNID_PREFIX = re.compile(r"^n\d{8}-")
+_ID_PATTERN = re.compile(rf"^[0-9a-f]{{{ID_HEX_CHARS}}}$")
+DEFAULT_BREEDS_FILE = Path(__file__).resolve().parent.parent / "data" / "breeds.txt"
+
+
+def content_id(data: bytes) -> str:
+    """The image's id: a prefix of the SHA-256 of its bytes, so re-ingesting is a no-op."""
+    return hashlib.sha256(data).hexdigest()[:ID_HEX_CHARS]
+
+
+def is_valid_id(value: str) -> bool:
+    return bool(_ID_PATTERN.match(value))
+
+
+def breed_name(folder_name: str) -> str:
+    """``n02085782-Japanese_spaniel`` -> ``Japanese spaniel``; ``a_b`` -> ``a b``."""
+    name = _WNID_PREFIX.sub("", folder_name.strip())
+    name = re.sub(r"[_\s]+", " ", name).strip()
+    return name or UNKNOWN_BREED
+
+
+def breed_key(name: str) -> str:
+    """Case- and separator-insensitive form used to match a breed name to the breed list."""
+    return re.sub(r"[\s_\-]+", " ", name).strip().casefold()
+
+
+@dataclass(frozen=True)
+class BreedList:
+    """The official class order: ``names[i]`` is class ``i`` (0-based; Stanford labels are i+1)."""
+
+    names: tuple[str, ...]
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_BREEDS_FILE) -> BreedList:
+        if not path.exists():
+            return cls(())
+        folders = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        return cls(tuple(breed_name(folder) for folder in folders))
+
+    def index_of(self, name: str) -> int:
+        """Class index of a breed name, or -1 when it is not one of the known breeds."""
+        wanted = breed_key(name)
+        for index, known in enumerate(self.names):
+            if breed_key(known) == wanted:
+                return index
+        return -1
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    path: Path  # absolute
+    relative_path: str  # relative to the dataset root, POSIX separators
+    breed: str
+
+
+def iter_image_files(root: Path) -> Iterator[ImageFile]:
+    """Every image file one level below a breed folder, in a stable (sorted) order."""
+    root = root.resolve()
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        breed = breed_name(folder.name)
+        for file in sorted(folder.rglob("*")):
+            if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES:
+                yield ImageFile(file, file.relative_to(root).as_posix(), breed)
+
+
+def load_split(lists_dir: Path) -> dict[str, str]:
+    """``{"n02085620-Chihuahua/n02085620_1.jpg": "train", ...}`` from the official list files.
+
+    Accepts the text lists (``train_list.txt``/``test_list.txt``, ``<path> <label>`` per line)
+    written by ``scripts/download_stanford_dogs.py``; missing files give an empty mapping.
+    """
+    split: dict[str, str] = {}
+    for name in ("train", "test"):
+        list_file = lists_dir / f"{name}_list.txt"
+        if list_file.exists():
+            for line in list_file.read_text().splitlines():
+                if line.strip():
+                    split[line.split()[0]] = name
+    return split
+
+
+def safe_join(root: Path, relative: str) -> Path | None:
+    """``root / relative`` if it stays inside ``root`` (after resolving links), else ``None``."""
+    root = root.resolve()
+    try:
+        candidate = (root / relative).resolve()
+    except (OSError, ValueError):
+        return None
+    if candidate == root or root not in candidate.parents:
+        return None
+    return candidate

@@ -1,0 +1,111 @@
+"""Safe image decoding, shared by the encoder, the search API and ingest.
+
+Everything that turns untrusted bytes into pixels goes through :func:`decode_image`, so the
+same rules hold everywhere: content sniffing (never the file name), a byte cap, a pixel cap
+checked *before* the pixels are decoded (decompression bombs), EXIF orientation applied, the
+first frame of animations, and every mode (CMYK, 16-bit, palette with transparency, LA ...)
+converted to 8-bit RGB on a white background.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from services.errors import ApiError, InvalidImage
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 40_000_000
+ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "MPO"})
+
+
+class ImageTooLarge(ApiError):
+    status = 413
+    code = "image_too_large"
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    image: Image.Image  # RGB, upright
+    format: str
+    width: int  # after EXIF rotation
+    height: int
+
+
+def decode_image(
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft_size: tuple[int, int] | None = None,
+) -> DecodedImage:
+    """Decode untrusted bytes into an upright RGB image, or raise a 4xx :class:`ApiError`.
+
+    ``draft_size`` lets JPEG decoding skip work (DCT scaling) when the caller only needs at
+    least that many pixels per side; the result is then smaller than the original.
+    """
+    if not data:
+        raise InvalidImage("the file is empty", code="empty_file")
+    if len(data) > max_bytes:
+        raise ImageTooLarge(f"the file is {len(data)} bytes; the limit is {max_bytes}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            image_format = image.format or ""
+            if image_format not in ALLOWED_FORMATS:
+                raise InvalidImage(f"unsupported image format {image_format or 'unknown'}")
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageTooLarge(
+                    f"the image is {width}x{height} pixels; the limit is {max_pixels} pixels"
+                )
+            if width < 1 or height < 1:
+                raise InvalidImage("the image has no pixels")
+            if getattr(image, "n_frames", 1) > 1:
+                image.seek(0)
+            if draft_size and image_format == "JPEG":
+                image.draft("RGB", draft_size)
+            image = ImageOps.exif_transpose(image)
+            rgb = _to_rgb(image)
+    except ApiError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLarge(f"the image has more pixels than the limit of {max_pixels}") from None
+    except UnidentifiedImageError:
+        raise InvalidImage("the file is not an image we can read") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        # Truncated or corrupt data surfaces as any of these from Pillow's plugins.
+        raise InvalidImage(f"the image data is corrupt or truncated ({error})") from None
+    return DecodedImage(image=rgb, format=image_format, width=rgb.width, height=rgb.height)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB; transparency is composited onto white (what a person sees in a browser)."""
+    if image.mode == "RGB":
+        image.load()
+        return image
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16/32-bit greyscale: scale to 8 bits rather than clip (Pillow's default clips).
+        image = image.point(lambda value: value / 256).convert("L")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def make_thumbnail(data: bytes, size: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """A JPEG thumbnail whose longer side is at most ``size`` pixels."""
+    decoded = decode_image(data, max_pixels=max_pixels, draft_size=(size, size))
+    thumb = decoded.image.copy()
+    thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    thumb.save(out, format="JPEG", quality=82, optimize=True, progressive=True)
+    return out.getvalue()

@@ -1,0 +1,242 @@
+"""All Milvus access: the one collection spec, index choice, and error translation.
+
+The same code serves Milvus Lite's gRPC server (the embedded default) and Milvus standalone or
+distributed: only ``MILVUS_URI`` changes. The collection records which model produced its
+vectors (arch, dim, fingerprint) as a collection property, and every row carries the
+fingerprint too, so vectors from two models are never mixed silently.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pymilvus import DataType, MilvusClient, MilvusException
+
+from services.errors import ApiError, DependencyUnavailable
+from services.schema import ModelInfo
+from services.settings import MilvusSettings
+
+log = logging.getLogger(__name__)
+
+DEPENDENCY = "milvus"
+MODEL_PROPERTY = "dogsearch.model"
+SCALAR_FIELDS = ("breed", "breed_id", "path", "width", "height", "split", "fingerprint")
+INDEX_PARAMS = {
+    "HNSW": lambda s: {"M": s.hnsw_m, "efConstruction": s.hnsw_ef_construction},
+    "IVF_FLAT": lambda s: {"nlist": s.ivf_nlist},
+    "IVF_SQ8": lambda s: {"nlist": s.ivf_nlist},
+    "FLAT": lambda s: {},
+}
+
+
+class ModelMismatch(ApiError):
+    """The collection's vectors come from another model than the encoder's (409)."""
+
+    status = 409
+    code = "model_mismatch"
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    similarity: float  # cosine similarity in [-1, 1]; rescaled for display by callers
+    fields: dict[str, Any]
+
+
+def _translate_errors(method):
+    """Milvus being down or failing is a 503 naming Milvus, whatever the call."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except ApiError:
+            raise
+        except MilvusException as error:
+            raise DependencyUnavailable(DEPENDENCY, error.message or str(error)) from None
+        except Exception as error:  # grpc and connection errors come in many types
+            raise DependencyUnavailable(DEPENDENCY, f"{type(error).__name__}: {error}") from None
+
+    return wrapper
+
+
+class VectorStore:
+    def __init__(self, settings: MilvusSettings, collection: str | None = None):
+        self.settings = settings
+        self.collection = collection or settings.collection
+        self._client: MilvusClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> MilvusClient:
+        with self._lock:
+            if self._client is None:
+                self._client = MilvusClient(
+                    uri=self.settings.uri,
+                    token=self.settings.token,
+                    timeout=self.settings.timeout_s,
+                )
+            return self._client
+
+    @_translate_errors
+    def ping(self) -> None:
+        self.client.list_collections()
+
+    def ready(self) -> str | None:
+        try:
+            self.ping()
+        except ApiError as error:
+            return error.message
+        return None
+
+    @_translate_errors
+    def exists(self) -> bool:
+        return self.client.has_collection(self.collection)
+
+    @_translate_errors
+    def model(self) -> ModelInfo | None:
+        """The model recorded on the collection, or ``None`` if there is no collection."""
+        if not self.client.has_collection(self.collection):
+            return None
+        properties = self.client.describe_collection(self.collection).get("properties", {})
+        raw = properties.get(MODEL_PROPERTY)
+        return ModelInfo.from_dict(json.loads(raw)) if raw else None
+
+    @_translate_errors
+    def ensure_collection(self, model: ModelInfo) -> None:
+        """Create the collection for ``model``, or check that the existing one matches it."""
+        existing = self.model() if self.client.has_collection(self.collection) else None
+        if existing is None and self.client.has_collection(self.collection):
+            raise ModelMismatch(f"collection {self.collection!r} was not created by dogsearch")
+        if existing is not None:
+            check_same_model(existing, model, self.collection)
+            self.client.load_collection(self.collection)
+            return
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, max_length=64, is_primary=True)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=model.dim)
+        schema.add_field("breed", DataType.VARCHAR, max_length=128)
+        schema.add_field("breed_id", DataType.INT32)
+        schema.add_field("path", DataType.VARCHAR, max_length=1024)
+        schema.add_field("width", DataType.INT32)
+        schema.add_field("height", DataType.INT32)
+        schema.add_field("split", DataType.VARCHAR, max_length=16)
+        schema.add_field("fingerprint", DataType.VARCHAR, max_length=64)
+        index_type = self.settings.index_type.upper()
+        if index_type not in INDEX_PARAMS:
+            raise ValueError(f"MILVUS_INDEX_TYPE must be one of {sorted(INDEX_PARAMS)}")
+        index_params = self.client.prepare_index_params()
+        index_params.add_index(
+            "vector",
+            index_type=index_type,
+            metric_type="COSINE",
+            params=INDEX_PARAMS[index_type](self.settings),
+        )
+        self.client.create_collection(
+            self.collection,
+            schema=schema,
+            index_params=index_params,
+            properties={MODEL_PROPERTY: json.dumps(model.to_dict())},
+        )
+        self.client.load_collection(self.collection)
+        log.info(
+            "created collection",
+            extra={"collection": self.collection, "index": index_type, **model.to_dict()},
+        )
+
+    @_translate_errors
+    def drop(self) -> None:
+        if self.client.has_collection(self.collection):
+            self.client.drop_collection(self.collection)
+
+    @_translate_errors
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        rows = self.client.get(self.collection, ids=list(ids), output_fields=["id"])
+        return {row["id"] for row in rows}
+
+    @_translate_errors
+    def upsert(self, records: Sequence[dict[str, Any]]) -> None:
+        """Idempotent write: the id is the content hash, so a repeat replaces, never duplicates."""
+        if records:
+            self.client.upsert(self.collection, list(records))
+
+    @_translate_errors
+    def flush(self) -> None:
+        self.client.flush(self.collection)
+
+    @_translate_errors
+    def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        fields = ["id", *SCALAR_FIELDS] + (["vector"] if with_vectors else [])
+        return list(self.client.get(self.collection, ids=list(ids), output_fields=fields))
+
+    @_translate_errors
+    def search(
+        self, vector: np.ndarray, k: int, *, breed: str | None = None, exclude_id: str | None = None
+    ) -> list[Hit]:
+        conditions = []
+        if breed is not None:
+            conditions.append(f"breed == {json.dumps(breed)}")
+        if exclude_id is not None:
+            conditions.append(f"id != {json.dumps(exclude_id)}")
+        index_type = self.settings.index_type.upper()
+        params = (
+            {"ef": max(self.settings.search_ef, k)}
+            if index_type == "HNSW"
+            else {"nprobe": self.settings.search_nprobe}
+        )
+        results = self.client.search(
+            self.collection,
+            data=[np.asarray(vector, dtype=np.float32).tolist()],
+            limit=k,
+            filter=" and ".join(conditions),
+            output_fields=list(SCALAR_FIELDS),
+            search_params={"metric_type": "COSINE", "params": params},
+        )
+        return [
+            Hit(id=hit["id"], similarity=float(hit["distance"]), fields=dict(hit["entity"]))
+            for hit in results[0]
+        ]
+
+    @_translate_errors
+    def count(self) -> int:
+        rows = self.client.query(self.collection, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
+    @_translate_errors
+    def all_rows(self, batch_size: int = 4000) -> list[dict[str, Any]]:
+        """Every row's scalar fields (no vectors); for the browse catalogue and checks."""
+        iterator = self.client.query_iterator(
+            self.collection, batch_size=batch_size, filter="", output_fields=["id", *SCALAR_FIELDS]
+        )
+        rows: list[dict[str, Any]] = []
+        try:
+            while batch := iterator.next():
+                rows.extend(batch)
+        finally:
+            iterator.close()
+        return rows
+
+
+def check_same_model(stored: ModelInfo, current: ModelInfo, collection: str) -> None:
+    if (stored.arch, stored.dim, stored.fingerprint) != (
+        current.arch,
+        current.dim,
+        current.fingerprint,
+    ):
+        raise ModelMismatch(
+            f"collection {collection!r} holds vectors of {stored.arch} (dim {stored.dim}, "
+            f"fingerprint {stored.fingerprint}) but the encoder runs {current.arch} (dim "
+            f"{current.dim}, fingerprint {current.fingerprint}); re-index with "
+            "`python scripts/ingest.py --reindex DIR`"
+        )
