@@ -204,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--insert-batch", type=int, default=1000, help="rows per Milvus upsert")
     parser.add_argument("--limit", type=int, help="index at most this many files (a try-out)")
     parser.add_argument(
+        "--split",
+        choices=["train", "test"],
+        help="index only this split of the official lists (evaluation galleries)",
+    )
+    parser.add_argument(
         "--reindex", action="store_true", help="drop the collection first (after a model change)"
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="encoder request timeout, s")
@@ -225,7 +230,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.reindex:
             store.drop()
         store.ensure_collection(model)
-        files = list(iter_image_files(args.root))[: args.limit]
+        split = load_split(lists)
+        files = [
+            file
+            for file in iter_image_files(args.root)
+            if args.split is None or split.get(file.relative_path) == args.split
+        ][: args.limit]
         ingester = Ingester(
             encoder,
             store,
@@ -233,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             args.batch_size,
             args.in_flight,
             args.insert_batch,
-            load_split(lists),
+            split,
             progress=not args.no_progress,
         )
         report = ingester.run(files)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.synthetic import make_dataset
 from services.dataset import (
     BreedList,
     breed_name,
@@ -13,7 +14,6 @@ from services.dataset import (
     load_split,
     safe_join,
 )
-from tests.synthetic import make_dataset
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,8 @@ from encoder.model import (
     preprocess_transform,
     save_checkpoint,
 )
+from scripts.synthetic import make_image
 from services.schema import unpack_vector
-from tests.synthetic import make_image
 
 
 def jpeg(seed: int) -> bytes:
