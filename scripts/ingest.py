@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from services.dataset import BreedList, ImageFile, content_id, iter_image_files, load_split
+from services.dataset import BreedList, ImageFile, content_id, files_in_split, load_split
 from services.encoder_client import EncoderClient
 from services.errors import ApiError
 from services.logs import configure_logging
@@ -231,11 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             store.drop()
         store.ensure_collection(model)
         split = load_split(lists)
-        files = [
-            file
-            for file in iter_image_files(args.root)
-            if args.split is None or split.get(file.relative_path) == args.split
-        ][: args.limit]
+        files = files_in_split(args.root, split, args.split)[: args.limit]
         ingester = Ingester(
             encoder,
             store,

@@ -6,6 +6,7 @@ label (``relevant``); an item is relevant when its label equals the query's.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 
@@ -38,18 +39,16 @@ def summarise(
         raise ValueError("the gallery is empty")
     if len(rankings) != len(labels) or not labels:
         raise ValueError("one ranking per query, and at least one query")
-    counts: dict[str, int] = {}
-    for label in gallery_labels:
-        counts[label] = counts.get(label, 0) + 1
-    n = len(labels)
+    counts = Counter(gallery_labels)
+    pairs = list(zip(rankings, labels, strict=True))
+
+    def mean(values) -> float:
+        return sum(values) / len(pairs)
+
     return {
-        "queries": n,
-        "p@1": sum(precision_at_k(r, q, 1) for r, q in zip(rankings, labels, strict=True)) / n,
-        "p@5": sum(precision_at_k(r, q, 5) for r, q in zip(rankings, labels, strict=True)) / n,
-        "p@10": sum(precision_at_k(r, q, 10) for r, q in zip(rankings, labels, strict=True)) / n,
-        f"map@{k}": sum(
-            average_precision_at_k(r, q, k, counts.get(q, 0))
-            for r, q in zip(rankings, labels, strict=True)
-        )
-        / n,
+        "queries": len(pairs),
+        "p@1": mean(precision_at_k(r, q, 1) for r, q in pairs),
+        "p@5": mean(precision_at_k(r, q, 5) for r, q in pairs),
+        "p@10": mean(precision_at_k(r, q, 10) for r, q in pairs),
+        f"map@{k}": mean(average_precision_at_k(r, q, k, counts[q]) for r, q in pairs),
     }

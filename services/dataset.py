@@ -82,6 +82,15 @@ def iter_image_files(root: Path) -> Iterator[ImageFile]:
                 yield ImageFile(file, file.relative_to(root).as_posix(), breed)
 
 
+def files_in_split(root: Path, split: dict[str, str], name: str | None) -> list[ImageFile]:
+    """The images under ``root`` in split ``name`` (all of them when ``name`` is ``None``)."""
+    return [
+        file
+        for file in iter_image_files(root)
+        if name is None or split.get(file.relative_path) == name
+    ]
+
+
 def load_split(lists_dir: Path) -> dict[str, str]:
     """``{"n02085620-Chihuahua/n02085620_1.jpg": "train", ...}`` from the official list files.
 

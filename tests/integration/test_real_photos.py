@@ -16,7 +16,7 @@ from PIL import Image
 from scripts import ingest
 from scripts.metrics import summarise
 from scripts.stack import LocalStack
-from services.dataset import iter_image_files, load_split
+from services.dataset import files_in_split, load_split
 from services.encoder_client import EncoderClient
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
@@ -36,9 +36,7 @@ def real(tmp_path_factory, stanford_sample: Path):
         encoder = EncoderClient([stack.encoder_url], timeout_s=120)
         store = VectorStore(MilvusSettings(uri=stack.milvus_uri))
         split = load_split(stanford_sample / "lists")
-        queries = [
-            f for f in iter_image_files(stack.dataset_root) if split.get(f.relative_path) == "test"
-        ]
+        queries = files_in_split(stack.dataset_root, split, "test")
         vectors = encode(encoder, [f.path.read_bytes() for f in queries])
         yield stack, encoder, store, queries, vectors
 
