@@ -8,7 +8,7 @@ ARGS ?=
 REQUIREMENTS := requirements.txt scripts/requirements.txt encoder/requirements.txt \
 	search-api/requirements.txt services/requirements.txt pyproject.toml
 
-.PHONY: help up test test-deps lint format clean-data
+.PHONY: help up test test-deps lint format screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,10 +26,16 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# Browser tests drive Debian's Chromium; Playwright never downloads a browser.
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	$(if $(shell id -u | grep -x 0),,sudo) apt-get update -qq
+	$(if $(shell id -u | grep -x 0),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 up: $(VENV)/.runtime ## start Milvus Lite, encoder, search API, ingest; UI at http://localhost:5000 (IMAGES=dir to index your own folder)
 	$(BIN)/python scripts/up.py $(if $(IMAGES),--images $(IMAGES)) $(ARGS)
 
-test-deps: $(VENV)/.dev ## install what the tests need
+test-deps: $(VENV)/.dev $(CHROMIUM) ## install what the tests need (Python packages, Chromium)
 
 test: test-deps ## install what the tests need, lint, and run every test
 	$(BIN)/ruff check .
@@ -41,3 +47,6 @@ lint: $(VENV)/.dev ## ruff lint and format check
 
 format: $(VENV)/.dev ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+screenshots: test-deps ## retake docs/search-results.png (needs ../shared/data)
+	DOGSEARCH_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q tests/browser/test_screenshot.py

@@ -8,6 +8,7 @@ from search_api.catalog import Catalog
 from search_api.config import SearchApiSettings
 from search_api.params import image_id, int_param, optional_text
 from search_api.search import SearchService, serialise_row
+from services.dataset import safe_join
 from services.errors import ApiError, NotFound
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -91,13 +92,15 @@ def images():
 @api.get("/images/<raw_id>")
 def image(raw_id: str):
     row = lookup_row(image_id(raw_id))
-    return jsonify(serialise_row(row))
+    path = safe_join(_settings().dataset_root, row["path"])
+    file_bytes = path.stat().st_size if path is not None and path.is_file() else None
+    return jsonify({**serialise_row(row), "file_bytes": file_bytes})
 
 
 @api.get("/stats")
 def stats():
     """Index size and whether the encoder's model matches the one that built the index."""
-    search = _search()
+    search, settings = _search(), _settings()
     stored = search.collection_model()
     count = search.store.count() if stored is not None else 0
     try:
@@ -119,6 +122,11 @@ def stats():
             "encoder_error": encoder_error,
             "model_matches": matches,
             "reindex_needed": matches is False,
+            "limits": {
+                "max_upload_bytes": settings.max_upload_bytes,
+                "default_k": settings.default_k,
+                "max_k": settings.max_k,
+            },
         }
     )
 

@@ -1,0 +1,55 @@
+"""The README's screenshot: a photo search over real Stanford Dogs photos, taken by this test.
+
+Writes ``search-results.png`` to ``$DOGSEARCH_SCREENSHOT_DIR`` (``make screenshots`` sets it to
+``docs/``) or to a temporary folder. The photos are copied to a temporary dataset for the run
+only; nothing of the shared data goes into the repository except the picture.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from services.dataset import iter_image_files
+from tests.browser.conftest import open_page, start_indexed_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.realdata]
+PER_BREED = 16
+
+
+@pytest.fixture(scope="module")
+def real_stack(tmp_path_factory, stanford_sample):
+    images = tmp_path_factory.mktemp("real-dataset") / "Images"
+    for folder in sorted((stanford_sample / "Images").iterdir()):
+        (images / folder.name).mkdir(parents=True)
+        for photo in sorted(folder.glob("*.jpg"))[:PER_BREED]:
+            shutil.copy2(photo, images / folder.name / photo.name)
+    stack = start_indexed_stack(tmp_path_factory.mktemp("real-stack"), images)
+    yield stack
+    stack.stop()
+
+
+def test_search_results_screenshot(chromium, real_stack, console, stanford_sample, tmp_path):
+    folder = stanford_sample / "Images" / "n02099601-golden_retriever"
+    query = sorted(folder.glob("*.jpg"))[PER_BREED + 3]  # not in the index
+    page = open_page(chromium, console, real_stack.api_url, viewport={"width": 1280, "height": 860})
+    page.set_input_files("#photo-input", str(query))
+    expect(page.locator("#grid.ranked .card")).to_have_count(12)
+    top = page.locator("#grid .caption").all_inner_texts()[:5]
+    assert top[0] == "Golden retriever" and top.count("Golden retriever") >= 4, top
+    page.evaluate("Promise.all([...document.images].map(i => i.decode().catch(() => null)))")
+    target = Path(os.environ.get("DOGSEARCH_SCREENSHOT_DIR") or tmp_path)
+    target.mkdir(parents=True, exist_ok=True)
+    png = Image.open(io.BytesIO(page.screenshot()))
+    # 256 colours: a third of the bytes, and still a fair picture of the page.
+    png.convert("RGB").quantize(256).save(target / "search-results.png", optimize=True)
+    assert Image.open(target / "search-results.png").size == (1280, 860)
+    page.context.close()
+    assert console.unexpected() == []
+    assert len(list(iter_image_files(real_stack.dataset_root))) == 6 * PER_BREED

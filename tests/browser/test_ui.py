@@ -1,0 +1,184 @@
+"""The web page in a real browser against the real stack: browse, look, search, errors."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import expect
+
+from services.dataset import content_id, iter_image_files
+from tests.browser.conftest import open_page
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+def query(page) -> dict[str, list[str]]:
+    return parse_qs(urlparse(page.url).query)
+
+
+def card_ids(page) -> list[str]:
+    """Content ids of the grid's cards, in order, read from their thumbnail URLs."""
+    sources = page.locator("#grid img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
+    return [source.rsplit("/", 1)[-1] for source in sources]
+
+
+def test_breed_list_and_all_thumbnails(page):
+    breeds = page.get_by_role("navigation", name="Breeds").get_by_role("link")
+    expect(breeds).to_have_count(4)  # "All breeds" and the 3 breeds
+    expect(page.get_by_role("link", name="All breeds 24")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("link", name="Japanese spaniel 8")).to_be_visible()
+    expect(page.locator("#grid .card")).to_have_count(24)
+    expect(page.locator("#view-meta")).to_have_text("1\u201324 of 24 photos")
+    alts = page.locator("#grid img").evaluate_all("imgs => imgs.map(i => i.alt)")
+    assert all(alt.endswith("photo") for alt in alts)
+    assert page.locator("#grid img").first.get_attribute("loading") == "lazy"
+
+
+def test_picking_a_breed_shows_only_its_thumbnails_and_back_works(page):
+    page.get_by_role("link", name="Golden retriever 8").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Golden retriever")
+    expect(page.locator("#grid .card")).to_have_count(8)
+    expect(page.locator("#grid .caption")).to_have_text(["Golden retriever"] * 8)
+    assert query(page) == {"breed": ["golden retriever"]}
+    page.go_back()
+    expect(page.get_by_role("heading", level=1)).to_have_text("All breeds")
+    expect(page.locator("#grid .card")).to_have_count(24)
+
+
+def test_breed_filter_box(page):
+    page.get_by_label("Filter breeds").fill("span")
+    visible = page.locator("#breed-list li:visible")
+    expect(visible).to_have_count(1)
+    expect(visible).to_have_text(re.compile("Japanese spaniel"))
+
+
+def test_a_bookmarked_breed_page_opens_as_it_was(chromium, ui_stack, console):
+    url = f"{ui_stack.api_url}/?breed=Chihuahua"
+    page = open_page(chromium, console, url, viewport={"width": 1280, "height": 900})
+    expect(page.locator("#grid .caption")).to_have_text(["Chihuahua"] * 8)
+    expect(page.get_by_role("link", name="Chihuahua 8")).to_have_attribute("aria-current", "page")
+    page.context.close()
+    assert console.unexpected() == []
+
+
+def test_lightbox_keys_and_more_like_this(page):
+    page.get_by_role("link", name="Chihuahua 8").click()
+    expect(page.locator("#grid .card")).to_have_count(8)
+    second = card_ids(page)[1]
+    page.locator("#grid .card").nth(1).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#lightbox-meta")).to_contain_text("2 of 8")
+    expect(dialog.locator("#lightbox-meta")).to_contain_text("320 \u00d7 240 px")
+    expect(dialog.locator("#lightbox-meta")).to_contain_text("KB")
+    page.keyboard.press("ArrowRight")
+    expect(dialog.locator("#lightbox-meta")).to_contain_text("3 of 8")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    expect(dialog.locator("#lightbox-meta")).to_contain_text("1 of 8")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    page.locator("#grid .card").nth(1).click()
+    page.get_by_role("button", name="More like this").click()
+    expect(page.locator("#grid .card.ranked, #grid.ranked .card").first).to_be_visible()
+    assert query(page)["similar"] == [second]
+    assert card_ids(page)[0] == second  # the photo itself is its own nearest neighbour
+    expect(page.locator("#grid .pct").first).to_have_text("100.0%")
+    expect(page.locator("#query-image")).to_have_attribute("src", f"/thumbs/{second}")
+    page.go_back()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Chihuahua")
+
+
+def test_upload_finds_the_indexed_copy_first(page, ui_stack):
+    photo = sorted(iter_image_files(ui_stack.dataset_root), key=lambda f: f.relative_path)[5]
+    page.get_by_label("Results").select_option("6")
+    page.set_input_files("#photo-input", str(photo.path))
+    expect(page.locator("#grid.ranked .card")).to_have_count(6)
+    assert card_ids(page)[0] == content_id(photo.path.read_bytes())
+    percentages = page.locator("#grid .pct").all_inner_texts()
+    assert percentages[0] == "100.0%"
+    values = [float(p.rstrip("%")) for p in percentages]
+    assert values == sorted(values, reverse=True)
+    expect(page.locator("#view-meta")).to_contain_text("encoding")
+    expect(page.locator("#query-panel")).to_be_visible()
+    expect(page.locator("#query-image")).to_have_attribute("src", re.compile("^blob:"))
+    assert query(page) == {"view": ["photo"]}
+
+
+def test_upload_restricted_to_a_breed(page, ui_stack):
+    photo = next(iter_image_files(ui_stack.dataset_root))
+    page.get_by_label("Breed", exact=True).select_option("golden retriever")
+    page.set_input_files("#photo-input", str(photo.path))
+    expect(page.locator("#grid.ranked .card")).to_have_count(8)
+    expect(page.locator("#grid .caption")).to_have_text(["Golden retriever"] * 8)
+
+
+def test_a_non_image_gets_a_clear_message(page, console, tmp_path):
+    console.allow("status of 400")  # Chromium logs every 4xx response
+    fake = tmp_path / "not-a-dog.jpg"
+    fake.write_text("this is text, not a JPEG")
+    page.set_input_files("#photo-input", str(fake))
+    alert = page.locator("#notice")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("not an image")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Search failed")
+
+
+def test_a_file_over_the_limit_is_refused_before_upload(page, tmp_path):
+    big = tmp_path / "huge.jpg"
+    big.write_bytes(b"\xff\xd8" + b"\0" * (21 * 1024 * 1024))
+    requests_sent = []
+    page.on("request", lambda r: "/api/search" in r.url and requests_sent.append(r.url))
+    page.set_input_files("#photo-input", str(big))
+    expect(page.locator("#notice")).to_contain_text("too large")
+    assert requests_sent == []
+
+
+def test_keyboard_reaches_a_photo_and_opens_it(page):
+    page.locator("#grid .card").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog")).to_be_visible()
+    expect(page.get_by_role("button", name="More like this")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#grid .card").first).to_be_focused()
+
+
+def test_footer_names_the_model_and_the_offline_backbone(page):
+    footer = page.locator("footer")
+    expect(footer).to_contain_text("24 photos indexed")
+    expect(footer).to_contain_text("efficientnet_lite0 · 1280-d")
+    expect(footer).to_contain_text("offline backbone")
+
+
+def test_empty_index_says_to_run_the_ingest(chromium, ui_stack, console):
+    """The frontend's empty state, with the API's answers for an empty index."""
+    context = chromium.new_context()
+    empty = {"images": [], "breed": None, "page": 1, "per_page": 48, "total": 0, "pages": 0}
+    context.route("**/api/images?*", lambda route: route.fulfill(json=empty))
+    context.route("**/api/breeds", lambda route: route.fulfill(json={"breeds": [], "total": 0}))
+    page = context.new_page()
+    page.on("pageerror", lambda e: console.errors.append(str(e)))
+    page.goto(ui_stack.api_url)
+    expect(page.locator("#empty")).to_contain_text("The index is empty: run the ingest.")
+    expect(page.locator("#empty")).to_contain_text("scripts/ingest.py")
+    context.close()
+    assert console.unexpected() == []
+
+
+def test_phone_sized_screen_has_no_sideways_scroll(chromium, ui_stack, console):
+    page = open_page(
+        chromium, console, ui_stack.api_url, viewport={"width": 375, "height": 740}, is_mobile=True
+    )
+    expect(page.locator("#grid .card")).to_have_count(24)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    columns = page.evaluate(
+        "getComputedStyle(document.getElementById('grid')).gridTemplateColumns.split(' ').length"
+    )
+    assert columns == 2
+    page.context.close()
+    assert console.unexpected() == []
