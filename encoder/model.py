@@ -47,15 +47,24 @@ class Backbone:
     dim: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    trainable_stages: tuple[str, ...]  # last stages first; fine-tuning unfreezes a prefix
+    # Module-name prefixes of the last stages, last first; fine-tuning unfreezes the first N.
+    stages: tuple[tuple[str, ...], ...]
 
 
 BACKBONES = {
     "resnet152": Backbone(
-        "resnet152", 2048, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), ("layer4", "layer3")
+        "resnet152",
+        2048,
+        (0.485, 0.456, 0.406),
+        (0.229, 0.224, 0.225),
+        (("layer4",), ("layer3",), ("layer2",)),
     ),
     "efficientnet_lite0": Backbone(
-        "efficientnet_lite0", 1280, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), ("conv_head", "blocks.6")
+        "efficientnet_lite0",
+        1280,
+        (0.5, 0.5, 0.5),
+        (0.5, 0.5, 0.5),
+        (("conv_head", "bn2"), ("blocks.6",), ("blocks.5",)),
     ),
 }
 OFFLINE_BACKBONE = "efficientnet_lite0"

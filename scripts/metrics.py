@@ -9,6 +9,23 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
+
+
+def rank_gallery(queries: np.ndarray, gallery: np.ndarray, depth: int, chunk: int = 256):
+    """Exact cosine ranking of unit vectors: ``[Q, depth]`` gallery indices, best first.
+
+    Ties keep gallery order (a stable sort), so results are reproducible.
+    """
+    if len(gallery) == 0:
+        raise ValueError("the gallery is empty")
+    depth = min(depth, len(gallery))
+    out = np.empty((len(queries), depth), dtype=np.int64)
+    for start in range(0, len(queries), chunk):
+        sims = queries[start : start + chunk] @ gallery.T
+        out[start : start + chunk] = np.argsort(-sims, axis=1, kind="stable")[:, :depth]
+    return out
+
 
 def precision_at_k(ranked: Sequence[str], label: str, k: int) -> float:
     if k <= 0:
@@ -28,13 +45,28 @@ def average_precision_at_k(ranked: Sequence[str], label: str, k: int, relevant: 
     return total / min(relevant, k)
 
 
+def map_at_r(ranked: Sequence[str], label: str, relevant: int) -> float:
+    """MAP@R (Musgrave et al., 2020): AP over the first R results, R = number of relevant."""
+    if relevant <= 0:
+        return 0.0
+    if len(ranked) < relevant:
+        raise ValueError(f"MAP@R needs {relevant} ranked results, got {len(ranked)}")
+    return average_precision_at_k(ranked, label, relevant, relevant)
+
+
+def hit_at_k(ranked: Sequence[str], label: str, k: int) -> float:
+    """Recall@k as metric learning reports it: 1 if any of the first k is relevant."""
+    return float(label in ranked[:k])
+
+
 def summarise(
     rankings: Sequence[Sequence[str]],
     labels: Sequence[str],
     gallery_labels: Sequence[str],
     k: int = 10,
+    with_map_at_r: bool = False,
 ) -> dict[str, float]:
-    """Mean P@1, P@5, P@10 and mAP@k over all queries."""
+    """Mean P@1/5/10, mAP@k and recall@1/5/10 over all queries (and MAP@R when asked)."""
     if not gallery_labels:
         raise ValueError("the gallery is empty")
     if len(rankings) != len(labels) or not labels:
@@ -45,10 +77,45 @@ def summarise(
     def mean(values) -> float:
         return sum(values) / len(pairs)
 
-    return {
+    result = {
         "queries": len(pairs),
         "p@1": mean(precision_at_k(r, q, 1) for r, q in pairs),
         "p@5": mean(precision_at_k(r, q, 5) for r, q in pairs),
         "p@10": mean(precision_at_k(r, q, 10) for r, q in pairs),
         f"map@{k}": mean(average_precision_at_k(r, q, k, counts[q]) for r, q in pairs),
+        "recall@1": mean(hit_at_k(r, q, 1) for r, q in pairs),
+        "recall@5": mean(hit_at_k(r, q, 5) for r, q in pairs),
+        "recall@10": mean(hit_at_k(r, q, 10) for r, q in pairs),
     }
+    if with_map_at_r:
+        result["map@r"] = mean(map_at_r(r, q, counts[q]) for r, q in pairs)
+    return result
+
+
+def per_label(
+    rankings: Sequence[Sequence[str]], labels: Sequence[str], k: int = 10
+) -> dict[str, dict[str, float]]:
+    """P@1 and P@k of each query label, by label name."""
+    grouped: dict[str, list[Sequence[str]]] = {}
+    for ranked, label in zip(rankings, labels, strict=True):
+        grouped.setdefault(label, []).append(ranked)
+    return {
+        label: {
+            "queries": len(group),
+            "p@1": sum(precision_at_k(r, label, 1) for r in group) / len(group),
+            f"p@{k}": sum(precision_at_k(r, label, k) for r in group) / len(group),
+        }
+        for label, group in sorted(grouped.items())
+    }
+
+
+def confused_pairs(
+    rankings: Sequence[Sequence[str]], labels: Sequence[str], k: int = 10, top: int = 10
+) -> list[dict]:
+    """The label pairs most often mixed up in the first k results, either way round."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for ranked, label in zip(rankings, labels, strict=True):
+        for item in ranked[:k]:
+            if item != label:
+                counts[tuple(sorted((label, item)))] += 1
+    return [{"breeds": list(pair), "count": n} for pair, n in counts.most_common(top)]

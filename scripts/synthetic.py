@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
@@ -32,3 +33,26 @@ def make_dataset(root: Path, per_breed: int = 10, breeds=BREED_FOLDERS) -> Path:
         for n in range(per_breed):
             make_image(b * 1000 + n).save(images / folder / f"{wnid}_{n + 1}.jpg", quality=90)
     return images
+
+
+def image_bytes(image: Image.Image, format: str = "JPEG", **options) -> bytes:
+    """``image`` encoded in memory (``options`` go to ``Image.save``: quality, exif...)."""
+    out = io.BytesIO()
+    image.save(out, format=format, **options)
+    return out.getvalue()
+
+
+def jpeg_bytes(seed: int, quality: int = 90) -> bytes:
+    return image_bytes(make_image(seed), "JPEG", quality=quality)
+
+
+def write_split_lists(images: Path, lists: Path, train_per_breed: int) -> Path:
+    """Official-style ``train_list.txt``/``test_list.txt``: the first N of each breed train."""
+    lists.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, list[str]] = {"train": [], "test": []}
+    for folder in sorted(p for p in images.iterdir() if p.is_dir()):
+        for n, file in enumerate(sorted(folder.iterdir())):
+            rows["train" if n < train_per_breed else "test"].append(f"{folder.name}/{file.name}")
+    for name, lines in rows.items():
+        (lists / f"{name}_list.txt").write_text("".join(f"{line} 0\n" for line in lines))
+    return lists

@@ -67,6 +67,7 @@ function renderPredictions(predictions) {
     ...predictions.map((p) =>
       element("li", {}, [
         element("span", { textContent: breedLabel(p.breed) }),
+        " ",
         element("span", { className: "pct", textContent: percent(p.probability) }),
       ]),
     ),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import ingest
+from scripts import finetune, ingest
 from scripts.stack import LocalStack
 from scripts.synthetic import make_dataset
 
@@ -39,12 +39,12 @@ def chromium():
         browser.close()
 
 
-def start_indexed_stack(workdir: Path, dataset_root: Path) -> LocalStack:
+def start_indexed_stack(workdir: Path, dataset_root: Path, **encoder_env: str) -> LocalStack:
     """The three services with ``dataset_root`` ingested: what `make up` gives a user."""
     stack = LocalStack(
         workdir,
         dataset_root,
-        encoder_env={"ENCODER_ARCH": "efficientnet_lite0", "ENCODER_THREADS": "2"},
+        encoder_env={"ENCODER_ARCH": "efficientnet_lite0", "ENCODER_THREADS": "2", **encoder_env},
         api_env={"SEARCH_API_CATALOG_TTL_S": "0.5"},
     )
     stack.start()
@@ -58,9 +58,29 @@ def start_indexed_stack(workdir: Path, dataset_root: Path) -> LocalStack:
 
 @pytest.fixture(scope="module")
 def ui_stack(tmp_path_factory):
-    """3 synthetic breeds x 8 photos, indexed."""
+    """3 synthetic breeds x 8 photos, indexed by the offline backbone with a fine-tuned head
+    (two quick steps of ``scripts/finetune.py``), so the page shows breed predictions too."""
     images = make_dataset(tmp_path_factory.mktemp("ui-dataset"), per_breed=8)
-    stack = start_indexed_stack(tmp_path_factory.mktemp("ui-stack"), images)
+    checkpoint = tmp_path_factory.mktemp("ui-model") / "finetuned.pt"
+    finetune_args = [
+        str(images),
+        "--arch",
+        "efficientnet_lite0",
+        "--epochs",
+        "1",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--workers",
+        "0",
+        "--out",
+        str(checkpoint),
+    ]
+    assert finetune.main(finetune_args) == 0
+    stack = start_indexed_stack(
+        tmp_path_factory.mktemp("ui-stack"), images, ENCODER_CHECKPOINT=str(checkpoint)
+    )
     yield stack
     stack.stop()
 

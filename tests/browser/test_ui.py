@@ -150,8 +150,20 @@ def test_keyboard_reaches_a_photo_and_opens_it(page):
 def test_footer_names_the_model_and_the_offline_backbone(page):
     footer = page.locator("footer")
     expect(footer).to_contain_text("24 photos indexed")
-    expect(footer).to_contain_text("efficientnet_lite0 · 1280-d")
+    expect(footer).to_contain_text("efficientnet_lite0 \u00b7 1280-d \u00b7 checkpoint weights")
     expect(footer).to_contain_text("offline backbone")
+    expect(footer).to_contain_text("fine-tuned")
+
+
+def test_the_fine_tuned_heads_predictions_are_shown(page, ui_stack):
+    photo = next(iter_image_files(ui_stack.dataset_root))
+    page.set_input_files("#photo-input", str(photo.path))
+    predictions = page.get_by_role("list", name="Predicted breeds").get_by_role("listitem")
+    expect(predictions).to_have_count(5)
+    texts = predictions.all_inner_texts()
+    assert all(re.fullmatch(r"[A-Z][\w' -]+ \d+\.\d%", text) for text in texts), texts
+    shares = [float(text.rsplit(" ", 1)[1].rstrip("%")) for text in texts]
+    assert shares == sorted(shares, reverse=True)
 
 
 def test_empty_index_says_to_run_the_ingest(chromium, ui_stack, console):

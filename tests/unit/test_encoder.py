@@ -17,20 +17,8 @@ from encoder.model import (
     preprocess_transform,
     save_checkpoint,
 )
-from scripts.synthetic import make_image
+from scripts.synthetic import image_bytes, jpeg_bytes, make_image
 from services.schema import unpack_vector
-
-
-def jpeg(seed: int) -> bytes:
-    out = io.BytesIO()
-    make_image(seed).save(out, format="JPEG", quality=90)
-    return out.getvalue()
-
-
-def png(image: Image.Image, **kwargs) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="PNG", **kwargs)
-    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +71,8 @@ def test_offline_backbone_info(lite_app):
 
 def test_vector_is_the_same_alone_or_inside_a_batch(lite_app):
     client = lite_app.test_client()
-    alone = vectors(encode(client, jpeg(7)))[0]
-    in_batch = vectors(encode(client, jpeg(1), jpeg(2), jpeg(7), jpeg(3)))[2]
+    alone = vectors(encode(client, jpeg_bytes(7)))[0]
+    in_batch = vectors(encode(client, *(jpeg_bytes(seed) for seed in (1, 2, 7, 3))))[2]
     assert alone.shape == (1280,)
     assert abs(np.linalg.norm(alone) - 1) < 1e-5
     np.testing.assert_allclose(alone, in_batch, atol=1e-5)
@@ -99,11 +87,11 @@ def test_exif_rotated_and_non_rgb_give_the_upright_rgb_vector(lite_app):
     grey = upright.convert("L")
     body = encode(
         client,
-        png(upright),
-        png(stored_sideways, exif=exif.tobytes()),
-        png(grey),
-        png(grey.convert("RGB")),
-        png(upright.convert("RGBA")),
+        image_bytes(upright, "PNG"),
+        image_bytes(stored_sideways, "PNG", exif=exif.tobytes()),
+        image_bytes(grey, "PNG"),
+        image_bytes(grey.convert("RGB"), "PNG"),
+        image_bytes(upright.convert("RGBA"), "PNG"),
     )
     upright_v, rotated_v, grey_v, grey_rgb_v, rgba_v = vectors(body)
     np.testing.assert_allclose(upright_v, rotated_v, atol=1e-5)
@@ -112,7 +100,7 @@ def test_exif_rotated_and_non_rgb_give_the_upright_rgb_vector(lite_app):
 
 
 def test_a_bad_image_fails_alone(lite_app):
-    body = encode(lite_app.test_client(), jpeg(1), b"not an image", jpeg(2))
+    body = encode(lite_app.test_client(), jpeg_bytes(1), b"not an image", jpeg_bytes(2))
     ok_first, bad, ok_last = body["results"]
     assert "vector" in ok_first and "vector" in ok_last
     assert bad["error"]["code"] == "invalid_image"
@@ -125,7 +113,7 @@ def test_http_errors_are_json(lite_app):
     assert no_file.status_code == 400 and no_file.get_json()["error"]["code"] == "no_image"
     too_many = client.post(
         "/encode",
-        data={"image": [(io.BytesIO(jpeg(1)), "x.jpg")] * 9},
+        data={"image": [(io.BytesIO(jpeg_bytes(1)), "x.jpg")] * 9},
         content_type="multipart/form-data",
     )
     assert too_many.status_code == 413 and too_many.get_json()["error"]["code"] == "too_many_images"
@@ -144,7 +132,7 @@ def test_checkpoint_with_head_round_trips_into_the_service(tmp_path):
     fingerprint = save_checkpoint(path, net, "efficientnet_lite0", class_names=names, metrics={})
     app = create_app(EncoderSettings(checkpoint=str(path)))
     try:
-        body = encode(app.test_client(), jpeg(5))
+        body = encode(app.test_client(), jpeg_bytes(5))
     finally:
         app.extensions["encoding"].stop()
     assert body["model"]["weights"] == "checkpoint" and body["model"]["has_head"] is True

@@ -7,14 +7,9 @@ import zlib
 import pytest
 from PIL import Image
 
+from scripts.synthetic import image_bytes
 from services.errors import ApiError
 from services.imaging import decode_image, make_thumbnail
-
-
-def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format=fmt, **kwargs)
-    return out.getvalue()
 
 
 @pytest.mark.parametrize(
@@ -34,21 +29,21 @@ def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
     ],
 )
 def test_every_mode_decodes_to_rgb(mode, fmt):
-    decoded = decode_image(encode(Image.new(mode, (40, 30)), fmt))
+    decoded = decode_image(image_bytes(Image.new(mode, (40, 30)), fmt))
     assert decoded.image.mode == "RGB"
     assert (decoded.width, decoded.height) == (40, 30)
 
 
 def test_sixteen_bit_is_scaled_not_clipped():
     grey = Image.new("I;16", (4, 4), 32768)  # mid-grey in 16 bits
-    pixel = decode_image(encode(grey, "PNG")).image.getpixel((0, 0))
+    pixel = decode_image(image_bytes(grey, "PNG")).image.getpixel((0, 0))
     assert pixel == (128, 128, 128)
 
 
 def test_transparent_palette_is_composited_on_white():
     image = Image.new("P", (8, 8), 0)
     image.putpalette([0, 0, 0] * 256)
-    data = encode(image, "PNG", transparency=0)
+    data = image_bytes(image, "PNG", transparency=0)
     assert decode_image(data).image.getpixel((0, 0)) == (255, 255, 255)
 
 
@@ -56,13 +51,13 @@ def test_exif_orientation_is_applied():
     image = Image.new("RGB", (60, 20), (255, 0, 0))
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise to display
-    decoded = decode_image(encode(image, "JPEG", exif=exif.tobytes()))
+    decoded = decode_image(image_bytes(image, "JPEG", exif=exif.tobytes()))
     assert (decoded.width, decoded.height) == (20, 60)
 
 
 def test_first_frame_of_an_animation():
     frames = [Image.new("RGB", (10, 10), colour) for colour in ((255, 0, 0), (0, 0, 255))]
-    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    data = image_bytes(frames[0], "GIF", save_all=True, append_images=frames[1:])
     red, _green, blue = decode_image(data).image.getpixel((5, 5))
     assert red > 200 and blue < 50
 
@@ -97,7 +92,7 @@ def test_bad_input_is_a_client_error(data, code, status):
 
 
 def test_truncated_jpeg_is_invalid():
-    data = encode(Image.new("RGB", (200, 200), (10, 200, 30)), "JPEG")
+    data = image_bytes(Image.new("RGB", (200, 200), (10, 200, 30)), "JPEG")
     with pytest.raises(ApiError) as caught:
         decode_image(data[: len(data) // 2])
     assert caught.value.code == "invalid_image"
@@ -105,10 +100,11 @@ def test_truncated_jpeg_is_invalid():
 
 def test_byte_limit():
     with pytest.raises(ApiError) as caught:
-        decode_image(encode(Image.new("RGB", (64, 64)), "PNG"), max_bytes=10)
+        decode_image(image_bytes(Image.new("RGB", (64, 64)), "PNG"), max_bytes=10)
     assert caught.value.status == 413
 
 
 def test_thumbnail_fits_the_box():
-    thumb = Image.open(io.BytesIO(make_thumbnail(encode(Image.new("RGB", (800, 400)), "PNG"), 256)))
+    wide = image_bytes(Image.new("RGB", (800, 400)), "PNG")
+    thumb = Image.open(io.BytesIO(make_thumbnail(wide, 256)))
     assert thumb.format == "JPEG" and thumb.size == (256, 128)

@@ -1,0 +1,85 @@
+"""evaluate.py on a synthetic split: report files, and numbers equal to a brute-force count."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from encoder.model import load_encoder
+from scripts import evaluate
+from scripts.labelled_images import select_files
+from scripts.synthetic import make_dataset, write_split_lists
+from services.imaging import decode_image
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    images = make_dataset(root, per_breed=7)
+    return images, write_split_lists(images, root / "lists", train_per_breed=4)
+
+
+def brute_force_p_at_1_and_recall_at_5(images, lists) -> tuple[float, float]:
+    encoder = load_encoder("efficientnet_lite0", "random")
+
+    def vectors(files):
+        batch = torch.stack(
+            [encoder.transform(decode_image(f.path.read_bytes()).image) for f in files]
+        )
+        return encoder.embed(batch)[0].numpy()
+
+    gallery = select_files(images, lists, "train")
+    queries = select_files(images, lists, "test")
+    g, q = vectors(gallery), vectors(queries)
+    p1, r5 = [], []
+    for query, vector in zip(queries, q, strict=True):
+        similarities = [float(vector @ other) for other in g]
+        ranked = sorted(range(len(gallery)), key=lambda i: -similarities[i])
+        p1.append(gallery[ranked[0]].breed == query.breed)
+        r5.append(any(gallery[i].breed == query.breed for i in ranked[:5]))
+    return float(np.mean(p1)), float(np.mean(r5))
+
+
+def test_report_matches_a_brute_force_count(dataset, tmp_path):
+    images, lists = dataset
+    out = tmp_path / "report"
+    argv = [
+        str(images),
+        "--lists",
+        str(lists),
+        "--arch",
+        "efficientnet_lite0",
+        "--model",
+        "random",
+        "--workers",
+        "0",
+        "--out",
+        str(out),
+    ]
+    assert evaluate.main(argv) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["gallery"] == {"split": "train", "images": 12}
+    assert report["queries"] == {"split": "test", "images": 9}
+    metrics = report["models"]["random"]["metrics"]
+    p1, r5 = brute_force_p_at_1_and_recall_at_5(images, lists)
+    assert metrics["p@1"] == pytest.approx(p1)
+    assert metrics["recall@5"] == pytest.approx(r5)
+    assert 0 <= metrics["map@r"] <= 1 and metrics["queries"] == 9
+    assert set(report["models"]["random"]["per_breed"]) == {
+        "Chihuahua",
+        "Japanese spaniel",
+        "golden retriever",
+    }
+    for name in ("report.md", "per_breed_random.png", "embedding_random.png", "strips_random.jpg"):
+        assert (out / name).stat().st_size > 0, name
+    assert "| random |" in (out / "report.md").read_text()
+
+
+def test_an_empty_gallery_is_an_error(dataset, tmp_path):
+    images, lists = dataset
+    argv = [str(images), "--lists", str(lists), "--gallery-split", "nope", "--out", str(tmp_path)]
+    with pytest.raises(SystemExit, match="gallery"):
+        evaluate.main(argv)
