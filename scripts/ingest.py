@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.root.is_dir():
         print(f"error: {args.root} is not a folder", file=sys.stderr)
         return 2
-    encoder = EncoderClient(EncoderClientSettings(url=args.encoder_url).urls, args.timeout)
+    client_settings = EncoderClientSettings(url=args.encoder_url)
+    encoder = EncoderClient(client_settings.urls, args.timeout, client_settings.spread_dns)
     store = VectorStore(MilvusSettings(uri=args.milvus_uri, collection=args.collection))
     lists = args.lists or args.root.parent / "lists"
     try:

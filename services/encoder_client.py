@@ -3,13 +3,19 @@
 Failures are translated into the shared errors once, here: connection refused -> 503
 ``encoder_unavailable``, timeout -> 504 ``encoder_timeout``, the encoder's own 4xx passed on
 unchanged. Several URLs are used round-robin, and a URL that refuses connections is skipped.
+With ``spread_dns``, a host name that resolves to several addresses (``docker compose up
+--scale encoder=3``, a headless Kubernetes service) counts as one URL per address, refreshed
+every ``DNS_TTL_S``: pooled keep-alive connections would otherwise stick to one replica.
 """
 
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -17,17 +23,62 @@ from services.errors import ApiError, DependencyTimeout, DependencyUnavailable
 from services.schema import EncodedImage, ModelInfo
 
 DEPENDENCY = "encoder"
+DNS_TTL_S = 30.0
+Resolver = Callable[[str, int], list[str]]
+
+
+def resolve_all(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to, in a stable order."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({info[4][0] for info in infos})
+
+
+def spread_urls(urls: Sequence[str], resolver: Resolver = resolve_all) -> list[str]:
+    """One URL per resolved address; a name that does not resolve is kept as it is."""
+    spread: list[str] = []
+    for url in urls:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            addresses = resolver(parts.hostname or "", port)
+        except OSError:
+            addresses = []
+        if len(addresses) <= 1 or parts.scheme == "https":  # TLS needs the name, not the IP
+            spread.append(url)
+            continue
+        for address in addresses:
+            host = f"[{address}]" if ":" in address else address
+            spread.append(urlunsplit(parts._replace(netloc=f"{host}:{port}")))
+    return spread
 
 
 class EncoderClient:
-    def __init__(self, urls: Sequence[str], timeout_s: float = 30.0):
+    def __init__(
+        self,
+        urls: Sequence[str],
+        timeout_s: float = 30.0,
+        spread_dns: bool = False,
+        resolver: Resolver = resolve_all,
+    ):
         if not urls:
             raise ValueError("at least one encoder URL is needed")
+        self.configured = list(urls)
         self.urls = list(urls)
         self.timeout_s = timeout_s
-        self._next_url = itertools.cycle(range(len(self.urls)))
+        self.spread_dns = spread_dns
+        self._resolver = resolver
+        self._resolved_at = -DNS_TTL_S
+        self._counter = itertools.count()
         self._lock = threading.Lock()
         self._local = threading.local()  # requests.Session is not thread-safe: one per thread
+
+    def _current_urls(self) -> tuple[list[str], int]:
+        """The URLs to try now and where to start (round-robin)."""
+        with self._lock:
+            if self.spread_dns and time.monotonic() - self._resolved_at >= DNS_TTL_S:
+                self.urls = spread_urls(self.configured, self._resolver) or self.configured
+                self._resolved_at = time.monotonic()
+            return self.urls, next(self._counter)
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -36,11 +87,10 @@ class EncoderClient:
         return session
 
     def _request(self, method: str, path: str, *, timeout: float | None = None, **kwargs):
-        with self._lock:
-            start = next(self._next_url)
+        urls, start = self._current_urls()
         last_error = "no encoder URL answered"
-        for offset in range(len(self.urls)):
-            base = self.urls[(start + offset) % len(self.urls)]
+        for offset in range(len(urls)):
+            base = urls[(start + offset) % len(urls)]
             try:
                 response = self._session().request(
                     method, base + path, timeout=timeout or self.timeout_s, **kwargs

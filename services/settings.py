@@ -35,6 +35,7 @@ class EncoderClientSettings(BaseSettings):
 
     url: str = "http://127.0.0.1:8001"
     timeout_s: float = 30.0
+    spread_dns: bool = False  # one URL per address of a name with replicas (compose, k8s)
 
     @property
     def urls(self) -> list[str]:

@@ -34,7 +34,9 @@ def create_app(settings: SearchApiSettings | None = None) -> Flask:
     settings = settings or SearchApiSettings()
     configure_logging("search-api", settings.log_level)
     store = VectorStore(settings.milvus)
-    encoder = EncoderClient(settings.encoder.urls, settings.encoder.timeout_s)
+    encoder = EncoderClient(
+        settings.encoder.urls, settings.encoder.timeout_s, settings.encoder.spread_dns
+    )
     catalog = Catalog(store, settings.catalog_ttl_s)
     search = SearchService(store, encoder, catalog)
 

@@ -1,0 +1,202 @@
+"""The production stack, checked by construction: compose invariants, Dockerfiles, settings.
+
+No Docker engine runs here, so these tests read docker-compose.yml, the GPU override and the
+Dockerfiles and assert what `docker compose up` relies on. See README "Production" for what
+only a real engine can confirm.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+import pytest
+import yaml
+
+from encoder.config import EncoderSettings
+from search_api.config import SearchApiSettings
+from services.settings import EncoderClientSettings, MilvusSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+GPU = yaml.safe_load((ROOT / "docker-compose.gpu.yml").read_text())
+SERVICES = COMPOSE["services"]
+LONG_RUNNING = {"etcd", "minio", "milvus", "encoder", "search-api"}
+FIRST_PARTY = {"services", "encoder", "search_api", "scripts", "tests"}
+
+
+def test_the_stack_has_milvus_standalone_encoder_api_and_tool_jobs():
+    assert set(SERVICES) == LONG_RUNNING | {"ingest", "download", "finetune", "evaluate"}
+    for name in SERVICES.keys() - LONG_RUNNING:
+        assert SERVICES[name]["profiles"] == ["tools"], name
+        assert SERVICES[name]["restart"] == "no", name
+
+
+@pytest.mark.parametrize("name", sorted(LONG_RUNNING))
+def test_long_running_services_restart_and_have_healthchecks(name):
+    service = SERVICES[name]
+    assert service["restart"] == "unless-stopped"
+    check = service["healthcheck"]
+    assert check["test"][0] == "CMD" and check["retries"] >= 3
+    assert "profiles" not in service
+
+
+def test_startup_order_waits_for_health():
+    def waits_for(name):
+        return {dep: cond["condition"] for dep, cond in SERVICES[name]["depends_on"].items()}
+
+    healthy = "service_healthy"
+    assert waits_for("milvus") == {"etcd": healthy, "minio": healthy}
+    assert waits_for("search-api") == {"milvus": healthy, "encoder": healthy}
+    assert waits_for("ingest") == {"milvus": healthy, "encoder": healthy}
+
+
+def test_images_are_pinned():
+    for name, service in SERVICES.items():
+        image = service["image"]
+        repository, _, tag = image.rpartition(":")
+        assert repository and tag and tag != "latest", f"{name}: {image}"
+    assert re.fullmatch(r"milvusdb/milvus:v2\.[56]\.\d+", SERVICES["milvus"]["image"])
+    for dockerfile in ("encoder/Dockerfile", "search-api/Dockerfile"):
+        base = re.search(r"ARG PYTHON_IMAGE=(\S+)", (ROOT / dockerfile).read_text()).group(1)
+        assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base), base
+
+
+def test_ports_volumes_and_mounts():
+    assert SERVICES["search-api"]["ports"] == ["${SEARCH_API_PORT:-5000}:5000"]
+    assert SERVICES["milvus"]["ports"] == ["${MILVUS_PORT:-19530}:19530"]
+    assert "ports" not in SERVICES["encoder"]  # internal: only the search API is public
+    declared = set(COMPOSE["volumes"])
+    for name, service in SERVICES.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if not source.startswith(("./", "${")):
+                assert source in declared, f"{name}: undeclared volume {source}"
+    assert "/data/stanford-dogs:ro" in " ".join(SERVICES["search-api"]["volumes"])
+    assert "./checkpoints:/checkpoints:ro" in SERVICES["encoder"]["volumes"]
+    assert "torch-home:/models/torch" in SERVICES["encoder"]["volumes"]
+    assert (ROOT / "milvus" / "user.yaml").is_file()
+
+
+def test_the_gpu_override_reserves_an_nvidia_device_for_existing_services():
+    assert set(GPU["services"]) <= set(SERVICES)
+    device = GPU["services"]["encoder"]["deploy"]["resources"]["reservations"]["devices"][0]
+    assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
+    assert GPU["services"]["encoder"]["environment"]["ENCODER_DEVICE"] == "cuda"
+
+
+def test_services_reach_each_other_by_compose_names():
+    api_env = SERVICES["search-api"]["environment"]
+    assert api_env["MILVUS_URI"] == "http://milvus:19530"
+    assert api_env["ENCODER_URL"] == "http://encoder:8001"
+
+
+def dockerfile_stage(path: str, target: str) -> str:
+    text = (ROOT / path).read_text()
+    stages = re.split(r"^FROM ", text, flags=re.M)
+    chosen = [s for s in stages if re.match(rf"\S+ AS {re.escape(target)}\n", s)]
+    assert chosen, f"no stage {target} in {path}"
+    return chosen[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "target", "packages"),
+    [
+        ("encoder/Dockerfile", "encoder", {"services/", "encoder/"}),
+        ("encoder/Dockerfile", "tools", {"services/", "encoder/", "scripts/", "search-api/"}),
+        ("search-api/Dockerfile", "search-api", {"services/", "search-api/", "frontend/"}),
+    ],
+)
+def test_dockerfiles_copy_what_the_service_imports_and_run_as_non_root(path, target, packages):
+    text = (ROOT / path).read_text()
+    copied = set(re.findall(r"^COPY (?!--from)(\S+)", text, flags=re.M))
+    for source in copied:
+        assert (ROOT / source).exists(), f"{path} copies missing {source}"
+    stage = dockerfile_stage(path, target)
+    assert packages <= set(re.findall(r"^COPY (\S+)", stage, flags=re.M))
+    assert "USER app" in stage
+    if target != "tools":
+        assert "HEALTHCHECK" in stage and "services.healthcheck" in stage
+    for source in re.findall(r"^COPY (?!--from)(\S+)", stage, flags=re.M):
+        assert not re.match(r"(data/stanford-dogs|\.venv|checkpoints)", source)
+
+
+def test_dockerignore_keeps_the_context_small():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for pattern in ("data/*", ".venv", ".git", "checkpoints", "reports", "tests"):
+        assert pattern in ignored, pattern
+    assert "!data/breeds.txt" in ignored
+
+
+def requirement_names(path: Path) -> set[str]:
+    """Distribution names in a requirements file, following ``-r`` includes."""
+    names: set[str] = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line.startswith("-r "):
+            names |= requirement_names((path.parent / line[3:]).resolve())
+        elif line:
+            names.add(re.split(r"[=<>!~\[; ]", line)[0].lower().replace("_", "-"))
+    return names
+
+
+def third_party_imports(folders: list[str]) -> set[str]:
+    modules: set[str] = set()
+    for folder in folders:
+        for file in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(file.read_text())):
+                if isinstance(node, ast.Import):
+                    modules |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules.add(node.module.split(".")[0])
+    return modules - FIRST_PARTY - set(sys.stdlib_module_names)
+
+
+@pytest.mark.parametrize(
+    ("requirements", "folders"),
+    [
+        ("services/requirements.txt", ["services"]),
+        ("encoder/requirements.txt", ["services", "encoder"]),
+        ("search-api/requirements.txt", ["services", "search-api"]),
+        ("scripts/requirements.txt", ["services", "encoder", "search-api", "scripts"]),
+    ],
+)
+def test_every_imported_package_is_in_the_deployables_requirements(requirements, folders):
+    """What an image installs is what its code imports: the container would start."""
+    installed = requirement_names(ROOT / requirements)
+    distributions = packages_distributions()
+    for module in sorted(third_party_imports(folders)):
+        names = {d.lower().replace("_", "-") for d in distributions.get(module, [module])}
+        assert names & installed, f"{module} (from {names}) is not in {requirements}"
+
+
+def test_services_never_import_torch():
+    assert not {"torch", "torchvision", "timm"} & third_party_imports(["services", "search-api"])
+
+
+def env_names() -> set[str]:
+    names = set()
+    for settings, prefix in (
+        (EncoderSettings, "ENCODER_"),
+        (EncoderClientSettings, "ENCODER_"),
+        (MilvusSettings, "MILVUS_"),
+        (SearchApiSettings, "SEARCH_API_"),
+    ):
+        for field, info in settings.model_fields.items():
+            if info.annotation in (MilvusSettings, EncoderClientSettings):
+                continue  # nested groups have their own prefixes
+            names.add(prefix + field.upper())
+    return names
+
+
+def test_env_example_and_readme_list_every_setting():
+    example = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), flags=re.M))
+    readme = (ROOT / "README.md").read_text()
+    paths = {"SEARCH_API_DATASET_ROOT", "SEARCH_API_THUMB_CACHE_DIR", "SEARCH_API_FRONTEND_DIR"}
+    for name in sorted(env_names()):
+        if name not in paths:  # set by the images themselves
+            assert name in example, f"{name} missing from .env.example"
+        assert name in readme, f"{name} missing from the README"

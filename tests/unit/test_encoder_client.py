@@ -1,0 +1,79 @@
+"""The encoder client spreads requests over every replica behind one name."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from services.encoder_client import EncoderClient, spread_urls
+
+INFO = {"model": {"arch": "resnet152", "dim": 2048, "fingerprint": "f", "weights": "imagenet"}}
+
+
+class InfoHandler(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self):
+        type(self).hits.append(self.connection.getsockname()[0])  # which replica answered
+        body = json.dumps(INFO).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def two_replicas():
+    """Two servers on one port at 127.0.0.1 and 127.0.0.2, like two containers of a service."""
+    InfoHandler.hits = []
+    first = ThreadingHTTPServer(("127.0.0.1", 0), InfoHandler)
+    port = first.server_address[1]
+    try:
+        second = ThreadingHTTPServer(("127.0.0.2", port), InfoHandler)
+    except OSError:
+        first.server_close()
+        pytest.skip("127.0.0.2 is not usable here")
+    servers = [first, second]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield port
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_spread_urls_expands_a_name_into_its_addresses():
+    def resolver(host, port):
+        return {"encoder": ["10.0.0.7", "10.0.0.5", "fd00::3"]}.get(host, [])
+
+    assert spread_urls(["http://encoder:8001", "http://other:9000/"], resolver) == [
+        "http://10.0.0.7:8001",
+        "http://10.0.0.5:8001",
+        "http://[fd00::3]:8001",
+        "http://other:9000/",
+    ]
+    assert spread_urls(["https://encoder:8443"], resolver) == ["https://encoder:8443"]
+
+
+def test_requests_reach_every_replica_behind_one_name(two_replicas):
+    def resolver(host, port):
+        assert (host, port) == ("encoder", two_replicas)
+        return ["127.0.0.1", "127.0.0.2"]
+
+    client = EncoderClient([f"http://encoder:{two_replicas}"], spread_dns=True, resolver=resolver)
+    for _ in range(6):
+        assert client.info().dim == 2048
+    assert sorted(InfoHandler.hits) == ["127.0.0.1"] * 3 + ["127.0.0.2"] * 3
+
+
+def test_without_spreading_the_name_is_used_as_given(two_replicas):
+    client = EncoderClient([f"http://127.0.0.2:{two_replicas}"])
+    client.info()
+    assert InfoHandler.hits == ["127.0.0.2"]
