@@ -24,6 +24,7 @@ from search_api.config import SearchApiSettings
 app = create_app(SearchApiSettings())
 response = app.test_client().get("/healthz")
 assert response.status_code == 200, response.data
+import sys
 assert "torch" not in sys.modules
 print("ok", sorted(rule.rule for rule in app.url_map.iter_rules())[:3])
 """
