@@ -28,9 +28,10 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 # Browser tests drive Debian's Chromium; Playwright never downloads a browser.
 CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(shell id -u | grep -x 0),,sudo)
 $(CHROMIUM):
-	$(if $(shell id -u | grep -x 0),,sudo) apt-get update -qq
-	$(if $(shell id -u | grep -x 0),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 up: $(VENV)/.runtime ## start Milvus Lite, encoder, search API, ingest; UI at http://localhost:5000 (IMAGES=dir to index your own folder)
 	$(BIN)/python scripts/up.py $(if $(IMAGES),--images $(IMAGES)) $(ARGS)

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from services.dataset import ImageFile
+from services.imaging import decode_image
 
 PRIVATE_KEYS = ("order", "gallery_vectors")
 HEADLINE = ["p@1", "p@5", "p@10", "map@10", "map@r", "recall@5", "head_top1", "head_top5"]
@@ -148,7 +149,6 @@ def strips(
 
 
 def _tile(path: Path, size: int, frame: str) -> Image.Image:
-    with Image.open(path) as image:
-        tile = ImageOps.fit(ImageOps.exif_transpose(image).convert("RGB"), (size, size))
+    tile = ImageOps.fit(decode_image(path.read_bytes()).image, (size, size))
     ImageDraw.Draw(tile).rectangle((0, 0, size - 1, size - 1), outline=frame, width=4)
     return tile

@@ -16,6 +16,7 @@ import json
 import logging
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def service_encoder(url: str, args):
 def evaluate(gallery: Encoded, queries: Encoded, gallery_files, query_files, k: int) -> dict:
     gallery_labels = [f.breed for f in gallery_files]
     query_labels = [f.breed for f in query_files]
-    depth = max(k, max(gallery_labels.count(b) for b in set(gallery_labels)))
+    depth = max(k, max(Counter(gallery_labels).values()))  # MAP@R needs R results
     order = rank_gallery(queries.vectors, gallery.vectors, depth)
     rankings = [[gallery_labels[i] for i in row] for row in order]
     result = {

@@ -223,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     prefixes = trainable_prefixes(args.arch, args.train_stages)
     learning = freeze(net, prefixes)
     head_params = list(net.head.parameters())
-    backbone_params = [p for p in learning if all(p is not h for h in head_params)]
+    head_ids = {id(p) for p in head_params}
+    backbone_params = [p for p in learning if id(p) not in head_ids]
     groups = [
         {"params": head_params, "lr": args.head_lr},
         {"params": backbone_params, "lr": args.lr},

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from services.dataset import BreedList, ImageFile, files_in_split, load_split
+from services.dataset import BreedList, ImageFile, breed_key, files_in_split, load_split
 from services.errors import ApiError
 from services.imaging import decode_image
 
@@ -71,9 +71,9 @@ class LabelledImages(Dataset):
         transform: Callable,
         max_pixels: int | None = None,
     ):
-        index = {name.casefold(): i for i, name in enumerate(class_names)}
+        index = {breed_key(name): i for i, name in enumerate(class_names)}
         self.files = list(files)
-        self.labels = [index[f.breed.casefold()] for f in self.files]
+        self.labels = [index[breed_key(f.breed)] for f in self.files]
         self.transform = transform
         self.max_pixels = max_pixels
 

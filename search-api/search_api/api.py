@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, current_app, jsonify, request
 
 from search_api.catalog import Catalog
@@ -92,9 +94,8 @@ def images():
 @api.get("/images/<raw_id>")
 def image(raw_id: str):
     row = lookup_row(image_id(raw_id))
-    path = safe_join(_settings().dataset_root, row["path"])
-    file_bytes = path.stat().st_size if path is not None and path.is_file() else None
-    return jsonify({**serialise_row(row), "file_bytes": file_bytes})
+    path = stored_file(row)
+    return jsonify({**serialise_row(row), "file_bytes": path.stat().st_size if path else None})
 
 
 @api.get("/stats")
@@ -129,6 +130,12 @@ def stats():
             },
         }
     )
+
+
+def stored_file(row: dict) -> Path | None:
+    """The row's file inside the dataset root, or ``None`` when it is missing or outside."""
+    path = safe_join(_settings().dataset_root, row["path"])
+    return path if path is not None and path.is_file() else None
 
 
 def lookup_row(image_id_: str) -> dict:

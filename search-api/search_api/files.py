@@ -14,10 +14,9 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, send_file
 
-from search_api.api import lookup_row
+from search_api.api import lookup_row, stored_file
 from search_api.config import SearchApiSettings
 from search_api.params import image_id
-from services.dataset import safe_join
 from services.errors import ApiError, NotFound
 from services.imaging import make_thumbnail
 
@@ -32,9 +31,8 @@ def _settings() -> SearchApiSettings:
 
 def _original_path(raw_id: str) -> tuple[str, Path]:
     image_id_ = image_id(raw_id)
-    row = lookup_row(image_id_)
-    path = safe_join(_settings().dataset_root, row["path"])
-    if path is None or not path.is_file():
+    path = stored_file(lookup_row(image_id_))
+    if path is None:
         raise NotFound(f"the file of image {image_id_} is missing from the dataset folder")
     return image_id_, path
 
