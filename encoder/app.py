@@ -14,6 +14,7 @@ from encoder.views import api
 from services.errors import register_error_handlers
 from services.health import health_blueprint
 from services.logs import configure_logging
+from services.metrics import install_metrics
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def create_app(settings: EncoderSettings | None = None, encoder: Encoder | None 
     )
     app.extensions["encoding"] = service
     register_error_handlers(app)
+    install_metrics(app)
     app.register_blueprint(health_blueprint(service.readiness))
     app.register_blueprint(api)
     log.info(

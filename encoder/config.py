@@ -16,7 +16,8 @@ class EncoderSettings(BaseSettings):
     device: str = "auto"  # auto | cpu | cuda | cuda:1
     threads: int = 0  # torch intra-op threads on CPU; 0 = one per core
     max_batch: int = 32
-    max_wait_ms: float = 5.0
+    max_wait_ms: float = 5.0  # longest a batch waits for images still being decoded
+    decode_threads: int = 0  # images of one request decoded in parallel; 0 = one per core
     queue_size: int = 512
     max_images_per_request: int = 64
     max_image_bytes: int = DEFAULT_MAX_BYTES

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
 from encoder.batcher import Batcher
 from encoder.config import EncoderSettings
-from encoder.model import CROP, Encoder
+from encoder.model import CROP, RESIZE, Encoder
 from services.errors import ApiError
 from services.imaging import decode_image
 from services.schema import EncodedImage, Prediction
@@ -32,6 +34,11 @@ class EncodingService:
             max_wait_ms=settings.max_wait_ms,
             queue_size=settings.queue_size,
         )
+        # Pillow and torchvision release the GIL while decoding and resizing, so a pool decodes
+        # the images of one request in parallel, and alongside the model thread's forward pass.
+        self._decoders = ThreadPoolExecutor(
+            settings.decode_threads or os.cpu_count() or 1, thread_name_prefix="decode"
+        )
         self.warm = False
 
     def start(self) -> None:
@@ -44,6 +51,7 @@ class EncodingService:
 
     def stop(self) -> None:
         self.batcher.stop()
+        self._decoders.shutdown(wait=False, cancel_futures=True)
 
     def readiness(self) -> dict[str, str | None]:
         return {"model": None if self.warm else "the model is still loading"}
@@ -59,9 +67,18 @@ class EncodingService:
 
     def preprocess(self, data: bytes) -> tuple[torch.Tensor, int, int]:
         decoded = decode_image(
-            data, max_bytes=self.settings.max_image_bytes, max_pixels=self.settings.max_pixels
+            data,
+            max_bytes=self.settings.max_image_bytes,
+            max_pixels=self.settings.max_pixels,
+            draft_size=(RESIZE, RESIZE),  # the transform's first step shrinks to 256 anyway
         )
         return self.transform(decoded.image), decoded.width, decoded.height
+
+    def _preprocess_or_error(self, data: bytes) -> tuple[torch.Tensor, int, int] | ApiError:
+        try:
+            return self.preprocess(data)
+        except ApiError as error:
+            return error
 
     def encode(self, files: Sequence[bytes]) -> tuple[list[EncodedImage], dict[str, float]]:
         """One result per file, in order; a file that fails gets its own error, not the batch."""
@@ -69,17 +86,23 @@ class EncodingService:
         results: list[EncodedImage] = [EncodedImage() for _ in files]
         tensors: list[torch.Tensor] = []
         positions: list[int] = []
-        for position, data in enumerate(files):
-            try:
-                tensor, width, height = self.preprocess(data)
-            except ApiError as error:
-                results[position] = EncodedImage(error_code=error.code, error_message=error.message)
-                continue
-            results[position].width, results[position].height = width, height
-            tensors.append(tensor)
-            positions.append(position)
-        decoded = time.perf_counter()
-        for position, future in zip(positions, self.batcher.submit(tensors), strict=True):
+        with self.batcher.expecting(len(files)):  # until submitted: the batch may wait for them
+            if len(files) == 1:  # no pool hop for a single upload: it is the latency path
+                outcomes = [self._preprocess_or_error(files[0])]
+            else:
+                outcomes = list(self._decoders.map(self._preprocess_or_error, files))
+            for position, outcome in enumerate(outcomes):
+                if isinstance(outcome, ApiError):
+                    results[position] = EncodedImage(
+                        error_code=outcome.code, error_message=outcome.message
+                    )
+                    continue
+                tensor, results[position].width, results[position].height = outcome
+                tensors.append(tensor)
+                positions.append(position)
+            decoded = time.perf_counter()
+            futures = self.batcher.submit(tensors)
+        for position, future in zip(positions, futures, strict=True):
             vector, probabilities = future.result()
             results[position].vector = vector
             if probabilities is not None:

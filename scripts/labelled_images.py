@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from encoder.model import RESIZE
 from services.dataset import BreedList, ImageFile, breed_key, files_in_split, load_split
 from services.errors import ApiError
 from services.imaging import decode_image
@@ -84,7 +85,8 @@ class LabelledImages(Dataset):
         file = self.files[i]
         try:
             options = {"max_pixels": self.max_pixels} if self.max_pixels else {}
-            decoded = decode_image(file.path.read_bytes(), **options)
+            # Drafted like the encoder service decodes, so evaluation sees the same pixels.
+            decoded = decode_image(file.path.read_bytes(), draft_size=(RESIZE, RESIZE), **options)
         except ApiError as error:
             raise ValueError(f"{file.relative_path}: {error.message}") from None
         return self.transform(decoded.image), self.labels[i]

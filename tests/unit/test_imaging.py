@@ -108,3 +108,13 @@ def test_thumbnail_fits_the_box():
     wide = image_bytes(Image.new("RGB", (800, 400)), "PNG")
     thumb = Image.open(io.BytesIO(make_thumbnail(wide, 256)))
     assert thumb.format == "JPEG" and thumb.size == (256, 128)
+
+
+def test_draft_decoding_shrinks_pixels_but_reports_the_original_size():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown portrait
+    data = image_bytes(Image.new("RGB", (2400, 1600), (0, 90, 0)), "JPEG", exif=exif.tobytes())
+    decoded = decode_image(data, draft_size=(256, 256))
+    assert (decoded.width, decoded.height) == (1600, 2400)
+    assert decoded.image.size == (400, 600)  # 1/4 scale is the smallest that keeps >= 256
+    assert decoded.image.getpixel((10, 10))[1] > 60

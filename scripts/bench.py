@@ -1,0 +1,404 @@
+"""The benchmark: encoder, search and ingest, measured side by side in one run.
+
+    python scripts/bench.py                                  # everything, product defaults
+    python scripts/bench.py --sections search --sizes 1000,20000
+    python scripts/bench.py --arch efficientnet_lite0 --weights imagenet --markdown bench.md
+
+It starts its own Milvus Lite server, encoder and search API on loopback (like the tests), and
+prints one JSON object; ``--markdown`` also writes the README's table. Ratios matter more than
+absolute times on shared machines, so each target is reported as a ratio measured in the same
+run. Random weights time exactly like real ones (same shapes, same arithmetic) and are the
+default so the benchmark runs anywhere; the vectors themselves are never judged here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import requests
+import torch
+
+from encoder.model import CROP, RESIZE, load_encoder
+from scripts.bench_search import (
+    bench_id,
+    bench_index,
+    clustered_vectors,
+    exact_top_k,
+    load_gallery,
+)
+from scripts.ingest import Ingester
+from scripts.loadgen import percentiles, run_load, time_calls
+from scripts.stack import REPO_ROOT, LocalStack
+from scripts.synthetic import image_bytes, make_image
+from services.dataset import iter_image_files
+from services.encoder_client import EncoderClient
+from services.imaging import decode_image
+from services.schema import ModelInfo
+from services.settings import MilvusSettings
+from services.vectorstore import VectorStore
+
+TARGETS = {
+    "encoder_service_efficiency": 0.80,  # service / bare images/s at the best batch size
+    "upload_p50_over_forward": 1.5,  # upload search p50 / one forward pass at batch 1
+    "similar_p50_ms_at_20k": 20.0,
+    "ingest_over_encoder": 0.90,
+    "similar_per_s_20_clients": 50.0,
+}
+QUERY_SIZE = (500, 375)  # a typical Stanford Dogs photo
+PHONE_SIZE = (4032, 3024)  # a 12-megapixel phone photo
+
+
+def rate(run, images: int, seconds: float) -> float:
+    """Images/s of ``run`` (which handles ``images`` images), after one warm-up call."""
+    run()
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        run()
+        done += images
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return round(done / (time.perf_counter() - started), 2)
+
+
+def bench_bare(args) -> dict:
+    """The ceiling: the model alone, in this process, on preprocessed tensors."""
+    encoder = load_encoder(args.arch, args.weights, device=args.device)
+    bare, embed = {}, encoder.embed
+    for size in args.batches:
+        batch = torch.randn(size, 3, CROP, CROP)
+        bare[size] = rate(lambda b=batch: embed(b), size, args.seconds)
+        print(f"bare model, batch {size}: {bare[size]} img/s", file=sys.stderr)
+    transform = encoder.transform
+    preprocess = {}
+    for name, size in (("stanford_500x375", QUERY_SIZE), ("phone_4032x3024", PHONE_SIZE)):
+        data = image_bytes(make_image(7, size), "JPEG", quality=90)
+        for mode, draft in (("full", None), ("draft", (RESIZE, RESIZE))):
+            times = time_calls(
+                lambda d=data, s=draft: transform(decode_image(d, draft_size=s).image), 20
+            )
+            preprocess[f"{name}_{mode}_ms"] = percentiles(times)["p50_ms"]
+    info = {
+        "arch": encoder.info.arch,
+        "weights": encoder.info.weights,
+        "dim": encoder.info.dim,
+        "device": str(encoder.device),
+        "amp": encoder.use_amp,
+    }
+    del encoder
+    gc.collect()
+    return {"model": info, "bare_images_per_s": bare, "decode_preprocess_p50": preprocess}
+
+
+def bench_service(stack: LocalStack, args, jpeg: bytes) -> dict:
+    """Images/s of the encoder service over HTTP, with ``--in-flight`` requests at once."""
+    service = {}
+    for size in args.batches:
+        files = [("image", (f"{n}.jpg", jpeg, "image/jpeg")) for n in range(size)]
+
+        def post(session: requests.Session, _n: int, files=files):
+            return "encode", session.post(f"{stack.encoder_url}/encode", files=files)
+
+        requests.post(f"{stack.encoder_url}/encode", files=files, timeout=600)  # warm-up
+        load = run_load(post, clients=args.in_flight, seconds=args.seconds)
+        ok = load.statuses["encode"][200]
+        service[size] = round(ok * size / load.seconds, 2)
+        print(f"encoder service, batch {size}: {service[size]} img/s", file=sys.stderr)
+    return service
+
+
+def upload(session: requests.Session, api_url: str, jpeg: bytes, k: int = 10) -> dict:
+    response = session.post(
+        f"{api_url}/api/search", files={"image": ("q.jpg", jpeg, "image/jpeg")}, data={"k": k}
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def bench_search_size(stack: LocalStack, args, size: int, model: ModelInfo, jpeg: bytes) -> dict:
+    vectors = clustered_vectors(size, model.dim, seed=size)
+    settings = MilvusSettings(
+        uri=stack.milvus_uri, collection=f"bench_{size}", index_type=args.index
+    )
+    loading = load_gallery(
+        settings,
+        model,
+        vectors,
+        milvus_pid=stack.processes["milvus"].process.pid,
+        progress=not args.no_progress,
+    )
+    if "search-api" in stack.processes:
+        stack.processes["search-api"].stop()
+    stack.api_env = {"MILVUS_COLLECTION": settings.collection, "SEARCH_API_CATALOG_TTL_S": "600"}
+    stack.start_api()
+    rng = random.Random(size)
+    queries = [rng.randrange(size) for _ in range(args.queries)]
+    session = requests.Session()
+
+    def similar(index: int) -> dict:
+        url = f"{stack.api_url}/api/images/{bench_id(size, index)}/similar"
+        response = session.get(url, params={"k": 10}, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    for index in queries[:10]:  # warm: connections, collection load, caches
+        similar(index)
+    by_id, server, recalls = [], [], []
+    for index in queries:
+        started = time.perf_counter()
+        body = similar(index)
+        by_id.append(time.perf_counter() - started)
+        server.append(body["timings"]["search_ms"] / 1000)
+        found = {bench_index(hit["id"]) for hit in body["results"]}
+        exact = set(exact_top_k(vectors, vectors[index], 10).tolist())
+        recalls.append(len(found & exact) / 10)
+    brute = [
+        time_calls(lambda i=index: exact_top_k(vectors, vectors[i], 10), 1)[0] for index in queries
+    ]
+    upload(session, stack.api_url, jpeg)
+    uploads, encode_ms, milvus_ms = [], [], []
+    for _ in range(args.upload_queries):
+        started = time.perf_counter()
+        body = upload(session, stack.api_url, jpeg)
+        uploads.append(time.perf_counter() - started)
+        encode_ms.append(body["timings"]["encode_ms"] / 1000)
+        milvus_ms.append(body["timings"]["search_ms"] / 1000)
+    result = {
+        "size": size,
+        "dim": model.dim,
+        "index": args.index,
+        **loading,
+        "similar": percentiles(by_id),
+        "similar_milvus": percentiles(server),
+        "brute_force_numpy": percentiles(brute),
+        "recall_at_10": round(float(np.mean(recalls)), 4),
+        "upload": percentiles(uploads),
+        "upload_encode": percentiles(encode_ms),
+        "upload_milvus": percentiles(milvus_ms),
+    }
+    if size == args.load_size:
+        ids = [bench_id(size, index) for index in queries]
+
+        def request(session: requests.Session, n: int):
+            url = f"{stack.api_url}/api/images/{ids[n % len(ids)]}/similar"
+            return "similar", session.get(url, params={"k": 10})
+
+        load = run_load(request, clients=args.clients, seconds=args.load_seconds).to_dict()
+        result["concurrent_similar"] = {"clients": args.clients, **load}
+    print(
+        f"search at {size}: similar p50 {result['similar']['p50_ms']} ms, upload p50 "
+        f"{result['upload']['p50_ms']} ms, recall@10 {result['recall_at_10']}",
+        file=sys.stderr,
+    )
+    return result
+
+
+def bench_ingest(stack: LocalStack, args, workdir: Path, model: ModelInfo) -> dict:
+    images = workdir / "ingest" / "Images"
+    folder = images / "n02085620-Chihuahua"
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(args.ingest_images):
+        path = folder / f"n02085620_{n + 1}.jpg"
+        if not path.exists():
+            make_image(50_000 + n, QUERY_SIZE).save(path, quality=90)
+    store = VectorStore(MilvusSettings(uri=stack.milvus_uri, collection="bench_ingest"))
+    store.drop()
+    store.ensure_collection(model)
+    client = EncoderClient([stack.encoder_url], timeout_s=600)
+    ingester = Ingester(
+        client, store, model, batch_size=args.ingest_batch, progress=not args.no_progress
+    )
+    report = ingester.run(list(iter_image_files(images)))
+    assert report.added == args.ingest_images, report.to_dict()
+    return {"images": report.added, "images_per_s": report.images_per_s, **report.to_dict()}
+
+
+def summarise(report: dict, args) -> dict:
+    """Each target as measured / goal, from numbers taken in this very run."""
+    checks: dict[str, dict] = {}
+    encoder = report.get("encoder", {})
+    if encoder.get("service_images_per_s"):
+        bare, service = encoder["bare_images_per_s"], encoder["service_images_per_s"]
+        best = max(bare, key=lambda size: bare[size])
+        checks["encoder_service_efficiency"] = {
+            "value": round(service[best] / bare[best], 3),
+            "at_batch": best,
+            "per_batch": {size: round(service[size] / bare[size], 3) for size in bare},
+        }
+    searches = {row["size"]: row for row in report.get("search", [])}
+    if searches and encoder.get("bare_images_per_s", {}).get(1):
+        forward_ms = 1000 / encoder["bare_images_per_s"][1]
+        smallest = searches[min(searches)]
+        checks["upload_p50_over_forward"] = {
+            "value": round(smallest["upload"]["p50_ms"] / forward_ms, 2),
+            "forward_ms": round(forward_ms, 2),
+            "at_size": smallest["size"],
+        }
+    near_20k = min(searches, key=lambda size: abs(size - 20_000)) if searches else None
+    if near_20k is not None:
+        checks["similar_p50_ms_at_20k"] = {
+            "value": searches[near_20k]["similar"]["p50_ms"],
+            "at_size": near_20k,
+        }
+    if args.load_size in searches and "concurrent_similar" in searches[args.load_size]:
+        load = searches[args.load_size]["concurrent_similar"]
+        checks["similar_per_s_20_clients"] = {
+            "value": load["requests_per_s"],
+            "errors": load["errors"],
+            "at_size": args.load_size,
+        }
+    if "ingest" in report and encoder.get("service_images_per_s"):
+        service = encoder["service_images_per_s"]
+        at = args.ingest_batch if args.ingest_batch in service else max(service)
+        checks["ingest_over_encoder"] = {
+            "value": round(report["ingest"]["images_per_s"] / service[at], 3),
+            "encoder_images_per_s": service[at],
+        }
+    for name, check in checks.items():
+        goal = TARGETS[name]
+        lower_is_better = name in ("upload_p50_over_forward", "similar_p50_ms_at_20k")
+        check["target"] = goal
+        check["met"] = check["value"] <= goal if lower_is_better else check["value"] >= goal
+    return checks
+
+
+def markdown(report: dict) -> str:
+    env = report["environment"]
+    lines = [
+        f"Measured {env['date']} on {env['device']} ({env['cpu_count']} CPU cores, torch "
+        f"{env['torch']}, {env['threads']} threads), {env['arch']} ({env['weights']} weights).",
+        "",
+    ]
+    encoder = report.get("encoder")
+    if encoder:
+        lines += [
+            "| batch | bare model img/s | encoder service img/s | service / bare |",
+            "|---|---|---|---|",
+        ]
+        for size, bare in encoder["bare_images_per_s"].items():
+            service = encoder.get("service_images_per_s", {}).get(size)
+            ratio = f"{service / bare:.2f}" if service else "-"
+            lines.append(f"| {size} | {bare} | {service or '-'} | {ratio} |")
+        lines.append("")
+        prep = encoder["decode_preprocess_p50"]
+        lines.append(
+            "Decode + preprocess per image (p50): "
+            + ", ".join(f"{name} {ms} ms" for name, ms in prep.items())
+        )
+        lines.append("")
+    if report.get("search"):
+        lines += [
+            "| vectors | more like this p50 / p95 ms | of which Milvus p50 | numpy brute force p50 "
+            "| recall@10 | upload p50 ms (encode + Milvus) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in report["search"]:
+            lines.append(
+                f"| {row['size']:,} | {row['similar']['p50_ms']} / {row['similar']['p95_ms']} "
+                f"| {row['similar_milvus']['p50_ms']} | {row['brute_force_numpy']['p50_ms']} "
+                f"| {row['recall_at_10']} | {row['upload']['p50_ms']} "
+                f"({row['upload_encode']['p50_ms']} + {row['upload_milvus']['p50_ms']}) |"
+            )
+        lines.append("")
+    if report.get("ingest"):
+        lines.append(f"Ingest: {report['ingest']['images_per_s']} img/s end to end.")
+        lines.append("")
+    if report.get("targets"):
+        lines += ["| target | measured | goal | met |", "|---|---|---|---|"]
+        for name, check in report["targets"].items():
+            met = "yes" if check["met"] else "**no**"
+            lines.append(f"| {name} | {check['value']} | {check['target']} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sections", default="encoder,search,ingest")
+    parser.add_argument("--arch", default="resnet152")
+    parser.add_argument("--weights", default="random", help="random | imagenet | auto")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batches", default="1,8,32", help="encoder batch sizes")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per throughput measurement")
+    parser.add_argument("--in-flight", type=int, default=2, help="encoder requests at once")
+    parser.add_argument("--sizes", default="1000,20000,200000", help="gallery sizes to search")
+    parser.add_argument("--index", default="HNSW", help="Milvus index type")
+    parser.add_argument("--queries", type=int, default=100, help="'more like this' per size")
+    parser.add_argument("--upload-queries", type=int, default=20, help="uploads per size")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent clients")
+    parser.add_argument("--load-size", type=int, default=20000, help="gallery for the load run")
+    parser.add_argument("--load-seconds", type=float, default=10.0)
+    parser.add_argument("--ingest-images", type=int, default=128)
+    parser.add_argument("--ingest-batch", type=int, default=32)
+    parser.add_argument(
+        "--workdir", type=Path, default=REPO_ROOT / "data" / "bench", help="Milvus data, kept"
+    )
+    parser.add_argument("--markdown", type=Path, help="also write the table here")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.batches = [int(size) for size in args.batches.split(",")]
+    args.sizes = [int(size) for size in args.sizes.split(",") if size]
+    sections = set(args.sections.split(","))
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    report: dict = {
+        "environment": {
+            "date": time.strftime("%Y-%m-%d"),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "cpu_count": os.cpu_count(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "arch": args.arch,
+            "weights": args.weights,
+            "batches": args.batches,
+            "in_flight": args.in_flight,
+        }
+    }
+    jpeg = image_bytes(make_image(7, QUERY_SIZE), "JPEG", quality=90)
+    if "encoder" in sections:
+        report["encoder"] = bench_bare(args)
+    stack = LocalStack(
+        workdir=args.workdir,
+        dataset_root=Path(tempfile.mkdtemp(prefix="bench-images-")),
+        encoder_env={
+            "ENCODER_ARCH": args.arch,
+            "ENCODER_WEIGHTS": args.weights,
+            "ENCODER_DEVICE": args.device,
+            "ENCODER_MAX_BATCH": str(max(args.batches)),
+        },
+    )
+    try:
+        stack.start_milvus()
+        stack.start_encoder()
+        info = requests.get(f"{stack.encoder_url}/info", timeout=10).json()
+        model = ModelInfo.from_dict(info["model"])
+        report["environment"].update(device=info["device"], arch=model.arch, weights=model.weights)
+        if "encoder" in sections:
+            report["encoder"]["service_images_per_s"] = bench_service(stack, args, jpeg)
+        if "search" in sections:
+            report["search"] = [
+                bench_search_size(stack, args, size, model, jpeg) for size in args.sizes
+            ]
+        if "ingest" in sections:
+            report["ingest"] = bench_ingest(stack, args, args.workdir, model)
+    finally:
+        stack.stop()
+    report["targets"] = summarise(report, args)
+    print(json.dumps(report, indent=1))
+    if args.markdown:
+        args.markdown.write_text(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
