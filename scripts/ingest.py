@@ -23,7 +23,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from services.dataset import BreedList, ImageFile, content_id, files_in_split, load_split
+from services.dataset import (
+    LIBRARY_PREFIX,
+    BreedList,
+    ImageFile,
+    content_id,
+    files_in_split,
+    load_split,
+)
 from services.encoder_client import EncoderClient
 from services.errors import ApiError
 from services.logs import configure_logging
@@ -32,6 +39,7 @@ from services.settings import EncoderClientSettings, MilvusSettings
 from services.vectorstore import ModelMismatch, VectorStore
 
 log = logging.getLogger("ingest")
+REPO_ROOT = Path(__file__).resolve().parents[1]
 Item = tuple[ImageFile, str, bytes]  # file, id, bytes
 
 
@@ -47,6 +55,7 @@ class IngestReport:
     duplicates: int = 0  # same bytes as another file in this run
     failed: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    collection: str = ""
     encode_seconds: float = 0.0
     insert_seconds: float = 0.0
 
@@ -56,6 +65,70 @@ class IngestReport:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "images_per_s": self.images_per_s}
+
+
+def reindex(
+    args: argparse.Namespace,
+    encoder: EncoderClient,
+    store: VectorStore,
+    model: ModelInfo,
+    folder_files: list[ImageFile],
+    folder_split: dict[str, str],
+) -> IngestReport:
+    """Re-encode what the index holds into a new, versioned collection, then switch.
+
+    ``store.collection`` (``dogs``) is an alias. The new vectors go to ``dogs_v<time>``
+    while the alias still points at the old collection, so searches keep working and never
+    see two models at once; then the alias moves in one step and the old collection is
+    dropped. Labels (relabelled photos, photos added through the API) come along; deleted
+    photos stay deleted. With no index yet, the folder is indexed.
+    """
+    previous = store.physical_collection()
+    source = VectorStore(store.settings, previous) if previous else None
+    rows = source.all_rows() if source else []
+    files, split = _files_of(rows, args) if rows else (folder_files, folder_split)
+    target = VectorStore(store.settings, f"{store.collection}_v{time.strftime('%Y%m%d%H%M%S')}")
+    target.ensure_collection(model)
+    ingester = Ingester(
+        encoder,
+        target,
+        model,
+        args.batch_size,
+        args.in_flight,
+        args.insert_batch,
+        split,
+        progress=not args.no_progress,
+    )
+    try:
+        report = ingester.run(files)
+        if source is not None:  # photos added to the old collection meanwhile come along too
+            done = {row["id"] for row in target.all_rows()}
+            late = [row for row in source.all_rows() if row["id"] not in done]
+            if late:
+                late_files, late_split = _files_of(late, args)
+                ingester.split = {**split, **late_split}
+                report.added += ingester.run(late_files).added
+    except BaseException:
+        target.drop()  # the old collection still serves; a re-run starts afresh
+        raise
+    old = store.point_alias_at(target.collection)
+    if old is not None:
+        store.drop_physical(old)
+    report.collection = target.collection
+    return report
+
+
+def _files_of(rows: list[dict], args: argparse.Namespace) -> tuple[list[ImageFile], dict]:
+    """The files behind index rows (dataset or library), labelled as the rows are."""
+    files = []
+    for row in rows:
+        path = row["path"]
+        if path.startswith(LIBRARY_PREFIX):
+            absolute = args.library / path[len(LIBRARY_PREFIX) :]
+        else:
+            absolute = args.root / path
+        files.append(ImageFile(absolute, path, row["breed"]))
+    return files, {row["path"]: row["split"] for row in rows}
 
 
 @dataclass
@@ -92,6 +165,8 @@ class Ingester:
             pool.shutdown(wait=True, cancel_futures=True)
             self._insert(pending, report)  # keep what was encoded before any failure
             self.store.flush()
+            if report.added:
+                self.store.wait_for_index()  # the first search after ingest is then fast too
             bar.close()
             report.seconds = round(time.perf_counter() - started, 2)
         return report
@@ -209,7 +284,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="index only this split of the official lists (evaluation galleries)",
     )
     parser.add_argument(
-        "--reindex", action="store_true", help="drop the collection first (after a model change)"
+        "--reindex",
+        action="store_true",
+        help="after a model change: re-encode everything the index holds into a new collection "
+        "while the old one keeps serving, then switch to it in one step",
+    )
+    parser.add_argument(
+        "--library",
+        type=Path,
+        default=REPO_ROOT / "data" / "library",
+        help="where photos added through the API live (SEARCH_API_LIBRARY_DIR), for --reindex",
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="encoder request timeout, s")
     parser.add_argument("--no-progress", action="store_true")
@@ -228,11 +312,13 @@ def main(argv: list[str] | None = None) -> int:
     lists = args.lists or args.root.parent / "lists"
     try:
         model = encoder.info()
-        if args.reindex:
-            store.drop()
-        store.ensure_collection(model)
         split = load_split(lists)
         files = files_in_split(args.root, split, args.split)[: args.limit]
+        if args.reindex:
+            report = reindex(args, encoder, store, model, files, split)
+            print(f"re-indexed into {report.collection}: ", end="")
+            return _summary(report)
+        store.ensure_collection(model)
         ingester = Ingester(
             encoder,
             store,
@@ -255,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
+    return _summary(report)
+
+
+def _summary(report: IngestReport) -> int:
     print(
         f"{report.added} added, {report.skipped} already indexed, {report.duplicates} "
         f"duplicate files, {len(report.failed)} failed, {report.seconds}s "

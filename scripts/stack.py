@@ -207,6 +207,7 @@ class LocalStack:
             "ENCODER_URL": self.encoder_url,
             "SEARCH_API_DATASET_ROOT": str(self.dataset_root),
             "SEARCH_API_THUMB_CACHE_DIR": str(self.workdir / "thumbs"),
+            "SEARCH_API_LIBRARY_DIR": str(self.workdir / "library"),
             **self.api_env,
         }
         process = self._process(

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from services.errors import ApiError, DependencyTimeout, DependencyUnavailable
+from services.metrics import ENCODER_CALL_SECONDS
 from services.schema import EncodedImage, ModelInfo
 
 DEPENDENCY = "encoder"
@@ -91,6 +92,7 @@ class EncoderClient:
         last_error = "no encoder URL answered"
         for offset in range(len(urls)):
             base = urls[(start + offset) % len(urls)]
+            started = time.perf_counter()
             try:
                 response = self._session().request(
                     method, base + path, timeout=timeout or self.timeout_s, **kwargs
@@ -100,6 +102,8 @@ class EncoderClient:
             except requests.ConnectionError:
                 last_error = f"cannot connect to {base}"
                 continue
+            finally:
+                ENCODER_CALL_SECONDS.observe(time.perf_counter() - started)
             return self._check(response, base)
         raise DependencyUnavailable(DEPENDENCY, last_error)
 

@@ -13,6 +13,8 @@ from typing import Any
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from services.metrics import ERRORS
+
 log = logging.getLogger(__name__)
 
 # werkzeug's status -> our machine-readable code, for errors raised by Flask itself.
@@ -80,6 +82,7 @@ class Overloaded(ApiError):
 
 
 def error_response(status: int, code: str, message: str):
+    ERRORS.labels(code).inc()
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
     return response

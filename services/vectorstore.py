@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +21,19 @@ import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from services.errors import ApiError, DependencyUnavailable
+from services.metrics import MILVUS_SECONDS
 from services.schema import ModelInfo
 from services.settings import MilvusSettings
 
 log = logging.getLogger(__name__)
 
 DEPENDENCY = "milvus"
+COLLECTION_NOT_LOADED = 101  # Milvus's error code for a released collection
+# pymilvus pings every 10 s, even when idle; Milvus Lite's gRPC server (grpc defaults) allows
+# one ping per 5 minutes without data and answers more with GOAWAY "too_many_pings", which
+# broke the idle connection of every client. Ping no more often than that, and not when idle;
+# a dead connection is still noticed by the call that fails (and dropped, see reset()).
+GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
 MODEL_PROPERTY = "dogsearch.model"
 SCALAR_FIELDS = ("breed", "breed_id", "path", "width", "height", "split", "fingerprint")
 INDEX_PARAMS = {
@@ -51,18 +59,50 @@ class Hit:
 
 
 def _translate_errors(method):
-    """Milvus being down or failing is a 503 naming Milvus, whatever the call."""
+    """Milvus being down or failing is a 503 naming Milvus, whatever the call.
+
+    Recovery after a Milvus restart needs no restart of the clients: a collection that Milvus
+    released is loaded again and the call retried; a call that fails on an existing connection
+    (stale after the restart) drops it and is retried once on a fresh one, instead of waiting
+    out gRPC's reconnect backoff (up to minutes). When Milvus is really down, the fresh
+    connection fails too and the caller gets the 503.
+    """
+
+    def attempt(self, args, kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except MilvusException as error:
+            if error.code != COLLECTION_NOT_LOADED:
+                raise
+            log.warning("collection was released; loading it", extra={"c": self.collection})
+            self.client.load_collection(self.collection)
+            return method(self, *args, **kwargs)
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
+        started = time.perf_counter()
         try:
-            return method(self, *args, **kwargs)
+            had_connection = self._client is not None
+            try:
+                return attempt(self, args, kwargs)
+            except ApiError:
+                raise
+            except Exception:
+                self.reset()
+                if not had_connection:
+                    raise
+                log.warning("Milvus call failed; retrying on a fresh connection")
+                return attempt(self, args, kwargs)
         except ApiError:
             raise
         except MilvusException as error:
+            self.reset()
             raise DependencyUnavailable(DEPENDENCY, error.message or str(error)) from None
         except Exception as error:  # grpc and connection errors come in many types
+            self.reset()
             raise DependencyUnavailable(DEPENDENCY, f"{type(error).__name__}: {error}") from None
+        finally:
+            MILVUS_SECONDS.labels(method.__name__).observe(time.perf_counter() - started)
 
     return wrapper
 
@@ -82,8 +122,22 @@ class VectorStore:
                     uri=self.settings.uri,
                     token=self.settings.token,
                     timeout=self.settings.timeout_s,
+                    grpc_options=GRPC_OPTIONS,
+                    # Our own connection, not pymilvus's process-wide shared one: reset() must
+                    # really drop a connection that went bad while Milvus restarted.
+                    dedicated=True,
                 )
             return self._client
+
+    def reset(self) -> None:
+        """Forget the connection; the next call connects afresh."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # closing a broken channel may fail too; it is dropped either way
+                log.debug("closing the Milvus client failed", exc_info=True)
 
     @_translate_errors
     def ping(self) -> None:
@@ -152,6 +206,39 @@ class VectorStore:
         )
 
     @_translate_errors
+    def physical_collection(self) -> str | None:
+        """The collection behind ``self.collection``: the alias's target, itself, or ``None``."""
+        try:
+            return self.client.describe_alias(self.collection)["collection_name"]
+        except MilvusException:
+            return self.collection if self.client.has_collection(self.collection) else None
+
+    @_translate_errors
+    def point_alias_at(self, target: str) -> str | None:
+        """Make ``self.collection`` an alias of ``target`` in one step; returns the previous
+        collection behind the name (to drop once nothing uses it), or ``None``.
+
+        A name that is still a plain collection (an index from before aliases) cannot become an
+        alias while it exists, so it is dropped first: the one moment without an index.
+        """
+        previous = self.physical_collection()
+        if previous is None:
+            self.client.create_alias(target, self.collection)
+        elif previous == self.collection:
+            self.client.drop_collection(previous)
+            self.client.create_alias(target, self.collection)
+            previous = None
+        else:
+            self.client.alter_alias(target, self.collection)
+        log.info("alias switched", extra={"alias": self.collection, "to": target, "from": previous})
+        return previous
+
+    @_translate_errors
+    def drop_physical(self, name: str) -> None:
+        if self.client.has_collection(name):
+            self.client.drop_collection(name)
+
+    @_translate_errors
     def drop(self) -> None:
         if self.client.has_collection(self.collection):
             self.client.drop_collection(self.collection)
@@ -170,8 +257,34 @@ class VectorStore:
             self.client.upsert(self.collection, list(records))
 
     @_translate_errors
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.client.delete(self.collection, ids=list(ids))
+
+    @_translate_errors
     def flush(self) -> None:
         self.client.flush(self.collection)
+
+    @_translate_errors
+    def wait_for_index(self, timeout_s: float = 1800) -> None:
+        """Block until every row is indexed: until then searches scan unindexed rows."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            info = self.client.describe_index(self.collection, "vector")
+            if not info.get("pending_index_rows"):
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"the index of {self.collection} is not built after {timeout_s}s")
+
+    @_translate_errors
+    def warm(self) -> None:
+        """Load the collection and run one search, so the first user does not pay for either."""
+        model = self.model()
+        if model is None:
+            return
+        self.client.load_collection(self.collection)
+        probe = np.full(model.dim, 1 / np.sqrt(model.dim), dtype=np.float32)
+        self.search(probe, 1)
 
     @_translate_errors
     def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[dict[str, Any]]:
@@ -182,7 +295,13 @@ class VectorStore:
 
     @_translate_errors
     def search(
-        self, vector: np.ndarray, k: int, *, breed: str | None = None, exclude_id: str | None = None
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        breed: str | None = None,
+        exclude_id: str | None = None,
+        with_vectors: bool = False,
     ) -> list[Hit]:
         conditions = []
         if breed is not None:
@@ -200,7 +319,7 @@ class VectorStore:
             data=[np.asarray(vector, dtype=np.float32).tolist()],
             limit=k,
             filter=" and ".join(conditions),
-            output_fields=list(SCALAR_FIELDS),
+            output_fields=list(SCALAR_FIELDS) + (["vector"] if with_vectors else []),
             search_params={"metric_type": "COSINE", "params": params},
         )
         return [
@@ -212,6 +331,22 @@ class VectorStore:
     def count(self) -> int:
         rows = self.client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"])
+
+    @_translate_errors
+    def all_vectors(self, batch_size: int = 1000) -> tuple[list[str], np.ndarray]:
+        """Every id and its vector (``[N, dim]`` float32), for whole-library analyses."""
+        iterator = self.client.query_iterator(
+            self.collection, batch_size=batch_size, filter="", output_fields=["id", "vector"]
+        )
+        ids: list[str] = []
+        vectors: list[np.ndarray] = []
+        try:
+            while batch := iterator.next():
+                ids.extend(row["id"] for row in batch)
+                vectors.append(np.asarray([row["vector"] for row in batch], dtype=np.float32))
+        finally:
+            iterator.close()
+        return ids, np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float32)
 
     @_translate_errors
     def all_rows(self, batch_size: int = 4000) -> list[dict[str, Any]]:

@@ -49,7 +49,7 @@ def original(raw_id: str):
 def thumbnail(raw_id: str):
     image_id_, path = _original_path(raw_id)
     settings = _settings()
-    cached = settings.thumb_cache_dir / image_id_[:2] / f"{image_id_}.jpg"
+    cached = current_app.extensions["library"].thumbnail_of(image_id_)
     if cached.is_file():
         response = send_file(cached, mimetype="image/jpeg", conditional=True, max_age=31536000)
     else:
@@ -68,10 +68,14 @@ def thumbnail(raw_id: str):
 
 def _store(target: Path, data: bytes) -> None:
     """Write atomically; a full or read-only disk only costs the cache, never the answer."""
+    tmp_name = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
+            tmp_name = tmp.name
             tmp.write(data)
-        os.replace(tmp.name, target)
+        os.replace(tmp_name, target)
     except OSError as error:
         log.warning("thumbnail cache not written", extra={"path": str(target), "error": str(error)})
+        if tmp_name is not None:  # a disk that filled up mid-write leaves no partial file
+            Path(tmp_name).unlink(missing_ok=True)

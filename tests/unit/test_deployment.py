@@ -67,7 +67,7 @@ def test_images_are_pinned():
 
 def test_ports_volumes_and_mounts():
     assert SERVICES["search-api"]["ports"] == ["${SEARCH_API_PORT:-5000}:5000"]
-    assert SERVICES["milvus"]["ports"] == ["${MILVUS_PORT:-19530}:19530"]
+    assert SERVICES["milvus"]["ports"] == ["127.0.0.1:${MILVUS_PORT:-19530}:19530"]
     assert "ports" not in SERVICES["encoder"]  # internal: only the search API is public
     declared = set(COMPOSE["volumes"])
     for name, service in SERVICES.items():
@@ -195,7 +195,12 @@ def env_names() -> set[str]:
 def test_env_example_and_readme_list_every_setting():
     example = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), flags=re.M))
     readme = (ROOT / "README.md").read_text()
-    paths = {"SEARCH_API_DATASET_ROOT", "SEARCH_API_THUMB_CACHE_DIR", "SEARCH_API_FRONTEND_DIR"}
+    paths = {
+        "SEARCH_API_DATASET_ROOT",
+        "SEARCH_API_THUMB_CACHE_DIR",
+        "SEARCH_API_FRONTEND_DIR",
+        "SEARCH_API_LIBRARY_DIR",
+    }
     for name in sorted(env_names()):
         if name not in paths:  # set by the images themselves
             assert name in example, f"{name} missing from .env.example"

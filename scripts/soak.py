@@ -1,0 +1,167 @@
+"""Soak test: many clients mixing real user actions against a running stack, errors counted.
+
+    python scripts/soak.py --api-url http://127.0.0.1:5000 --images data/stanford-dogs/Images
+    python scripts/soak.py --start --images DIR --seconds 60     # starts (and stops) its own stack
+
+Each client loops over uploads (photos from ``--images``), "more like this", breed pages and
+thumbnails, like a person exploring. It prints one JSON object: requests/s, p50/p95/p99 per
+endpoint, status counts, and, when it knows the services' processes, their memory (RSS of each
+process tree) before and after, so growth over the run shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from scripts import ingest
+from scripts.loadgen import LoadResult, run_load
+from scripts.stack import LocalStack
+from services.dataset import iter_image_files
+
+MIX = (("upload", 1), ("similar", 4), ("breed_page", 3), ("thumbnail", 8))  # weights
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants (gunicorn master plus workers)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+def memory(pids: dict[str, int]) -> dict[str, int]:
+    return {name: tree_rss_bytes(pid) for name, pid in pids.items()}
+
+
+class Workload:
+    """What the clients do; the catalogue (ids, breeds) is read once from the API."""
+
+    def __init__(self, api_url: str, photos: list[bytes], seed: int = 0):
+        self.api_url = api_url.rstrip("/")
+        self.photos = photos
+        self.random = random.Random(seed)
+        listing = requests.get(f"{self.api_url}/api/images", params={"per_page": 200}, timeout=30)
+        listing.raise_for_status()
+        self.ids = [image["id"] for image in listing.json()["images"]]
+        breeds = requests.get(f"{self.api_url}/api/breeds", timeout=30).json()["breeds"]
+        self.breeds = [breed["name"] for breed in breeds]
+        if not self.ids:
+            raise SystemExit("the index is empty: ingest some images first")
+        names, weights = zip(*MIX, strict=True)
+        self.schedule = self.random.choices(names, weights, k=997)  # fixed, varied order
+
+    def __call__(self, session: requests.Session, n: int) -> tuple[str, requests.Response]:
+        action = self.schedule[n % len(self.schedule)]
+        pick = random.Random(n)
+        if action == "upload" and self.photos:
+            photo = pick.choice(self.photos)
+            files = {"image": ("photo.jpg", photo, "image/jpeg")}
+            return action, session.post(f"{self.api_url}/api/search", files=files, data={"k": 12})
+        if action == "similar":
+            url = f"{self.api_url}/api/images/{pick.choice(self.ids)}/similar"
+            return action, session.get(url, params={"k": 12})
+        if action == "breed_page":
+            params = {"breed": pick.choice(self.breeds), "page": 1, "per_page": 48}
+            return action, session.get(f"{self.api_url}/api/images", params=params)
+        return "thumbnail", session.get(f"{self.api_url}/thumbs/{pick.choice(self.ids)}")
+
+
+def soak(
+    api_url: str,
+    photos: list[bytes],
+    *,
+    clients: int,
+    seconds: float,
+    pids: dict[str, int] | None = None,
+) -> dict:
+    """Run the mix; ``errors`` counts every answer >= 400 and every failed call.
+
+    A short warm-up first fills the caches (thumbnails, catalogue, connections), so that memory
+    growth measured over the run is growth, not the caches' first fill.
+    """
+    workload = Workload(api_url, photos)
+    warm_up = run_load(workload, clients=clients, seconds=min(5.0, seconds / 5))  # fill caches
+    before = memory(pids or {})
+    result: LoadResult = run_load(workload, clients=clients, seconds=seconds)
+    after = memory(pids or {})
+    report = {"clients": clients, **result.to_dict(), "warm_up_errors": warm_up.error_count}
+    if pids:
+        report["rss_mb"] = {
+            name: {
+                "before": round(before[name] / 2**20, 1),
+                "after": round(after[name] / 2**20, 1),
+                "growth": round((after[name] - before[name]) / 2**20, 1),
+            }
+            for name in pids
+        }
+    return report
+
+
+def load_photos(images: Path | None, count: int = 40) -> list[bytes]:
+    if images is None:
+        return []
+    files = list(iter_image_files(images))
+    random.Random(1).shuffle(files)
+    return [file.path.read_bytes() for file in files[:count]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--api-url", default="http://127.0.0.1:5000")
+    parser.add_argument("--images", type=Path, help="photos to upload (and to index, --start)")
+    parser.add_argument("--start", action="store_true", help="start a stack on loopback first")
+    parser.add_argument("--arch", default="efficientnet_lite0", help="encoder, with --start")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--pid", action="append", default=[], help="NAME=PID to watch the RSS of")
+    args = parser.parse_args(argv)
+    pids = {name: int(pid) for name, pid in (item.split("=", 1) for item in args.pid)}
+    photos = load_photos(args.images)
+    if not args.start:
+        report = soak(args.api_url, photos, clients=args.clients, seconds=args.seconds, pids=pids)
+        print(json.dumps(report, indent=1))
+        return 0 if report["errors"] + report["warm_up_errors"] == 0 else 1
+    if args.images is None:
+        parser.error("--start needs --images")
+    stack = LocalStack(
+        Path(tempfile.mkdtemp(prefix="soak-")),
+        args.images.resolve(),
+        encoder_env={"ENCODER_ARCH": args.arch},
+    )
+    try:
+        stack.start()
+        if ingest.main(stack.ingest_args("--no-progress")) != 0:
+            return 3
+        time.sleep(1)
+        pids = {name: process.process.pid for name, process in stack.processes.items()}
+        report = soak(stack.api_url, photos, clients=args.clients, seconds=args.seconds, pids=pids)
+    finally:
+        stack.stop()
+    print(json.dumps(report, indent=1))
+    return 0 if report["errors"] + report["warm_up_errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
