@@ -16,6 +16,7 @@ from pathlib import Path
 ID_HEX_CHARS = 24  # 96 bits of SHA-256: no collision in practice even at 10^9 images
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"})
 UNKNOWN_BREED = "unknown"
+LIBRARY_PREFIX = "@library/"  # index paths of photos added through the API, not the dataset
 
 _WNID_PREFIX = re.compile(r"^n\d{8}-")
 _ID_PATTERN = re.compile(rf"^[0-9a-f]{{{ID_HEX_CHARS}}}$")

@@ -15,24 +15,59 @@ const FRIENDLY = {
   milvus_unavailable: "The vector database (Milvus) is unavailable. Try again in a moment.",
   encoder_timeout: "The encoder took too long to answer. Try again.",
   overloaded: "The service is busy. Try again in a moment.",
+  url_not_allowed: "That address cannot be fetched (only public http/https addresses are).",
+  url_fetch_failed: "That URL could not be downloaded.",
 };
+
+function failure(status, body, statusText) {
+  const error = body?.error ?? {};
+  const code = error.code ?? `http_${status}`;
+  const detail = error.message ?? statusText;
+  const friendly = FRIENDLY[code];
+  return new ApiError(status, code, friendly ? `${friendly} (${detail})` : detail);
+}
 
 async function request(path, options = {}) {
   let response;
+  const headers = { Accept: "application/json", ...(options.headers ?? {}) };
   try {
-    response = await fetch(path, { headers: { Accept: "application/json" }, ...options });
+    response = await fetch(path, { ...options, headers });
   } catch {
     throw new ApiError(0, "network", "Cannot reach the dogsearch server. Is it running?");
   }
   const body = await response.json().catch(() => null);
-  if (!response.ok) {
-    const error = body?.error ?? {};
-    const code = error.code ?? `http_${response.status}`;
-    const detail = error.message ?? response.statusText;
-    const friendly = FRIENDLY[code];
-    throw new ApiError(response.status, code, friendly ? `${friendly} (${detail})` : detail);
-  }
+  if (!response.ok) throw failure(response.status, body, response.statusText);
   return body;
+}
+
+const json = (method, body) => ({
+  method,
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+/** POST a form with upload progress (fetch has none): onProgress(fraction 0..1). */
+function upload(path, form, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", path);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress?.(event.loaded / event.total);
+    });
+    xhr.addEventListener("load", () => {
+      let body = null;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {}
+      if (xhr.status >= 200 && xhr.status < 300) resolve(body);
+      else reject(failure(xhr.status, body, xhr.statusText));
+    });
+    xhr.addEventListener("error", () =>
+      reject(new ApiError(0, "network", "Cannot reach the dogsearch server. Is it running?")),
+    );
+    xhr.send(form);
+  });
 }
 
 function query(params) {
@@ -46,13 +81,41 @@ export const api = {
   images: ({ breed, page, perPage }) =>
     request(`/api/images${query({ breed, page, per_page: perPage })}`),
   image: (id) => request(`/api/images/${encodeURIComponent(id)}`),
-  similar: (id, { k, breed }) =>
-    request(`/api/images/${encodeURIComponent(id)}/similar${query({ k, breed })}`),
-  searchByPhoto(file, { k, breed }) {
+  similar: (id, { k, breed, minSimilarity, hideDuplicates }) =>
+    request(
+      `/api/images/${encodeURIComponent(id)}/similar${query({
+        k,
+        breed,
+        min_similarity: minSimilarity,
+        hide_duplicates: hideDuplicates ? "true" : undefined,
+      })}`,
+    ),
+  searchByPhoto(file, { k, breed, minSimilarity, hideDuplicates }) {
     const form = new FormData();
     form.append("image", file, file.name || "pasted-image");
-    if (k) form.append("k", String(k));
-    if (breed) form.append("breed", breed);
+    appendOptions(form, { k, breed, minSimilarity, hideDuplicates });
     return request("/api/search", { method: "POST", body: form });
   },
+  searchByUrl(url, { k, breed, minSimilarity, hideDuplicates }) {
+    const form = new FormData();
+    form.append("url", url);
+    appendOptions(form, { k, breed, minSimilarity, hideDuplicates });
+    return request("/api/search", { method: "POST", body: form });
+  },
+  addPhoto(file, breed, onProgress) {
+    const form = new FormData();
+    form.append("image", file, file.name || "photo");
+    form.append("breed", breed || "unknown");
+    return upload("/api/images", form, onProgress);
+  },
+  deleteImage: (id) => request(`/api/images/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  relabel: (id, breed) => request(`/api/images/${encodeURIComponent(id)}`, json("PATCH", { breed })),
+  duplicates: (threshold) => request(`/api/duplicates${query({ threshold })}`),
 };
+
+function appendOptions(form, { k, breed, minSimilarity, hideDuplicates }) {
+  if (k) form.append("k", String(k));
+  if (breed) form.append("breed", breed);
+  if (minSimilarity) form.append("min_similarity", String(minSimilarity));
+  if (hideDuplicates) form.append("hide_duplicates", "true");
+}

@@ -3,7 +3,7 @@ import { api } from "./api.js";
 import { breedLabel, bytes, percent } from "./format.js";
 
 export class Lightbox {
-  constructor({ onMoreLikeThis }) {
+  constructor({ onMoreLikeThis, onRelabel, onDelete }) {
     this.dialog = document.getElementById("lightbox");
     this.image = document.getElementById("lightbox-image");
     this.title = document.getElementById("lightbox-title");
@@ -13,6 +13,17 @@ export class Lightbox {
     this.index = 0;
     this.onMoreLikeThis = onMoreLikeThis;
     this.returnFocus = null;
+    this.breedSelect = document.getElementById("lightbox-breed");
+    document.getElementById("lightbox-relabel").addEventListener("click", async () => {
+      const item = this.items[this.index];
+      const updated = await onRelabel(item, this.breedSelect.value);
+      if (updated) this.show(this.index);
+    });
+    document.getElementById("lightbox-delete").addEventListener("click", async () => {
+      const item = this.items[this.index];
+      if (!window.confirm(`Delete this ${breedLabel(item.breed)} photo from the library?`)) return;
+      if (await onDelete(item)) this.close();
+    });
 
     document.getElementById("lightbox-close").addEventListener("click", () => this.close());
     document.getElementById("lightbox-prev").addEventListener("click", () => this.move(-1));
@@ -40,6 +51,14 @@ export class Lightbox {
     document.getElementById("more-like-this").focus();
   }
 
+  setBreeds(names) {
+    this.breedSelect.replaceChildren(
+      ...["unknown", ...names].map((name) =>
+        Object.assign(document.createElement("option"), { value: name, textContent: breedLabel(name) }),
+      ),
+    );
+  }
+
   close() {
     if (this.dialog.open) this.dialog.close();
   }
@@ -57,6 +76,10 @@ export class Lightbox {
     this.image.alt = `${label} photo, full size`;
     this.title.textContent = label;
     this.original.href = item.image_url;
+    if (![...this.breedSelect.options].some((o) => o.value === item.breed)) {
+      this.breedSelect.append(Object.assign(document.createElement("option"), { value: item.breed, textContent: label }));
+    }
+    this.breedSelect.value = item.breed;
     const parts = [`${item.width} × ${item.height} px`];
     if (item.similarity !== undefined) parts.push(`${percent(item.similarity)} similar`);
     parts.push(`${index + 1} of ${this.items.length}`);

@@ -1,7 +1,9 @@
 // Wires the page: state from the URL -> API calls -> grid, query panel, breed list, footer.
 import { api } from "./api.js";
+import { download, resultsAsCsv, resultsAsJson } from "./export.js";
 import { breedLabel, bytes, count, ms, percent, plural } from "./format.js";
 import { element, renderGrid } from "./grid.js";
+import { AddPanel, renderDuplicates } from "./library.js";
 import { Lightbox } from "./lightbox.js";
 import { listenForPhotos } from "./photo-input.js";
 import { DEFAULT_K, go, readState } from "./state.js";
@@ -19,8 +21,22 @@ const app = {
 };
 
 const lightbox = new Lightbox({
-  onMoreLikeThis: (item) => navigate({ similar: item.id, k: currentK(), restrict: currentRestrict() }),
+  onMoreLikeThis: (item) => navigate({ similar: item.id, ...searchOptions() }),
+  onRelabel: async (item, breed) => {
+    try {
+      const row = await api.relabel(item.id, breed);
+      item.breed = row.breed;
+      renderGrid($("grid"), app.items, { ranked: $("grid").classList.contains("ranked") });
+      refreshBreeds();
+      return true;
+    } catch (error) {
+      showError(error.message);
+      return false;
+    }
+  },
+  onDelete: (item) => deleteImage(item),
 });
+
 
 // ---- feedback ---------------------------------------------------------------------------
 
@@ -77,7 +93,26 @@ function renderPredictions(predictions) {
 
 function showItems(items, { ranked }) {
   app.items = items;
+  app.ranked = ranked;
   renderGrid($("grid"), items, { ranked });
+  $("export").hidden = !(ranked && items.length);
+}
+
+async function deleteImage(item, card = null) {
+  try {
+    await api.deleteImage(item.id);
+  } catch (error) {
+    showError(error.message);
+    return false;
+  }
+  const index = app.items.indexOf(item);
+  if (index >= 0) {
+    app.items.splice(index, 1);
+    renderGrid($("grid"), app.items, { ranked: app.ranked });
+  }
+  card?.remove();
+  refreshBreeds();
+  return true;
 }
 
 function showPager(page, pages) {
@@ -91,6 +126,20 @@ function showPager(page, pages) {
 
 const currentK = () => Number.parseInt($("k-select").value, 10) || DEFAULT_K;
 const currentRestrict = () => $("restrict-select").value || null;
+const currentMin = () => Number.parseInt($("min-similarity").value, 10) || 0;
+
+/** k, breed restriction, minimum similarity (percent) and de-duplication, as the URL holds them. */
+function searchOptions() {
+  return { k: currentK(), restrict: currentRestrict(), min: currentMin(), dedupe: $("hide-duplicates").checked };
+}
+
+function apiOptions({ k, restrict, min, dedupe }) {
+  return { k, breed: restrict, minSimilarity: min ? min / 100 : undefined, hideDuplicates: dedupe };
+}
+
+function showMin() {
+  $("min-similarity-value").textContent = `${currentMin()}%`;
+}
 
 function syncControls(state) {
   if (state.similar) {
@@ -100,9 +149,12 @@ function syncControls(state) {
     }
     $("k-select").value = k;
     $("restrict-select").value = state.restrict ?? "";
+    $("min-similarity").value = String(state.min);
+    $("hide-duplicates").checked = state.dedupe;
+    showMin();
   }
   for (const link of $("breed-list").querySelectorAll("a")) {
-    const current = !state.similar && state.view !== "photo" && link.dataset.breed === (state.breed ?? "");
+    const current = !state.similar && !state.view && link.dataset.breed === (state.breed ?? "");
     if (current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
@@ -150,7 +202,7 @@ async function similar(state, token) {
   setView({ title: "Similar photos", query });
   setBusy("Finding similar photos…");
   const [body, detail] = await Promise.all([
-    api.similar(state.similar, { k: state.k, breed: state.restrict }),
+    api.similar(state.similar, apiOptions(state)),
     api.image(state.similar).catch(() => null),
   ]);
   if (token !== app.token) return;
@@ -158,9 +210,28 @@ async function similar(state, token) {
   const where = state.restrict ? ` among ${breedLabel(state.restrict)}` : "";
   setView({
     title: `${plural(body.results.length, "similar photo")}${where}`,
-    meta: `Search took ${ms(body.timings.total_ms)} (stored vector, no re-encoding)`,
+    meta: `Search took ${ms(body.timings.total_ms)} (stored vector, no re-encoding)${hiddenNote(body)}`,
     query: { ...query, meta: detail ? `${breedLabel(detail.breed)} · ${detail.width} × ${detail.height} px` : "" },
   });
+}
+
+function hiddenNote(body) {
+  return body.hidden_duplicates ? ` · ${plural(body.hidden_duplicates, "near-duplicate")} hidden` : "";
+}
+
+async function duplicatesView(token) {
+  setView({ title: "Near-duplicates" });
+  setBusy("Comparing every photo with every other…");
+  $("grid").replaceChildren();
+  const body = await renderDuplicates($("grid"), {
+    onDelete: (item, card) => deleteImage(item, card),
+  });
+  if (token !== app.token) return;
+  setView({
+    title: `${plural(body.groups.length, "group")} of near-duplicates`,
+    meta: `${count(body.compared)} photos compared at cosine ≥ ${body.threshold} in ${body.seconds} s`,
+  });
+  if (!body.groups.length) showEmpty("No near-duplicates.", "Every photo differs from the others.");
 }
 
 function photoResults(state) {
@@ -170,17 +241,19 @@ function photoResults(state) {
   const where = body.breed ? ` among ${breedLabel(body.breed)}` : "";
   setView({
     title: `${plural(body.results.length, "similar photo")}${where}`,
-    meta: `${ms(t.total_ms)} in all: encoding ${ms(t.encode_ms)}, search ${ms(t.search_ms)}`,
+    meta: `${ms(t.total_ms)} in all: encoding ${ms(t.encode_ms)}, search ${ms(t.search_ms)}${hiddenNote(body)}`,
     query: {
-      title: "Your photo",
+      title: app.photo.url ? "Photo from the web" : "Your photo",
       src: previewUrl,
       alt: "Your query photo",
-      meta: `${file.name || "pasted image"} · ${body.query.width} × ${body.query.height} px · ${bytes(file.size)}`,
+      meta: app.photo.url
+        ? `${body.query.width} × ${body.query.height} px · ${app.photo.url}`
+        : `${file.name || "pasted image"} · ${body.query.width} × ${body.query.height} px · ${bytes(file.size)}`,
       predictions: body.query.predictions,
     },
   });
   if (body.index_empty) showEmpty("The index is empty: run the ingest.", "Nothing to compare your photo with yet.");
-  else if (!body.results.length) showEmpty("No photos of this breed in the index.", "Choose “any breed”.");
+  else if (!body.results.length) showEmpty("No photo matches.", "Choose “any breed” or lower the minimum similarity.");
 }
 
 async function render(state) {
@@ -191,6 +264,7 @@ async function render(state) {
   $("pager").hidden = true;
   try {
     if (state.similar) await similar(state, token);
+    else if (state.view === "duplicates") await duplicatesView(token);
     else if (state.view === "photo" && app.photo) photoResults(state);
     else if (state.view === "photo") render(go({ view: null }, { replace: true }));
     else await browse(state, token);
@@ -203,24 +277,25 @@ async function render(state) {
   }
 }
 
-async function searchByPhoto(file) {
+async function searchByPhoto(file, url = null) {
   showError("");
-  if (file.size > app.maxUploadBytes) {
+  if (file && file.size > app.maxUploadBytes) {
     showError(`That file is too large: ${bytes(file.size)}; the limit is ${bytes(app.maxUploadBytes)}.`);
     return;
   }
   const token = ++app.token;
-  const previewUrl = URL.createObjectURL(file);
+  const previewUrl = url ? "data:," : URL.createObjectURL(file); // remote images: CSP says no
   setView({ title: "Searching…", query: { title: "Your photo", src: previewUrl, alt: "Your query photo" } });
   showEmpty("");
   $("pager").hidden = true;
   showItems([], { ranked: true });
   setBusy("Encoding your photo and searching…");
   try {
-    const body = await api.searchByPhoto(file, { k: currentK(), breed: currentRestrict() });
+    const options = apiOptions(searchOptions());
+    const body = url ? await api.searchByUrl(url, options) : await api.searchByPhoto(file, options);
     if (token !== app.token) return;
-    if (app.photo) URL.revokeObjectURL(app.photo.previewUrl);
-    app.photo = { file, previewUrl, body };
+    if (app.photo && !app.photo.url) URL.revokeObjectURL(app.photo.previewUrl);
+    app.photo = { file, previewUrl: url ? (body.query.preview ?? "data:,") : previewUrl, body, url };
     render(go({ view: "photo" }, { replace: readState().view === "photo" }));
   } catch (error) {
     if (token !== app.token) return;
@@ -232,8 +307,8 @@ async function searchByPhoto(file) {
 
 function rerunSearch() {
   const state = readState();
-  if (state.similar) navigate({ ...state, k: currentK(), restrict: currentRestrict() });
-  else if (state.view === "photo" && app.photo) searchByPhoto(app.photo.file);
+  if (state.similar) navigate({ ...state, ...searchOptions() });
+  else if (state.view === "photo" && app.photo) searchByPhoto(app.photo.file, app.photo.url);
 }
 
 // ---- breed list, footer ----------------------------------------------------------------
@@ -256,6 +331,19 @@ function renderBreeds(breeds, total) {
     element("option", { value: "", textContent: "any breed" }),
     ...breeds.map((b) => element("option", { value: b.name, textContent: breedLabel(b.name) })),
   );
+}
+
+async function refreshBreeds() {
+  const [breeds, stats] = await Promise.allSettled([api.breeds(), api.stats()]);
+  if (breeds.value) renderBreeds(breeds.value.breeds, breeds.value.total);
+  if (stats.value) renderFooter(stats.value);
+}
+
+function exportResults(format) {
+  const state = readState();
+  const query = state.similar ? { similar: state.similar } : { photo: app.photo?.url ?? app.photo?.file?.name ?? null };
+  if (format === "csv") download("dogsearch-results.csv", resultsAsCsv(app.items), "text/csv");
+  else download("dogsearch-results.json", resultsAsJson(app.items, query), "application/json");
 }
 
 function filterBreeds() {
@@ -314,13 +402,38 @@ async function start() {
   });
   $("k-select").addEventListener("change", rerunSearch);
   $("restrict-select").addEventListener("change", rerunSearch);
-  listenForPhotos(searchByPhoto);
+  $("min-similarity").addEventListener("input", showMin);
+  $("min-similarity").addEventListener("change", rerunSearch);
+  $("hide-duplicates").addEventListener("change", rerunSearch);
+  $("export-json").addEventListener("click", () => exportResults("json"));
+  $("export-csv").addEventListener("click", () => exportResults("csv"));
+  $("url-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const url = $("url-input").value.trim();
+    if (url) searchByPhoto(null, url);
+  });
+  $("duplicates-link").addEventListener("click", (event) => {
+    if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
+    event.preventDefault();
+    navigate({ view: "duplicates" });
+  });
+  listenForPhotos((file) => searchByPhoto(file));
   window.addEventListener("popstate", () => render(readState()));
 
   const [stats, breeds] = await Promise.allSettled([api.stats(), api.breeds()]);
   app.stats = stats.value ?? null;
   if (app.stats?.limits) app.maxUploadBytes = app.stats.limits.max_upload_bytes;
   renderBreeds(breeds.value?.breeds ?? [], breeds.value?.total ?? 0);
+  const known = breeds.value?.known ?? [];
+  lightbox.setBreeds(known);
+  const addPanel = new AddPanel({
+    maxUploadBytes: app.maxUploadBytes,
+    onAdded: () => {
+      refreshBreeds();
+      if (!readState().similar && !readState().view) render(readState());
+    },
+  });
+  addPanel.setBreeds(known);
   renderFooter(app.stats);
   await render(readState());
   if (breeds.status === "rejected") showError(breeds.reason.message);

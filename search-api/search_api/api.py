@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
 
 from search_api.catalog import Catalog
 from search_api.config import SearchApiSettings
-from search_api.params import image_id, int_param, optional_text
-from search_api.search import SearchService, serialise_row
-from services.dataset import safe_join
+from search_api.params import bool_param, float_param, image_id, int_param, optional_text
+from search_api.search import ResultFilter, SearchService, serialise_row
 from services.errors import ApiError, NotFound
+from services.imaging import make_thumbnail
 
 api = Blueprint("api", __name__, url_prefix="/api")
+PREVIEW_SIZE = 192  # px, the query preview of a search by URL
 
 
 def _settings() -> SearchApiSettings:
@@ -31,7 +33,7 @@ def _catalog() -> Catalog:
 def _k() -> int:
     settings = _settings()
     return int_param(
-        request.args.get("k") or request.form.get("k"),
+        _param("k"),
         "k",
         default=settings.default_k,
         low=1,
@@ -39,18 +41,53 @@ def _k() -> int:
     )
 
 
+def _json_body() -> dict:
+    if not request.is_json:
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError("the body is not a JSON object", code="invalid_json")
+    return body
+
+
+def _param(name: str) -> str | None:
+    """A parameter from the query string, the form (uploads) or a JSON body (URL search)."""
+    value = request.args.get(name) or request.form.get(name) or _json_body().get(name)
+    return None if value is None else str(value)
+
+
+def _result_filter() -> ResultFilter:
+    min_similarity = float_param(_param("min_similarity"), "min_similarity", low=0.0, high=1.0)
+    threshold = float_param(_param("duplicate_threshold"), "duplicate_threshold", low=0.5, high=1.0)
+    if threshold is None and bool_param(_param("hide_duplicates"), "hide_duplicates"):
+        threshold = _settings().duplicate_threshold
+    return ResultFilter(min_similarity, threshold)
+
+
 @api.post("/search")
 def search():
-    """Multipart ``image``; optional ``k`` and ``breed`` (form fields or query string)."""
+    """A photo as multipart ``image``, or a ``url`` to fetch (form field or JSON body).
+
+    Optional ``k``, ``breed``, ``min_similarity``, ``hide_duplicates``/``duplicate_threshold``.
+    """
     upload = request.files.get("image")
-    if upload is None:
-        raise ApiError("send the photo as a multipart file field named 'image'", code="no_image")
+    url = optional_text(_param("url")) if upload is None else None
+    if upload is None and url is None:
+        raise ApiError(
+            "send the photo as a multipart file field named 'image', or give a 'url'",
+            code="no_image",
+        )
     k = _k()
-    breed = _search().check_breed(
-        optional_text(request.args.get("breed") or request.form.get("breed"))
-    )
-    data = upload.read()
-    result = _search().search_upload(data, upload.filename or "upload", k, breed)
+    breed = _search().check_breed(optional_text(_param("breed")))
+    only = _result_filter()
+    if upload is not None:
+        data, name = upload.read(), upload.filename or "upload"
+    else:
+        data, name = current_app.extensions["fetcher"].fetch(url), "url"
+    result = _search().search_upload(data, name, k, breed, only)
+    if url is not None:  # the page cannot show a remote image (CSP), so it gets a preview
+        thumb = make_thumbnail(data, PREVIEW_SIZE, max_pixels=_settings().max_pixels)
+        result["query"]["preview"] = "data:image/jpeg;base64," + base64.b64encode(thumb).decode()
     return jsonify({"k": k, "breed": breed, **result})
 
 
@@ -58,13 +95,15 @@ def search():
 def similar(raw_id: str):
     k = _k()
     breed = _search().check_breed(optional_text(request.args.get("breed")))
-    return jsonify({"k": k, "breed": breed, **_search().similar(image_id(raw_id), k, breed)})
+    only = _result_filter()
+    return jsonify({"k": k, "breed": breed, **_search().similar(image_id(raw_id), k, breed, only)})
 
 
 @api.get("/breeds")
 def breeds():
     snapshot = _catalog().snapshot()
-    return jsonify({"breeds": snapshot.breeds, "total": len(snapshot.rows)})
+    known = list(current_app.extensions["library"].breeds.names)  # labels a photo can be given
+    return jsonify({"breeds": snapshot.breeds, "total": len(snapshot.rows), "known": known})
 
 
 @api.get("/images")
@@ -127,15 +166,15 @@ def stats():
                 "max_upload_bytes": settings.max_upload_bytes,
                 "default_k": settings.default_k,
                 "max_k": settings.max_k,
+                "duplicate_threshold": settings.duplicate_threshold,
             },
         }
     )
 
 
 def stored_file(row: dict) -> Path | None:
-    """The row's file inside the dataset root, or ``None`` when it is missing or outside."""
-    path = safe_join(_settings().dataset_root, row["path"])
-    return path if path is not None and path.is_file() else None
+    """The row's file (dataset or library), or ``None`` when it is missing or outside."""
+    return current_app.extensions["library"].file_of(row)
 
 
 def lookup_row(image_id_: str) -> dict:

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from flask import Flask, send_from_directory
 
 from search_api.api import api
 from search_api.catalog import Catalog
 from search_api.config import SearchApiSettings
+from search_api.duplicates import DuplicateFinder
 from search_api.files import files
+from search_api.library import Library
+from search_api.manage import manage
+from search_api.remote import UrlFetcher
 from search_api.search import SearchService
 from services.encoder_client import EncoderClient
 from services.errors import register_error_handlers
 from services.health import health_blueprint
 from services.logs import configure_logging
+from services.metrics import install_metrics
 from services.vectorstore import VectorStore, check_same_model
 
 log = logging.getLogger(__name__)
@@ -42,10 +48,23 @@ def create_app(settings: SearchApiSettings | None = None) -> Flask:
 
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 64 * 1024
-    app.extensions.update(settings=settings, search=search, catalog=catalog)
+    fetcher = UrlFetcher(settings.url_fetch_timeout_s, settings.max_upload_bytes)
+    library = Library(
+        store, encoder, settings.dataset_root, settings.library_dir, settings.thumb_cache_dir
+    )
+    app.extensions.update(
+        settings=settings,
+        search=search,
+        catalog=catalog,
+        fetcher=fetcher,
+        library=library,
+        duplicates=DuplicateFinder(store),
+    )
     register_error_handlers(app)
+    install_metrics(app)
     app.register_blueprint(health_blueprint(lambda: _readiness(search)))
     app.register_blueprint(api)
+    app.register_blueprint(manage)
     app.register_blueprint(files)
 
     frontend = settings.frontend_dir.resolve()
@@ -64,8 +83,19 @@ def create_app(settings: SearchApiSettings | None = None) -> Flask:
             response.headers.setdefault(header, value)
         return response
 
+    threading.Thread(target=_warm, args=(store,), name="warm-milvus", daemon=True).start()
     log.info("search-api ready", extra={"settings": settings.model_dump(mode="json")})
     return app
+
+
+def _warm(store: VectorStore) -> None:
+    """Load the collection in the background, so the first search after a start is not slow."""
+    try:
+        store.warm()
+    except Exception as error:  # Milvus may not be up yet; the first request will load it
+        log.warning("could not warm the collection", extra={"reason": str(error)})
+    else:
+        log.info("collection warm", extra={"collection": store.collection})
 
 
 def _readiness(search: SearchService) -> dict[str, str | None]:

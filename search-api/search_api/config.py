@@ -22,6 +22,8 @@ class SearchApiSettings(BaseSettings):
 
     dataset_root: Path = REPO_ROOT / "data" / "stanford-dogs" / "Images"
     thumb_cache_dir: Path = REPO_ROOT / "data" / "thumbs"
+    library_dir: Path = REPO_ROOT / "data" / "library"  # photos added through the API or UI
+    max_images_per_upload: int = 64
     frontend_dir: Path = REPO_ROOT / "frontend"
     thumb_size: int = 256
     max_upload_bytes: int = 20 * 1024 * 1024
@@ -29,6 +31,8 @@ class SearchApiSettings(BaseSettings):
     default_k: int = 12
     max_k: int = 100
     max_per_page: int = 200
+    url_fetch_timeout_s: float = 10.0  # search by URL: the whole download, redirects included
+    duplicate_threshold: float = 0.95  # cosine above which two photos count as near-copies
     catalog_ttl_s: float = 15.0
     log_level: str = "INFO"
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)

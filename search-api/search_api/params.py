@@ -20,6 +20,29 @@ def int_param(raw: str | None, name: str, *, default: int, low: int, high: int) 
     return value
 
 
+def float_param(raw: str | None, name: str, *, low: float, high: float) -> float | None:
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ApiError(
+            f"{name} must be a number, got {raw[:40]!r}", code=f"invalid_{name}"
+        ) from None
+    if not low <= value <= high:  # also refuses nan
+        raise ApiError(f"{name} must be between {low} and {high}", code=f"invalid_{name}")
+    return value
+
+
+def bool_param(raw: str | None, name: str) -> bool:
+    value = (raw or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ApiError(f"{name} must be true or false, got {raw[:40]!r}", code=f"invalid_{name}")
+
+
 def image_id(raw: str) -> str:
     """Ids are content hashes; anything else (``..``, slashes, encodings) is simply not found."""
     if not is_valid_id(raw):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from search_api.catalog import Catalog
 from services.encoder_client import EncoderClient
@@ -12,6 +15,39 @@ from services.schema import EncodedImage, ModelInfo
 from services.vectorstore import Hit, VectorStore, check_same_model
 
 MODEL_CACHE_S = 5.0
+OVERFETCH = 3  # hiding near-duplicates asks Milvus for this many times k, then keeps k
+
+
+@dataclass(frozen=True)
+class ResultFilter:
+    """What the user asked to leave out of the ranked list."""
+
+    min_similarity: float | None = None  # hide matches weaker than this
+    duplicate_threshold: float | None = None  # hide near-copies of a higher-ranked result
+
+    def fetch_k(self, k: int) -> int:
+        return k * OVERFETCH if self.duplicate_threshold is not None else k
+
+    def apply(self, hits: list[Hit], k: int) -> tuple[list[Hit], int]:
+        """The hits to show (at most ``k``) and how many were hidden as near-duplicates."""
+        if self.min_similarity is not None:
+            hits = [hit for hit in hits if hit.similarity >= self.min_similarity]
+        if self.duplicate_threshold is None:
+            return hits[:k], 0
+        kept: list[Hit] = []
+        kept_vectors: list[np.ndarray] = []
+        hidden = 0
+        for hit in hits:
+            vector = np.asarray(hit.fields.pop("vector"), dtype=np.float32)
+            if kept_vectors and float(np.max(np.stack(kept_vectors) @ vector)) >= (
+                self.duplicate_threshold
+            ):
+                hidden += 1
+                continue
+            if len(kept) < k:
+                kept.append(hit)
+                kept_vectors.append(vector)
+        return kept, hidden
 
 
 class SearchService:
@@ -29,8 +65,24 @@ class SearchService:
             self._collection_model = (time.monotonic(), model)
         return model
 
+    def _search(
+        self, vector: np.ndarray, k: int, breed: str | None, only: ResultFilter
+    ) -> tuple[list[Hit], int]:
+        hits = self.store.search(
+            vector,
+            only.fetch_k(k),
+            breed=breed,
+            with_vectors=only.duplicate_threshold is not None,
+        )
+        return only.apply(hits, k)
+
     def search_upload(
-        self, data: bytes, filename: str, k: int, breed: str | None
+        self,
+        data: bytes,
+        filename: str,
+        k: int,
+        breed: str | None,
+        only: ResultFilter = ResultFilter(),
     ) -> dict[str, Any]:
         started = time.perf_counter()
         model, (encoded,) = self.encoder.encode([(filename, data)])
@@ -41,30 +93,34 @@ class SearchService:
                 encoded.error_message or "invalid image", code=encoded.error_code, status=status
             )
         stored = self.collection_model()
-        if stored is None:
-            hits: list[Hit] = []
-        else:
+        hits: list[Hit] = []
+        hidden = 0
+        if stored is not None:
             check_same_model(stored, model, self.store.collection)
-            hits = self.store.search(encoded.vector, k, breed=breed)
+            hits, hidden = self._search(encoded.vector, k, breed, only)
         finished = time.perf_counter()
         return {
             "query": _query_summary(encoded),
             "results": [serialise_hit(hit) for hit in hits],
+            "hidden_duplicates": hidden,
             "index_empty": stored is None,
             "timings": _timings(started, encoded_at, finished),
         }
 
-    def similar(self, image_id: str, k: int, breed: str | None) -> dict[str, Any]:
+    def similar(
+        self, image_id: str, k: int, breed: str | None, only: ResultFilter = ResultFilter()
+    ) -> dict[str, Any]:
         started = time.perf_counter()
         rows = self.store.get([image_id], with_vectors=True)
         if not rows:
             raise NotFound(f"no image with id {image_id}")
         fetched = time.perf_counter()
-        hits = self.store.search(rows[0]["vector"], k, breed=breed)
+        hits, hidden = self._search(np.asarray(rows[0]["vector"]), k, breed, only)
         finished = time.perf_counter()
         return {
             "query": {"id": image_id, **image_urls(image_id)},
             "results": [serialise_hit(hit) for hit in hits],
+            "hidden_duplicates": hidden,
             "timings": {
                 "fetch_ms": round((fetched - started) * 1000, 2),
                 "search_ms": round((finished - fetched) * 1000, 2),

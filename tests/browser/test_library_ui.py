@@ -1,0 +1,150 @@
+"""Library management and search options in a real browser: add with progress, relabel,
+delete with confirmation, near-duplicates, minimum similarity, export, search by URL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+from playwright.sync_api import expect
+
+from scripts.synthetic import make_dataset, make_image
+from services.dataset import content_id, iter_image_files
+from tests.browser.conftest import open_page, start_indexed_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def lib_stack(tmp_path_factory):
+    images = make_dataset(tmp_path_factory.mktemp("lib-ui-dataset"), per_breed=6)
+    stack = start_indexed_stack(tmp_path_factory.mktemp("lib-ui-stack"), images)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def page(chromium, lib_stack, console):
+    page = open_page(chromium, console, lib_stack.api_url, viewport={"width": 1280, "height": 900})
+    yield page
+    page.context.close()
+    assert console.unexpected() == [], "the page logged errors"
+
+
+def card_ids(page) -> list[str]:
+    sources = page.locator("#grid img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
+    return [source.rsplit("/", 1)[-1] for source in sources]
+
+
+def assert_gone(stack, image_id: str) -> None:
+    """404 once every API worker's browse catalogue has refreshed (0.5 s in these tests)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if requests.get(f"{stack.api_url}/api/images/{image_id}", timeout=10).status_code == 404:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{image_id} is still served after its deletion")
+
+
+def test_add_photos_with_progress_per_file(page, lib_stack, console, tmp_path):
+    console.allow("status of 400")
+    photos = []
+    for seed in (70_001, 70_002):
+        path = tmp_path / f"new-{seed}.jpg"
+        make_image(seed, (300, 220)).save(path, quality=90)
+        photos.append(path)
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a photo")
+    page.get_by_role("button", name="Add photos…").click()
+    page.get_by_label("Label them as").select_option("Chihuahua")
+    page.set_input_files("#add-input", [str(p) for p in photos] + [str(text)])
+    outcomes = page.locator("#add-progress .outcome")
+    expect(outcomes).to_have_count(3)
+    expect(outcomes.nth(0)).to_have_text("added")
+    expect(outcomes.nth(1)).to_have_text("added")
+    expect(outcomes.nth(2)).to_contain_text("not an image")
+    expect(page.get_by_role("link", name="Chihuahua 8")).to_be_visible()
+    new_id = content_id(photos[0].read_bytes())
+    detail = requests.get(f"{lib_stack.api_url}/api/images/{new_id}", timeout=10).json()
+    assert detail["breed"] == "Chihuahua" and detail["path"].startswith("@library/")
+
+
+def test_relabel_and_delete_from_the_large_view(page, lib_stack):
+    page.get_by_role("link", name=re.compile("^Japanese spaniel")).click()
+    expect(page.locator("#grid .card")).to_have_count(6)
+    target = card_ids(page)[0]
+    page.locator("#grid .card").first.click()
+    page.get_by_label("Change breed").select_option("golden retriever")
+    page.get_by_role("button", name="Save breed").click()
+    expect(page.locator("#lightbox-title")).to_have_text("Golden retriever")
+    expect(page.get_by_role("link", name=re.compile("^Japanese spaniel 5"))).to_be_visible()
+    row = requests.get(f"{lib_stack.api_url}/api/images/{target}", timeout=10).json()
+    assert row["breed"] == "golden retriever"
+
+    page.once("dialog", lambda dialog: dialog.dismiss())  # changing one's mind keeps the photo
+    page.get_by_role("button", name="Delete…").click()
+    expect(page.locator("#lightbox")).to_be_visible()
+    assert requests.get(f"{lib_stack.api_url}/api/images/{target}", timeout=10).ok
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete…").click()
+    expect(page.locator("#lightbox")).to_be_hidden()
+    assert target not in card_ids(page)
+    assert_gone(lib_stack, target)
+
+
+def test_near_duplicates_page_shows_the_group_and_deletes(page, lib_stack):
+    original = next(iter_image_files(lib_stack.dataset_root)).path.read_bytes()
+    image = Image.open(io.BytesIO(original))
+    out = io.BytesIO()
+    image.resize((image.width - 6, image.height - 4)).save(out, "JPEG", quality=75)
+    copy_id = content_id(out.getvalue())
+    added = requests.post(
+        f"{lib_stack.api_url}/api/images", files={"image": ("copy.jpg", out.getvalue())}, timeout=60
+    )
+    assert added.status_code == 201
+    page.get_by_role("link", name="Near-duplicates").click()
+    group = page.locator(".dup-group").filter(has=page.locator(f"img[src$='{copy_id}']"))
+    expect(group).to_have_count(1)
+    expect(group.locator(".card")).to_have_count(2)
+    group.locator("li").filter(has=page.locator(f"img[src$='{copy_id}']")).get_by_role(
+        "button", name="Delete"
+    ).click()
+    expect(page.locator(f"#grid img[src$='{copy_id}']")).to_have_count(0)
+    assert_gone(lib_stack, copy_id)
+
+
+def test_min_similarity_hide_duplicates_and_export(page, lib_stack):
+    first = next(iter_image_files(lib_stack.dataset_root))
+    page.goto(f"{lib_stack.api_url}/?similar={content_id(first.path.read_bytes())}&k=24")
+    expect(page.locator("#grid.ranked .card").first).to_be_visible()
+    everything = [float(p.rstrip("%")) for p in page.locator("#grid .pct").all_inner_texts()]
+    cut = int(sorted(everything)[len(everything) // 2])
+    page.locator("#min-similarity").fill(str(cut))
+    page.locator("#min-similarity").dispatch_event("change")
+    expect(page).to_have_url(re.compile(f"min={cut}"))
+    expect(page.locator("#grid.ranked .card").first).to_be_visible()
+    shown = [float(p.rstrip("%")) for p in page.locator("#grid .pct").all_inner_texts()]
+    assert shown and all(value >= cut for value in shown) and len(shown) < len(everything)
+    page.get_by_label("Hide near-duplicates").check()
+    expect(page).to_have_url(re.compile("dedupe=1"))
+
+    expect(page.locator("#grid.ranked .card").first).to_be_visible()
+    count = page.locator("#grid .card").count()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="CSV").click()
+    rows = list(csv.reader(io.StringIO(Path(info.value.path()).read_text())))
+    assert rows[0][:4] == ["rank", "id", "breed", "similarity"] and len(rows) == count + 1
+    assert rows[1][1] == card_ids(page)[0]
+
+
+def test_search_by_url_refuses_a_private_address(page, console):
+    console.allow("status of 400")
+    page.get_by_role("textbox", name="Image address").fill("http://127.0.0.1:9/dog.jpg")
+    page.get_by_role("button", name="Search URL").click()
+    expect(page.locator("#notice")).to_contain_text("cannot be fetched")

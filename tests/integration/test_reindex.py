@@ -1,0 +1,88 @@
+"""Safe model change: re-index into a new collection behind the alias, labels carried over,
+the old collection dropped, and the API refusing vectors of another model meanwhile."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from scripts import ingest
+from scripts.stack import LocalStack
+from scripts.synthetic import jpeg_bytes
+from services.dataset import content_id, iter_image_files
+from services.settings import MilvusSettings
+from services.vectorstore import VectorStore
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def other_encoder(stack, tmp_path):
+    """A second encoder whose model differs (random weights): what a model change looks like."""
+    other = LocalStack(
+        tmp_path,
+        stack.dataset_root,
+        encoder_env={"ENCODER_ARCH": "efficientnet_lite0", "ENCODER_WEIGHTS": "random"},
+    )
+    other.start_encoder()
+    yield other.encoder_url
+    other.stop()
+
+
+def fingerprint(url: str) -> str:
+    return requests.get(f"{url}/info", timeout=10).json()["model"]["fingerprint"]
+
+
+def test_reindex_switches_models_in_one_step_and_keeps_labels(stack, other_encoder):
+    assert ingest.main(stack.ingest_args("--no-progress")) == 0
+    alias = VectorStore(MilvusSettings(uri=stack.milvus_uri))
+    relabelled = content_id(next(iter_image_files(stack.dataset_root)).path.read_bytes())
+    patched = requests.patch(
+        f"{stack.api_url}/api/images/{relabelled}", json={"breed": "beagle"}, timeout=10
+    )
+    assert patched.status_code == 200
+    before = {row["id"] for row in alias.all_rows()}
+    library = stack.workdir / "library"
+
+    args = [
+        str(stack.dataset_root),
+        "--encoder-url",
+        other_encoder,
+        "--milvus-uri",
+        stack.milvus_uri,
+    ]
+    assert ingest.main([*args, "--reindex", "--library", str(library), "--no-progress"]) == 0
+    first = alias.physical_collection()
+    assert first is not None and first.startswith("dogs_v")
+    assert {row["id"] for row in alias.all_rows()} == before
+    assert {row["id"]: row["breed"] for row in alias.all_rows()}[relabelled] == "beagle"
+    assert alias.model().fingerprint == fingerprint(other_encoder)
+
+    # The API's encoder now runs another model than the index: it says so and stores nothing.
+    stats = requests.get(f"{stack.api_url}/api/stats", timeout=10).json()
+    assert stats["reindex_needed"] is True
+    added = requests.post(
+        f"{stack.api_url}/api/images", files={"image": ("x.jpg", jpeg_bytes(4242))}, timeout=60
+    )
+    assert added.status_code == 409 and added.json()["error"]["code"] == "model_mismatch"
+    assert "--reindex" in added.json()["error"]["message"]
+    assert content_id(jpeg_bytes(4242)) not in {row["id"] for row in alias.all_rows()}
+    similar = requests.get(f"{stack.api_url}/api/images/{relabelled}/similar", timeout=10)
+    assert similar.status_code == 200  # stored vectors still search one another
+
+    # And back to the API's encoder: a newer collection, the previous one dropped.
+    assert (
+        ingest.main([*stack.ingest_args("--no-progress"), "--reindex", "--library", str(library)])
+        == 0
+    )
+    second = alias.physical_collection()
+    assert second != first and second.startswith("dogs_v")
+    assert not alias.client.has_collection(first)
+    assert alias.model().fingerprint == fingerprint(stack.encoder_url)
+    assert {row["id"] for row in alias.all_rows()} == before
+    stats = requests.get(f"{stack.api_url}/api/stats", timeout=30).json()
+    assert stats["reindex_needed"] is False and stats["count"] == len(before)
+    restored = requests.patch(
+        f"{stack.api_url}/api/images/{relabelled}", json={"breed": "Chihuahua"}, timeout=10
+    )
+    assert restored.status_code == 200
