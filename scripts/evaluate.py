@@ -29,9 +29,10 @@ from encoder.model import BACKBONES, WeightsUnavailable, load_encoder
 from scripts import eval_report
 from scripts.labelled_images import LabelledImages, class_names_for, select_files
 from scripts.metrics import confused_pairs, per_label, rank_gallery, summarise
-from services.dataset import ImageFile
+from services.dataset import ImageFile, load_boxes
 from services.encoder_client import EncoderClient
 from services.errors import ApiError
+from services.imaging import crop_fraction
 from services.logs import configure_logging
 
 log = logging.getLogger("evaluate")
@@ -45,14 +46,14 @@ class Encoded:
     model: dict = field(default_factory=dict)
 
 
-def in_process_encoder(spec: str, arch: str, args):
+def in_process_encoder(spec: str, arch: str, args, boxes: dict | None = None):
     """``encode(files) -> Encoded`` with the model ``spec`` names, loaded once."""
     checkpoint = spec if spec not in ("imagenet", "random") else None
     encoder = load_encoder(arch, "random" if spec == "random" else "auto", checkpoint, args.device)
 
     def encode(files: list[ImageFile]) -> Encoded:
         loader = DataLoader(
-            LabelledImages(files, class_names_for(files), encoder.transform),
+            LabelledImages(files, class_names_for(files), encoder.transform, boxes=boxes),
             batch_size=args.batch_size,
             num_workers=args.workers,
         )
@@ -71,7 +72,7 @@ def in_process_encoder(spec: str, arch: str, args):
     return encode
 
 
-def service_encoder(url: str, args):
+def service_encoder(url: str, args, boxes: dict | None = None):
     """``encode(files) -> Encoded`` through a running encoder's HTTP API."""
     client = EncoderClient([url], timeout_s=300)
 
@@ -81,7 +82,7 @@ def service_encoder(url: str, args):
         starts = range(0, len(files), args.batch_size)
         for start in tqdm(starts, desc="encode", leave=False, disable=None):
             chunk = files[start : start + args.batch_size]
-            model, results = client.encode([(f.relative_path, f.path.read_bytes()) for f in chunk])
+            model, results = client.encode([(f.relative_path, _bytes(f, boxes)) for f in chunk])
             for file, result in zip(chunk, results, strict=True):
                 if not result.ok:
                     raise SystemExit(f"{file.relative_path}: {result.error_message}")
@@ -96,6 +97,12 @@ def service_encoder(url: str, args):
         )
 
     return encode
+
+
+def _bytes(file: ImageFile, boxes: dict | None) -> bytes:
+    data = file.path.read_bytes()
+    box = (boxes or {}).get(file.relative_path)
+    return crop_fraction(data, box) if box else data
 
 
 def evaluate(gallery: Encoded, queries: Encoded, gallery_files, query_files, k: int) -> dict:
@@ -143,6 +150,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("reports/evaluation"))
     parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument(
+        "--crop-to-box",
+        choices=["off", "on", "both"],
+        default="off",
+        help="crop gallery and queries to the dogs' bounding boxes; 'both' reports each model "
+        "with and without, to see whether cropping helps",
+    )
+    parser.add_argument(
+        "--annotations",
+        type=Path,
+        help="Stanford Dogs Annotation folder (default IMAGES/../Annotation)",
+    )
     return parser.parse_args(argv)
 
 
@@ -167,20 +186,30 @@ def main(argv: list[str] | None = None) -> int:
         "k": args.k,
         "models": {},
     }
+    crops = {"off": [False], "on": [True], "both": [False, True]}[args.crop_to_box]
+    boxes = {}
+    if any(crops):
+        annotations = args.annotations or args.images.parent / "Annotation"
+        boxes = load_boxes(annotations, [*gallery_files, *query_files])
+        if not boxes:
+            raise SystemExit(f"no bounding boxes found under {annotations}")
+        report["boxes"] = {"annotations": str(annotations), "images_with_box": len(boxes)}
     for spec in specs:
-        try:
-            if args.encoder_url:
-                encode = service_encoder(args.encoder_url, args)
-            else:
-                encode = in_process_encoder(spec, args.arch, args)
-            gallery, queries = encode(gallery_files), encode(query_files)
-        except (WeightsUnavailable, ApiError) as error:
-            print(f"error: {spec}: {getattr(error, 'message', error)}", file=sys.stderr)
-            return 2
-        result = evaluate(gallery, queries, gallery_files, query_files, args.k)
-        result["model"] = gallery.model
-        report["models"][spec] = result
-        log.info("evaluated", extra={"model": spec, **result["metrics"]})
+        for crop in crops:
+            name = f"{spec} + box crop" if crop else spec
+            try:
+                if args.encoder_url:
+                    encode = service_encoder(args.encoder_url, args, boxes if crop else None)
+                else:
+                    encode = in_process_encoder(spec, args.arch, args, boxes if crop else None)
+                gallery, queries = encode(gallery_files), encode(query_files)
+            except (WeightsUnavailable, ApiError) as error:
+                print(f"error: {spec}: {getattr(error, 'message', error)}", file=sys.stderr)
+                return 2
+            result = evaluate(gallery, queries, gallery_files, query_files, args.k)
+            result["model"] = gallery.model
+            report["models"][name] = result
+            log.info("evaluated", extra={"model": name, **result["metrics"]})
 
     args.out.mkdir(parents=True, exist_ok=True)
     eval_report.write(report, gallery_files, query_files, args.out, plots=not args.no_plots)

@@ -29,10 +29,12 @@ from services.dataset import (
     ImageFile,
     content_id,
     files_in_split,
+    load_boxes,
     load_split,
 )
 from services.encoder_client import EncoderClient
 from services.errors import ApiError
+from services.imaging import crop_fraction, upright_size
 from services.logs import configure_logging
 from services.schema import EncodedImage, ModelInfo
 from services.settings import EncoderClientSettings, MilvusSettings
@@ -89,16 +91,7 @@ def reindex(
     files, split = _files_of(rows, args) if rows else (folder_files, folder_split)
     target = VectorStore(store.settings, f"{store.collection}_v{time.strftime('%Y%m%d%H%M%S')}")
     target.ensure_collection(model)
-    ingester = Ingester(
-        encoder,
-        target,
-        model,
-        args.batch_size,
-        args.in_flight,
-        args.insert_batch,
-        split,
-        progress=not args.no_progress,
-    )
+    ingester = _ingester(args, encoder, target, model, split)
     try:
         report = ingester.run(files)
         if source is not None:  # photos added to the old collection meanwhile come along too
@@ -116,6 +109,25 @@ def reindex(
         store.drop_physical(old)
     report.collection = target.collection
     return report
+
+
+def _ingester(
+    args: argparse.Namespace,
+    encoder: EncoderClient,
+    store: VectorStore,
+    model: ModelInfo,
+    split: dict[str, str],
+) -> Ingester:
+    return Ingester(
+        encoder,
+        store,
+        model,
+        args.batch_size,
+        args.in_flight,
+        args.insert_batch,
+        split,
+        progress=not args.no_progress,
+    )
 
 
 def _files_of(rows: list[dict], args: argparse.Namespace) -> tuple[list[ImageFile], dict]:
@@ -140,6 +152,7 @@ class Ingester:
     in_flight: int = 3
     insert_batch: int = 1000
     split: dict[str, str] = field(default_factory=dict)
+    boxes: dict[str, tuple[float, ...]] = field(default_factory=dict)  # crop to these first
     breeds: BreedList = field(default_factory=BreedList.load)
     progress: bool = True
 
@@ -208,8 +221,22 @@ class Ingester:
 
     def _encode(self, batch: list[Item]) -> tuple[list[Item], ModelInfo, list[EncodedImage], float]:
         started = time.perf_counter()
-        model, results = self.encoder.encode([(f.relative_path, data) for f, _, data in batch])
+        uploads = [(f.relative_path, self._cropped(f, data)) for f, _, data in batch]
+        model, results = self.encoder.encode(uploads)
+        for (file, _, data), result in zip(batch, results, strict=True):
+            if result.ok and file.relative_path in self.boxes:  # keep the original's size
+                result.width, result.height = upright_size(data)
         return batch, model, results, time.perf_counter() - started
+
+    def _cropped(self, file: ImageFile, data: bytes) -> bytes:
+        """The dog's bounding box alone, when cropping is on and the file has one."""
+        box = self.boxes.get(file.relative_path)
+        if box is None:
+            return data
+        try:
+            return crop_fraction(data, box)
+        except ApiError:
+            return data  # the encoder reports what is wrong with the file itself
 
     def _collect(
         self, future: Future, pending: list[dict], report: IngestReport, bar: tqdm
@@ -295,6 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=REPO_ROOT / "data" / "library",
         help="where photos added through the API live (SEARCH_API_LIBRARY_DIR), for --reindex",
     )
+    parser.add_argument(
+        "--crop-to-box",
+        action="store_true",
+        help="encode only the dogs' bounding box (Stanford Dogs annotations); off by default",
+    )
+    parser.add_argument(
+        "--annotations", type=Path, help="the Annotation folder (default ROOT/../Annotation)"
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="encoder request timeout, s")
     parser.add_argument("--no-progress", action="store_true")
     return parser
@@ -319,16 +354,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"re-indexed into {report.collection}: ", end="")
             return _summary(report)
         store.ensure_collection(model)
-        ingester = Ingester(
-            encoder,
-            store,
-            model,
-            args.batch_size,
-            args.in_flight,
-            args.insert_batch,
-            split,
-            progress=not args.no_progress,
-        )
+        ingester = _ingester(args, encoder, store, model, split)
+        if args.crop_to_box:
+            ingester.boxes = load_boxes(args.annotations or args.root.parent / "Annotation", files)
+            print(f"cropping {len(ingester.boxes)} of {len(files)} images to their boxes")
         report = ingester.run(files)
     except ModelMismatch as error:
         print(f"error: {error.message}", file=sys.stderr)

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 from encoder.model import RESIZE
 from services.dataset import BreedList, ImageFile, breed_key, files_in_split, load_split
 from services.errors import ApiError
-from services.imaging import decode_image
+from services.imaging import crop_image, decode_image
 
 
 def class_names_for(files: Sequence[ImageFile], breeds: BreedList | None = None) -> list[str]:
@@ -71,12 +71,14 @@ class LabelledImages(Dataset):
         class_names: Sequence[str],
         transform: Callable,
         max_pixels: int | None = None,
+        boxes: dict[str, tuple[float, ...]] | None = None,
     ):
         index = {breed_key(name): i for i, name in enumerate(class_names)}
         self.files = list(files)
         self.labels = [index[breed_key(f.breed)] for f in self.files]
         self.transform = transform
         self.max_pixels = max_pixels
+        self.boxes = boxes or {}  # relative path -> dog bounding box (fractions), to crop to
 
     def __len__(self) -> int:
         return len(self.files)
@@ -87,6 +89,9 @@ class LabelledImages(Dataset):
             options = {"max_pixels": self.max_pixels} if self.max_pixels else {}
             # Drafted like the encoder service decodes, so evaluation sees the same pixels.
             decoded = decode_image(file.path.read_bytes(), draft_size=(RESIZE, RESIZE), **options)
+            image = decoded.image
+            if file.relative_path in self.boxes:
+                image = crop_image(image, self.boxes[file.relative_path])
         except ApiError as error:
             raise ValueError(f"{file.relative_path}: {error.message}") from None
-        return self.transform(decoded.image), self.labels[i]
+        return self.transform(image), self.labels[i]

@@ -12,6 +12,7 @@ process tree) before and after, so growth over the run shows.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import sys
@@ -152,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         stack.start()
-        if ingest.main(stack.ingest_args("--no-progress")) != 0:
-            return 3
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the report alone
+            if ingest.main(stack.ingest_args("--no-progress")) != 0:
+                return 3
         time.sleep(1)
         pids = {name: process.process.pid for name, process in stack.processes.items()}
         report = soak(stack.api_url, photos, clients=args.clients, seconds=args.seconds, pids=pids)

@@ -88,6 +88,46 @@ def decode_image(
     return DecodedImage(image=rgb, format=image_format, width=width, height=height)
 
 
+Box = tuple[float, float, float, float]  # left, top, right, bottom as fractions of the image
+
+
+def crop_fraction(data: bytes, box: Box, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """The region ``box`` of the upright image as a lossless PNG (a 400 for a bad box)."""
+    image = crop_image(decode_image(data, max_pixels=max_pixels).image, box)
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def crop_image(image: Image.Image, box: Box) -> Image.Image:
+    """The region ``box``, or a 400 when it is empty, outside, or under 8 pixels a side."""
+    left, top, right, bottom = box
+    if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
+        raise ApiError(
+            "box must be left,top,right,bottom fractions with 0 <= left < right <= 1 and "
+            "0 <= top < bottom <= 1",
+            code="invalid_box",
+        )
+    pixels = (
+        round(left * image.width),
+        round(top * image.height),
+        round(right * image.width),
+        round(bottom * image.height),
+    )
+    if pixels[2] - pixels[0] < 8 or pixels[3] - pixels[1] < 8:
+        raise ApiError("the box is smaller than 8 pixels a side", code="invalid_box")
+    return image.crop(pixels)
+
+
+def upright_size(data: bytes) -> tuple[int, int]:
+    """Width and height as shown (EXIF rotation applied), from the header alone."""
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        if image.getexif().get(ORIENTATION_TAG) in SWAPS_SIDES:
+            width, height = height, width
+    return width, height
+
+
 def sniff_format(data: bytes) -> str | None:
     """The image format from the header alone (no pixels decoded), or ``None``."""
     try:

@@ -90,16 +90,16 @@ export const api = {
         hide_duplicates: hideDuplicates ? "true" : undefined,
       })}`,
     ),
-  searchByPhoto(file, { k, breed, minSimilarity, hideDuplicates }) {
+  searchByPhoto(file, options) {
     const form = new FormData();
     form.append("image", file, file.name || "pasted-image");
-    appendOptions(form, { k, breed, minSimilarity, hideDuplicates });
+    appendOptions(form, options);
     return request("/api/search", { method: "POST", body: form });
   },
-  searchByUrl(url, { k, breed, minSimilarity, hideDuplicates }) {
+  searchByUrl(url, options) {
     const form = new FormData();
     form.append("url", url);
-    appendOptions(form, { k, breed, minSimilarity, hideDuplicates });
+    appendOptions(form, options);
     return request("/api/search", { method: "POST", body: form });
   },
   addPhoto(file, breed, onProgress) {
@@ -113,7 +113,8 @@ export const api = {
   duplicates: (threshold) => request(`/api/duplicates${query({ threshold })}`),
 };
 
-function appendOptions(form, { k, breed, minSimilarity, hideDuplicates }) {
+function appendOptions(form, { k, breed, minSimilarity, hideDuplicates, box }) {
+  if (box) form.append("box", box.join(","));
   if (k) form.append("k", String(k));
   if (breed) form.append("breed", breed);
   if (minSimilarity) form.append("min_similarity", String(minSimilarity));

@@ -4,6 +4,7 @@ import { download, resultsAsCsv, resultsAsJson } from "./export.js";
 import { breedLabel, bytes, count, ms, percent, plural } from "./format.js";
 import { element, renderGrid } from "./grid.js";
 import { AddPanel, renderDuplicates } from "./library.js";
+import { RegionPicker } from "./crop.js";
 import { Lightbox } from "./lightbox.js";
 import { listenForPhotos } from "./photo-input.js";
 import { DEFAULT_K, go, readState } from "./state.js";
@@ -19,6 +20,12 @@ const app = {
   token: 0, // the latest render; older answers are dropped
   maxUploadBytes: 20 * 1024 * 1024,
 };
+
+const regionPicker = new RegionPicker({
+  image: $("query-image"),
+  box: $("crop-box"),
+  onPick: (box) => searchByPhoto(app.photo.file, app.photo.url, box),
+});
 
 const lightbox = new Lightbox({
   onMoreLikeThis: (item) => navigate({ similar: item.id, ...searchOptions() }),
@@ -235,7 +242,7 @@ async function duplicatesView(token) {
 }
 
 function photoResults(state) {
-  const { body, previewUrl, file } = app.photo;
+  const { body, previewUrl, file, box } = app.photo;
   showItems(body.results, { ranked: true });
   const t = body.timings;
   const where = body.breed ? ` among ${breedLabel(body.breed)}` : "";
@@ -252,12 +259,18 @@ function photoResults(state) {
       predictions: body.query.predictions,
     },
   });
+  regionPicker.enable(true);
+  $("crop-hint").hidden = false;
+  $("crop-clear").hidden = !box;
+  $("query-image").decode().then(() => regionPicker.show(box), () => {});
   if (body.index_empty) showEmpty("The index is empty: run the ingest.", "Nothing to compare your photo with yet.");
   else if (!body.results.length) showEmpty("No photo matches.", "Choose “any breed” or lower the minimum similarity.");
 }
 
 async function render(state) {
   const token = ++app.token;
+  regionPicker.enable(false);
+  $("crop-hint").hidden = true;
   syncControls(state);
   showError("");
   showEmpty("");
@@ -277,25 +290,29 @@ async function render(state) {
   }
 }
 
-async function searchByPhoto(file, url = null) {
+async function searchByPhoto(file, url = null, box = null) {
   showError("");
   if (file && file.size > app.maxUploadBytes) {
     showError(`That file is too large: ${bytes(file.size)}; the limit is ${bytes(app.maxUploadBytes)}.`);
     return;
   }
   const token = ++app.token;
-  const previewUrl = url ? "data:," : URL.createObjectURL(file); // remote images: CSP says no
+  // The same photo again (a region, other options) keeps its preview; a remote image is never
+  // loaded by the page (CSP): the server sends a preview of it.
+  const same = Boolean(app.photo) && app.photo.file === file && app.photo.url === url;
+  const previewUrl = same ? app.photo.previewUrl : url ? "data:," : URL.createObjectURL(file);
   setView({ title: "Searching…", query: { title: "Your photo", src: previewUrl, alt: "Your query photo" } });
   showEmpty("");
   $("pager").hidden = true;
   showItems([], { ranked: true });
   setBusy("Encoding your photo and searching…");
   try {
-    const options = apiOptions(searchOptions());
+    const options = { ...apiOptions(searchOptions()), box };
     const body = url ? await api.searchByUrl(url, options) : await api.searchByPhoto(file, options);
     if (token !== app.token) return;
-    if (app.photo && !app.photo.url) URL.revokeObjectURL(app.photo.previewUrl);
-    app.photo = { file, previewUrl: url ? (body.query.preview ?? "data:,") : previewUrl, body, url };
+    if (app.photo && !same && !app.photo.url) URL.revokeObjectURL(app.photo.previewUrl);
+    const preview = same || !url ? previewUrl : (body.query.preview ?? "data:,");
+    app.photo = { file, previewUrl: preview, body, url, box };
     render(go({ view: "photo" }, { replace: readState().view === "photo" }));
   } catch (error) {
     if (token !== app.token) return;
@@ -308,7 +325,7 @@ async function searchByPhoto(file, url = null) {
 function rerunSearch() {
   const state = readState();
   if (state.similar) navigate({ ...state, ...searchOptions() });
-  else if (state.view === "photo" && app.photo) searchByPhoto(app.photo.file, app.photo.url);
+  else if (state.view === "photo" && app.photo) searchByPhoto(app.photo.file, app.photo.url, app.photo.box);
 }
 
 // ---- breed list, footer ----------------------------------------------------------------
@@ -405,6 +422,7 @@ async function start() {
   $("min-similarity").addEventListener("input", showMin);
   $("min-similarity").addEventListener("change", rerunSearch);
   $("hide-duplicates").addEventListener("change", rerunSearch);
+  $("crop-clear").addEventListener("click", () => searchByPhoto(app.photo.file, app.photo.url, null));
   $("export-json").addEventListener("click", () => exportResults("json"));
   $("export-csv").addEventListener("click", () => exportResults("csv"));
   $("url-form").addEventListener("submit", (event) => {

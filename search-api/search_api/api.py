@@ -12,7 +12,7 @@ from search_api.config import SearchApiSettings
 from search_api.params import bool_param, float_param, image_id, int_param, optional_text
 from search_api.search import ResultFilter, SearchService, serialise_row
 from services.errors import ApiError, NotFound
-from services.imaging import make_thumbnail
+from services.imaging import crop_fraction, make_thumbnail
 
 api = Blueprint("api", __name__, url_prefix="/api")
 PREVIEW_SIZE = 192  # px, the query preview of a search by URL
@@ -64,11 +64,26 @@ def _result_filter() -> ResultFilter:
     return ResultFilter(min_similarity, threshold)
 
 
+def _box() -> tuple[float, float, float, float] | None:
+    raw = optional_text(_param("box"))
+    if raw is None:
+        return None
+    parts = raw.split(",")
+    try:
+        values = tuple(float(part) for part in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4 or any(value != value for value in values):  # also refuses nan
+        raise ApiError("box must be four numbers: left,top,right,bottom", code="invalid_box")
+    return values  # type: ignore[return-value]
+
+
 @api.post("/search")
 def search():
     """A photo as multipart ``image``, or a ``url`` to fetch (form field or JSON body).
 
-    Optional ``k``, ``breed``, ``min_similarity``, ``hide_duplicates``/``duplicate_threshold``.
+    Optional ``k``, ``breed``, ``min_similarity``, ``hide_duplicates``/``duplicate_threshold``,
+    and ``box`` (left,top,right,bottom fractions of the photo) to search one region.
     """
     upload = request.files.get("image")
     url = optional_text(_param("url")) if upload is None else None
@@ -80,10 +95,13 @@ def search():
     k = _k()
     breed = _search().check_breed(optional_text(_param("breed")))
     only = _result_filter()
+    box = _box()
     if upload is not None:
         data, name = upload.read(), upload.filename or "upload"
     else:
         data, name = current_app.extensions["fetcher"].fetch(url), "url"
+    if box is not None:  # search only the region the user drew
+        data = crop_fraction(data, box, max_pixels=_settings().max_pixels)
     result = _search().search_upload(data, name, k, breed, only)
     if url is not None:  # the page cannot show a remote image (CSP), so it gets a preview
         thumb = make_thumbnail(data, PREVIEW_SIZE, max_pixels=_settings().max_pixels)

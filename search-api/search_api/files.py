@@ -8,8 +8,6 @@ hashes, so both answers are immutable and cached by browsers for a year.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, send_file
@@ -18,6 +16,7 @@ from search_api.api import lookup_row, stored_file
 from search_api.config import SearchApiSettings
 from search_api.params import image_id
 from services.errors import ApiError, NotFound
+from services.files import write_atomically
 from services.imaging import make_thumbnail
 
 log = logging.getLogger(__name__)
@@ -67,15 +66,8 @@ def thumbnail(raw_id: str):
 
 
 def _store(target: Path, data: bytes) -> None:
-    """Write atomically; a full or read-only disk only costs the cache, never the answer."""
-    tmp_name = None
+    """A full or read-only disk only costs the cache, never the answer."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
-            tmp_name = tmp.name
-            tmp.write(data)
-        os.replace(tmp_name, target)
+        write_atomically(target, data)
     except OSError as error:
         log.warning("thumbnail cache not written", extra={"path": str(target), "error": str(error)})
-        if tmp_name is not None:  # a disk that filled up mid-write leaves no partial file
-            Path(tmp_name).unlink(missing_ok=True)

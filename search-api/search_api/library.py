@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,8 @@ from typing import Any
 from services.dataset import LIBRARY_PREFIX, UNKNOWN_BREED, BreedList, content_id, safe_join
 from services.encoder_client import EncoderClient
 from services.errors import ApiError, NotFound
-from services.imaging import DEFAULT_MAX_BYTES, sniff_format
+from services.files import write_atomically
+from services.imaging import sniff_format
 from services.vectorstore import VectorStore, check_same_model
 
 log = logging.getLogger(__name__)
@@ -114,7 +113,7 @@ class Library:
             suffix = EXTENSIONS.get(sniff_format(data) or "", ".img")
             relative = f"{_folder(breed_name)}/{image_id}{suffix}"
             target = self.library_dir / relative
-            _write_atomically(target, data)
+            _store_file(target, data)
             row = {
                 "id": image_id,
                 "vector": result.vector.tolist(),
@@ -185,19 +184,8 @@ def _folder(breed: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", breed).strip("_") or "unknown"
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
-    if len(data) > DEFAULT_MAX_BYTES * 4:  # the API caps uploads long before this
-        raise ApiError("file too large to store", code="image_too_large", status=413)
-    tmp_name = None
+def _store_file(target: Path, data: bytes) -> None:
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
-            tmp_name = tmp.name
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, target)
+        write_atomically(target, data)
     except OSError as error:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
         raise FileStoreError(f"could not store the photo ({error})") from None

@@ -57,10 +57,10 @@ class SearchService:
         self.catalog = catalog
         self._collection_model: tuple[float, ModelInfo | None] = (0.0, None)
 
-    def collection_model(self) -> ModelInfo | None:
+    def collection_model(self, *, fresh: bool = False) -> ModelInfo | None:
         """The model recorded on the collection (cached briefly: it changes only on re-index)."""
         taken_at, model = self._collection_model
-        if time.monotonic() - taken_at > MODEL_CACHE_S:
+        if fresh or time.monotonic() - taken_at > MODEL_CACHE_S:
             model = self.store.model()
             self._collection_model = (time.monotonic(), model)
         return model
@@ -96,6 +96,8 @@ class SearchService:
         hits: list[Hit] = []
         hidden = 0
         if stored is not None:
+            if stored.fingerprint != model.fingerprint:  # a re-index may have just switched
+                stored = self.collection_model(fresh=True) or stored
             check_same_model(stored, model, self.store.collection)
             hits, hidden = self._search(encoded.vector, k, breed, only)
         finished = time.perf_counter()

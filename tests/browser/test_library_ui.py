@@ -148,3 +148,25 @@ def test_search_by_url_refuses_a_private_address(page, console):
     page.get_by_role("textbox", name="Image address").fill("http://127.0.0.1:9/dog.jpg")
     page.get_by_role("button", name="Search URL").click()
     expect(page.locator("#notice")).to_contain_text("cannot be fetched")
+
+
+def test_drawing_a_region_on_the_query_searches_only_that_part(page, lib_stack):
+    photo = next(iter_image_files(lib_stack.dataset_root))
+    page.set_input_files("#photo-input", str(photo.path))
+    expect(page.locator("#grid.ranked .card").first).to_be_visible()
+    expect(page.locator("#crop-hint")).to_be_visible()
+    frame = page.locator("#query-image").bounding_box()
+    page.mouse.move(frame["x"] + frame["width"] * 0.3, frame["y"] + frame["height"] * 0.4)
+    page.mouse.down()
+    page.mouse.move(frame["x"] + frame["width"] * 0.7, frame["y"] + frame["height"] * 0.6, steps=5)
+    page.mouse.up()
+    expect(page.get_by_role("button", name="Search the whole photo")).to_be_visible()
+    expect(page.locator("#crop-box")).to_be_visible()
+    expect(page.locator("#query-meta")).not_to_contain_text("320 \u00d7 240")
+    width, height = map(
+        int, re.search(r"(\d+) \u00d7 (\d+) px", page.locator("#query-meta").inner_text()).groups()
+    )
+    assert 100 < width < 200 and 30 < height < 70  # about 40 % x 20 % of 320 x 240
+    page.get_by_role("button", name="Search the whole photo").click()
+    expect(page.locator("#query-meta")).to_contain_text("320 \u00d7 240")
+    expect(page.locator("#crop-box")).to_be_hidden()

@@ -3,6 +3,8 @@ the old collection dropped, and the API refusing vectors of another model meanwh
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -33,6 +35,17 @@ def fingerprint(url: str) -> str:
     return requests.get(f"{url}/info", timeout=10).json()["model"]["fingerprint"]
 
 
+def wait_for_stats(stack, **expected) -> dict:
+    """The API re-reads the index's model every few seconds (MODEL_CACHE_S)."""
+    deadline = time.monotonic() + 15
+    while True:
+        stats = requests.get(f"{stack.api_url}/api/stats", timeout=30).json()
+        if all(stats[key] == value for key, value in expected.items()):
+            return stats
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.5)
+
+
 def test_reindex_switches_models_in_one_step_and_keeps_labels(stack, other_encoder):
     assert ingest.main(stack.ingest_args("--no-progress")) == 0
     alias = VectorStore(MilvusSettings(uri=stack.milvus_uri))
@@ -59,8 +72,7 @@ def test_reindex_switches_models_in_one_step_and_keeps_labels(stack, other_encod
     assert alias.model().fingerprint == fingerprint(other_encoder)
 
     # The API's encoder now runs another model than the index: it says so and stores nothing.
-    stats = requests.get(f"{stack.api_url}/api/stats", timeout=10).json()
-    assert stats["reindex_needed"] is True
+    wait_for_stats(stack, reindex_needed=True)
     added = requests.post(
         f"{stack.api_url}/api/images", files={"image": ("x.jpg", jpeg_bytes(4242))}, timeout=60
     )
@@ -80,8 +92,7 @@ def test_reindex_switches_models_in_one_step_and_keeps_labels(stack, other_encod
     assert not alias.client.has_collection(first)
     assert alias.model().fingerprint == fingerprint(stack.encoder_url)
     assert {row["id"] for row in alias.all_rows()} == before
-    stats = requests.get(f"{stack.api_url}/api/stats", timeout=30).json()
-    assert stats["reindex_needed"] is False and stats["count"] == len(before)
+    assert wait_for_stats(stack, reindex_needed=False)["count"] == len(before)
     restored = requests.patch(
         f"{stack.api_url}/api/images/{relabelled}", json={"breed": "Chihuahua"}, timeout=10
     )

@@ -153,11 +153,9 @@ def test_bad_requests(indexed, method, path, kwargs, status, code):
     assert "root:" not in response.text and "tool.pytest" not in response.text
 
 
-@pytest.mark.parametrize("k", ["0", "-1", "1000000000", "ten", "1e3", " "])
+@pytest.mark.parametrize("k", ["0", "-1", "1000000000", "ten", "1e3"])
 def test_invalid_k_on_every_search(indexed, k):
     some_id = requests.get(indexed.api_url + "/api/images", timeout=10).json()["images"][0]["id"]
-    if not k.strip():
-        pytest.skip("a blank k means the default")
     similar = requests.get(f"{indexed.api_url}/api/images/{some_id}/similar?k={k}", timeout=10)
     assert_error(similar, 400, "invalid_k")
     upload = requests.post(

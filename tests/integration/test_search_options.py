@@ -97,3 +97,26 @@ def test_search_by_url_refuses_non_public_targets(stack, target):
     assert form.status_code == 400 and form.json()["error"]["code"] == "url_not_allowed"
     as_json = requests.post(f"{stack.api_url}/api/search", json={"url": target}, timeout=30)
     assert as_json.status_code == 400 and as_json.json()["error"]["code"] == "url_not_allowed"
+
+
+def test_search_a_drawn_region(with_copy):
+    stack, original, _ = with_copy
+    photo = next(iter_image_files(stack.dataset_root)).path.read_bytes()
+
+    def search(box: str) -> requests.Response:
+        return requests.post(
+            f"{stack.api_url}/api/search",
+            files={"image": ("q.jpg", photo)},
+            data={"box": box, "k": 3},
+            timeout=60,
+        )
+
+    whole = search("0,0,1,1")
+    assert whole.status_code == 200 and whole.json()["results"][0]["id"] == original
+    part = search("0.25,0.25,0.75,0.75").json()
+    width, height = Image.open(io.BytesIO(photo)).size
+    assert (part["query"]["width"], part["query"]["height"]) == (width // 2, height // 2)
+    assert part["results"][0]["similarity"] < whole.json()["results"][0]["similarity"]
+    for bad in ("0,0,2,1", "0.5,0.5,0.4,0.9", "0,0,1", "a,b,c,d", "nan,0,1,1", "0,0,0.001,0.001"):
+        refused = search(bad)
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_box", bad

@@ -12,6 +12,7 @@ from encoder.model import load_encoder
 from scripts import evaluate
 from scripts.labelled_images import select_files
 from scripts.synthetic import make_dataset, write_split_lists
+from services.dataset import read_box
 from services.imaging import decode_image
 
 
@@ -83,3 +84,59 @@ def test_an_empty_gallery_is_an_error(dataset, tmp_path):
     argv = [str(images), "--lists", str(lists), "--gallery-split", "nope", "--out", str(tmp_path)]
     with pytest.raises(SystemExit, match="gallery"):
         evaluate.main(argv)
+
+
+def write_annotation(path, width: int, height: int, *boxes: tuple[int, int, int, int]) -> None:
+    objects = "".join(
+        f"<object><name>dog</name><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin>"
+        f"<xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox></object>"
+        for b in boxes
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"<annotation><size><width>{width}</width><height>{height}</height></size>"
+        f"{objects}</annotation>"
+    )
+
+
+def test_bounding_boxes_are_read_as_fractions_around_every_dog(tmp_path):
+    two_dogs = tmp_path / "n1-a" / "n1_1"
+    write_annotation(two_dogs, 200, 100, (20, 10, 60, 50), (100, 30, 201, 90))
+    assert read_box(two_dogs) == (0.1, 0.1, 1.0, 0.9)  # union, overshoot clamped
+    broken = tmp_path / "n1-a" / "n1_2"
+    broken.write_text("<annotation><size>")
+    assert read_box(broken) is None
+    assert read_box(tmp_path / "missing") is None
+
+
+def test_evaluate_reports_with_and_without_box_crops(dataset, tmp_path):
+    images, lists = dataset
+    annotations = images.parent / "Annotation"
+    for file in select_files(images, lists, "train") + select_files(images, lists, "test"):
+        folder, _, name = file.relative_path.rpartition("/")
+        write_annotation(
+            annotations / folder / name.rsplit(".", 1)[0], 320, 240, (40, 30, 240, 200)
+        )
+    argv = [
+        str(images),
+        "--lists",
+        str(lists),
+        "--arch",
+        "efficientnet_lite0",
+        "--model",
+        "random",
+        "--workers",
+        "0",
+        "--no-plots",
+        "--crop-to-box",
+        "both",
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    assert evaluate.main(argv) == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert set(report["models"]) == {"random", "random + box crop"}
+    assert report["boxes"]["images_with_box"] == 21
+    plain = report["models"]["random"]["metrics"]
+    cropped = report["models"]["random + box crop"]["metrics"]
+    assert plain != cropped  # the crop changed what the model saw

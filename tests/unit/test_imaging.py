@@ -9,7 +9,7 @@ from PIL import Image
 
 from scripts.synthetic import image_bytes
 from services.errors import ApiError
-from services.imaging import decode_image, make_thumbnail
+from services.imaging import crop_fraction, decode_image, make_thumbnail
 
 
 @pytest.mark.parametrize(
@@ -118,3 +118,19 @@ def test_draft_decoding_shrinks_pixels_but_reports_the_original_size():
     assert (decoded.width, decoded.height) == (1600, 2400)
     assert decoded.image.size == (400, 600)  # 1/4 scale is the smallest that keeps >= 256
     assert decoded.image.getpixel((10, 10))[1] > 60
+
+
+def test_crop_fraction_cuts_the_upright_region():
+    image = Image.new("RGB", (200, 100), (255, 0, 0))
+    image.paste((0, 0, 255), (100, 0, 200, 100))  # right half blue
+    right = Image.open(io.BytesIO(crop_fraction(image_bytes(image, "PNG"), (0.5, 0, 1, 1))))
+    assert right.size == (100, 100) and right.getpixel((50, 50)) == (0, 0, 255)
+
+
+@pytest.mark.parametrize(
+    "box", [(0.5, 0, 0.5, 1), (0.6, 0, 0.4, 1), (-0.1, 0, 1, 1), (0, 0, 1, 1.5), (0, 0, 0.01, 1)]
+)
+def test_crop_fraction_refuses_empty_tiny_or_outside_boxes(box):
+    with pytest.raises(ApiError) as refused:
+        crop_fraction(image_bytes(Image.new("RGB", (200, 100)), "PNG"), box)
+    assert refused.value.code == "invalid_box" and refused.value.status == 400
