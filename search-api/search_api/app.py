@@ -43,7 +43,7 @@ def create_app(settings: SearchApiSettings | None = None) -> Flask:
     encoder = EncoderClient(
         settings.encoder.urls, settings.encoder.timeout_s, settings.encoder.spread_dns
     )
-    catalog = Catalog(store, settings.catalog_ttl_s)
+    catalog = Catalog(store, settings.catalog_ttl_s, settings.library_dir / ".catalog-changed")
     search = SearchService(store, encoder, catalog)
 
     app = Flask(__name__, static_folder=None)

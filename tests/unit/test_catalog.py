@@ -1,0 +1,39 @@
+"""The browse catalogue: every worker sees a change made through another one at once."""
+
+from search_api.catalog import Catalog
+
+
+class RowsStore:
+    def __init__(self):
+        self.rows = [{"id": "a", "breed": "beagle", "breed_id": 1, "path": "x/a.jpg"}]
+        self.reads = 0
+
+    def exists(self):
+        return True
+
+    def all_rows(self):
+        self.reads += 1
+        return list(self.rows)
+
+
+def test_a_change_in_one_worker_refreshes_the_others_despite_the_ttl(tmp_path):
+    store = RowsStore()
+    marker = tmp_path / "library" / ".catalog-changed"
+    worker_a, worker_b = Catalog(store, 3600, marker), Catalog(store, 3600, marker)
+    assert len(worker_b.snapshot().rows) == 1
+    assert len(worker_b.snapshot().rows) == 1 and store.reads == 1  # cached within the TTL
+    store.rows.append({"id": "b", "breed": "pug", "breed_id": 2, "path": "y/b.jpg"})
+    worker_a.invalidate()
+    assert {row["id"] for row in worker_b.snapshot().rows} == {"a", "b"}
+    assert worker_b.snapshot().has_breed("pug")
+
+
+def test_without_a_writable_marker_the_ttl_still_applies(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    store = RowsStore()
+    catalog = Catalog(store, 3600, blocker / "library" / ".catalog-changed")
+    catalog.snapshot()
+    catalog.invalidate()  # cannot write the marker: no error, this worker refreshes anyway
+    catalog.snapshot()
+    assert store.reads == 2
