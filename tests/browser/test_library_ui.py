@@ -119,6 +119,12 @@ def test_near_duplicates_page_shows_the_group_and_deletes(page, lib_stack):
     assert_gone(lib_stack, copy_id)
 
 
+def wait_until_settled(page) -> None:
+    """The old results stay on screen while new ones load; the grid says when it is done."""
+    expect(page.locator("#grid")).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#grid.ranked .card").first).to_be_visible()
+
+
 def test_min_similarity_hide_duplicates_and_export(page, lib_stack):
     first = next(iter_image_files(lib_stack.dataset_root))
     page.goto(f"{lib_stack.api_url}/?similar={content_id(first.path.read_bytes())}&k=24")
@@ -128,13 +134,12 @@ def test_min_similarity_hide_duplicates_and_export(page, lib_stack):
     page.locator("#min-similarity").fill(str(cut))
     page.locator("#min-similarity").dispatch_event("change")
     expect(page).to_have_url(re.compile(f"min={cut}"))
-    expect(page.locator("#grid.ranked .card").first).to_be_visible()
+    wait_until_settled(page)
     shown = [float(p.rstrip("%")) for p in page.locator("#grid .pct").all_inner_texts()]
     assert shown and all(value >= cut for value in shown) and len(shown) < len(everything)
     page.get_by_label("Hide near-duplicates").check()
     expect(page).to_have_url(re.compile("dedupe=1"))
-
-    expect(page.locator("#grid.ranked .card").first).to_be_visible()
+    wait_until_settled(page)
     count = page.locator("#grid .card").count()
     with page.expect_download() as info:
         page.get_by_role("button", name="CSV").click()
