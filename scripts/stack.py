@@ -137,6 +137,7 @@ class LocalStack:
     encoder_port: int = 0
     api_port: int = 0
     api_host: str = "127.0.0.1"  # the encoder always stays on loopback
+    external_milvus_uri: str | None = None  # a Milvus already running (standalone); not started
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -146,7 +147,7 @@ class LocalStack:
 
     @property
     def milvus_uri(self) -> str:
-        return f"http://127.0.0.1:{self.milvus_port}"
+        return self.external_milvus_uri or f"http://127.0.0.1:{self.milvus_port}"
 
     @property
     def encoder_url(self) -> str:
@@ -164,6 +165,8 @@ class LocalStack:
         return process
 
     def start_milvus(self, timeout: float = 60) -> None:
+        if self.external_milvus_uri:
+            return
         process = self._process(
             "milvus",
             [

@@ -1,0 +1,100 @@
+"""The benchmark's own arithmetic: the brute-force reference, recall, and how targets are judged."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scripts import bench
+from scripts.bench_search import clustered_vectors, exact_top_k, recall_at_k
+from scripts.stack import LocalStack
+
+
+def timing(p50: float) -> dict:
+    return {"p50_ms": p50, "p95_ms": p50 * 2, "p99_ms": p50 * 3, "mean_ms": p50, "count": 10}
+
+
+def search_row(size: int, similar_p50: float, **extra) -> dict:
+    return {
+        "size": size,
+        "similar": timing(similar_p50),
+        "similar_milvus": timing(similar_p50 / 2),
+        "brute_force_numpy": timing(1.0),
+        "recall_at_10": 0.99,
+        "upload": timing(250.0),
+        "upload_encode": timing(240.0),
+        "upload_milvus": timing(5.0),
+        **extra,
+    }
+
+
+def test_clustered_vectors_are_unit_length_and_the_exact_ranking_is_exact():
+    gallery = clustered_vectors(500, 32, seed=3)
+    assert np.allclose(np.linalg.norm(gallery, axis=1), 1.0, atol=1e-5)
+    top = exact_top_k(gallery, gallery[17], 5)
+    assert top[0] == 17
+    scores = gallery @ gallery[17]
+    assert list(top) == list(np.argsort(-scores)[:5])
+
+
+def test_recall_counts_the_share_of_the_exact_top_k_found():
+    exact = [np.array([1, 2, 3, 4]), np.array([5, 6, 7, 8])]
+    assert recall_at_k([[1, 2, 3, 4], [5, 6, 0, 0]], exact, 4) == 0.75
+    assert recall_at_k([[4, 3, 2, 1], [8, 7, 6, 5]], exact, 4) == 1.0
+
+
+def test_targets_are_judged_in_the_right_direction_and_name_the_size_measured():
+    args = bench.build_parser().parse_args([])
+    report = {
+        "encoder": {
+            "bare_images_per_s": {1: 4.0, 8: 5.0},
+            "service_images_per_s": {1: 3.0, 8: 3.5},
+        },
+        "search": [
+            search_row(1000, 8.0),
+            search_row(
+                25_000,
+                30.0,
+                concurrent_similar={"requests_per_s": 60.0, "errors": 0},
+            ),
+        ],
+    }
+    targets = bench.summarise(report, args)
+    assert targets["encoder_service_efficiency"] == {
+        "value": 0.7,
+        "at_batch": 8,
+        "per_batch": {1: 0.75, 8: 0.7},
+        "target": 0.8,
+        "met": False,
+    }
+    # 250 ms upload against a 250 ms forward pass: 1.0, under the 1.5 ceiling.
+    assert targets["upload_p50_over_forward"]["value"] == 1.0
+    assert targets["upload_p50_over_forward"]["met"]
+    # No 20k gallery in this run: the nearest size stands in, and says so.
+    assert targets["similar_p50_ms_at_20k"]["at_size"] == 25_000
+    assert not targets["similar_p50_ms_at_20k"]["met"]
+    assert "similar_per_s_20_clients" not in targets  # the load run is at 20k only
+    table = bench.markdown(
+        {"environment": ENVIRONMENT, "search": report["search"], "targets": targets}
+    )
+    assert "| similar_p50_ms_at_20k (measured at 25,000) | 30.0 | 20.0 | **no** |" in table
+
+
+ENVIRONMENT = {
+    "date": "2026-11-23",
+    "device": "cpu",
+    "cpu_count": 2,
+    "torch": "2",
+    "threads": 2,
+    "arch": "resnet152",
+    "weights": "random",
+    "milvus": "Milvus Lite (started here)",
+}
+
+
+def test_an_external_milvus_is_used_as_given_and_never_started(tmp_path):
+    stack = LocalStack(
+        workdir=tmp_path, dataset_root=tmp_path, external_milvus_uri="http://10.0.0.5:19530"
+    )
+    stack.start_milvus()
+    assert stack.milvus_uri == "http://10.0.0.5:19530"
+    assert "milvus" not in stack.processes
