@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import torch
 from flask import Flask
 
 from encoder.config import EncoderSettings
 from encoder.model import Encoder, load_encoder
+from encoder.onnx_backend import choose_embed, default_cache_dir
 from encoder.service import EncodingService
 from encoder.views import api
 from services.errors import register_error_handlers
@@ -28,7 +30,9 @@ def create_app(settings: EncoderSettings | None = None, encoder: Encoder | None 
     encoder = encoder or load_encoder(
         settings.arch, settings.weights, settings.checkpoint or None, settings.device
     )
-    service = EncodingService(encoder, settings)
+    cache_dir = Path(settings.onnx_cache_dir) if settings.onnx_cache_dir else default_cache_dir()
+    embed, backend = choose_embed(encoder, settings.backend, cache_dir, settings.threads)
+    service = EncodingService(encoder, settings, embed, backend)
     service.start()
 
     app = Flask(__name__)
@@ -47,6 +51,7 @@ def create_app(settings: EncoderSettings | None = None, encoder: Encoder | None 
             "settings": settings.model_dump(),
             "model": encoder.info.to_dict(),
             "device": str(encoder.device),
+            "backend": backend,
             "threads": torch.get_num_threads(),
         },
     )

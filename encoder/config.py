@@ -14,6 +14,8 @@ class EncoderSettings(BaseSettings):
     weights: str = "auto"  # auto | imagenet | random (plumbing tests only)
     checkpoint: str = ""  # a fine-tuned checkpoint from scripts/finetune.py wins over `weights`
     device: str = "auto"  # auto | cpu | cuda | cuda:1
+    backend: str = "auto"  # auto (ONNX Runtime on CPU, torch on CUDA) | torch | onnx
+    onnx_cache_dir: str = ""  # exported models, by fingerprint; "" = $TORCH_HOME/onnx
     threads: int = 0  # torch intra-op threads on CPU; 0 = one per core
     max_batch: int = 32
     max_wait_ms: float = 5.0  # longest a batch waits for images still being decoded

@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,10 @@ def fingerprint_state_dict(arch: str, state_dict: dict[str, torch.Tensor]) -> st
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+# A batch of preprocessed images -> (unit vectors, class probabilities or None).
+Embed = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
 
 
 @dataclass

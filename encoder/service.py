@@ -13,7 +13,7 @@ import torch
 
 from encoder.batcher import Batcher
 from encoder.config import EncoderSettings
-from encoder.model import CROP, RESIZE, Encoder
+from encoder.model import CROP, RESIZE, Embed, Encoder
 from services.errors import ApiError
 from services.imaging import decode_image
 from services.schema import EncodedImage, Prediction
@@ -24,8 +24,16 @@ Row = tuple[np.ndarray, np.ndarray | None]  # (unit vector, class probabilities 
 
 
 class EncodingService:
-    def __init__(self, encoder: Encoder, settings: EncoderSettings):
+    def __init__(
+        self,
+        encoder: Encoder,
+        settings: EncoderSettings,
+        embed: Embed | None = None,
+        backend: str = "torch",
+    ):
         self.encoder = encoder
+        self.embed = embed or encoder.embed
+        self.backend = backend
         self.settings = settings
         self.transform = encoder.transform
         self.batcher = Batcher(
@@ -57,7 +65,7 @@ class EncodingService:
         return {"model": None if self.warm else "the model is still loading"}
 
     def _run_batch(self, batch: torch.Tensor) -> list[Row]:
-        vectors, probabilities = self.encoder.embed(batch)
+        vectors, probabilities = self.embed(batch)
         vectors_np = vectors.numpy()
         probs_np = probabilities.numpy() if probabilities is not None else None
         return [

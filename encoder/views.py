@@ -46,6 +46,7 @@ def info():
         {
             "model": encoder.info.to_dict(),
             "device": str(encoder.device),
+            "backend": service.backend,
             "amp": encoder.use_amp,
             "max_batch": service.settings.max_batch,
             "max_wait_ms": service.settings.max_wait_ms,

@@ -91,6 +91,21 @@ ENVIRONMENT = {
 }
 
 
+def test_the_service_is_judged_against_the_bare_run_of_its_own_backend():
+    args = bench.build_parser().parse_args(["--sizes", ""])
+    report = {
+        "environment": {"backend": "onnxruntime 1.32.0"},
+        "encoder": {
+            "bare_images_per_s": {8: 4.0},
+            "bare_onnx_images_per_s": {8: 6.0},
+            "service_images_per_s": {8: 5.4},
+        },
+    }
+    assert bench.summarise(report, args)["encoder_service_efficiency"]["value"] == 0.9
+    report["environment"]["backend"] = "torch"
+    assert bench.summarise(report, args)["encoder_service_efficiency"]["value"] == 1.35
+
+
 def test_an_external_milvus_is_used_as_given_and_never_started(tmp_path):
     stack = LocalStack(
         workdir=tmp_path, dataset_root=tmp_path, external_milvus_uri="http://10.0.0.5:19530"
