@@ -44,23 +44,19 @@ def brute_force_p_at_1_and_recall_at_5(images, lists) -> tuple[float, float]:
     return float(np.mean(p1)), float(np.mean(r5))
 
 
+def random_lite0_argv(images, lists, *extra: str) -> list[str]:
+    """evaluate.py on the synthetic split with a small random model, in this process."""
+    return [
+        str(images),
+        *("--lists", str(lists), "--arch", "efficientnet_lite0", "--model", "random"),
+        *("--workers", "0", *extra),
+    ]
+
+
 def test_report_matches_a_brute_force_count(dataset, tmp_path):
     images, lists = dataset
     out = tmp_path / "report"
-    argv = [
-        str(images),
-        "--lists",
-        str(lists),
-        "--arch",
-        "efficientnet_lite0",
-        "--model",
-        "random",
-        "--workers",
-        "0",
-        "--out",
-        str(out),
-    ]
-    assert evaluate.main(argv) == 0
+    assert evaluate.main(random_lite0_argv(images, lists, "--out", str(out))) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["gallery"] == {"split": "train", "images": 12}
     assert report["queries"] == {"split": "test", "images": 9}
@@ -117,22 +113,9 @@ def test_evaluate_reports_with_and_without_box_crops(dataset, tmp_path):
         write_annotation(
             annotations / folder / name.rsplit(".", 1)[0], 320, 240, (40, 30, 240, 200)
         )
-    argv = [
-        str(images),
-        "--lists",
-        str(lists),
-        "--arch",
-        "efficientnet_lite0",
-        "--model",
-        "random",
-        "--workers",
-        "0",
-        "--no-plots",
-        "--crop-to-box",
-        "both",
-        "--out",
-        str(tmp_path / "r"),
-    ]
+    argv = random_lite0_argv(
+        images, lists, "--no-plots", "--crop-to-box", "both", "--out", str(tmp_path / "r")
+    )
     assert evaluate.main(argv) == 0
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert set(report["models"]) == {"random", "random + box crop"}
