@@ -171,6 +171,8 @@ class VectorStore:
             raise ModelMismatch(f"collection {self.collection!r} was not created by dogsearch")
         if existing is not None:
             check_same_model(existing, model, self.collection)
+            if "vector" not in self.client.list_indexes(self.collection):
+                self._create_index()  # creation stopped between the collection and its index
             self.client.load_collection(self.collection)
             return
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -183,6 +185,22 @@ class VectorStore:
         schema.add_field("height", DataType.INT32)
         schema.add_field("split", DataType.VARCHAR, max_length=16)
         schema.add_field("fingerprint", DataType.VARCHAR, max_length=64)
+        index_params = self._index_params()
+        self.client.create_collection(
+            self.collection, schema=schema, properties={MODEL_PROPERTY: json.dumps(model.to_dict())}
+        )
+        self._create_index(index_params)
+        self.client.load_collection(self.collection)
+        log.info(
+            "created collection",
+            extra={
+                "collection": self.collection,
+                "index": self.settings.index_type.upper(),
+                **model.to_dict(),
+            },
+        )
+
+    def _index_params(self) -> Any:
         index_type = self.settings.index_type.upper()
         if index_type not in INDEX_PARAMS:
             raise ValueError(f"MILVUS_INDEX_TYPE must be one of {sorted(INDEX_PARAMS)}")
@@ -193,17 +211,31 @@ class VectorStore:
             metric_type="COSINE",
             params=INDEX_PARAMS[index_type](self.settings),
         )
-        self.client.create_collection(
-            self.collection,
-            schema=schema,
-            index_params=index_params,
-            properties={MODEL_PROPERTY: json.dumps(model.to_dict())},
-        )
-        self.client.load_collection(self.collection)
-        log.info(
-            "created collection",
-            extra={"collection": self.collection, "index": index_type, **model.to_dict()},
-        )
+        return index_params
+
+    def _create_index(self, index_params: Any = None, attempts: int = 3) -> None:
+        """Create the vector index, again if Milvus Lite lost it.
+
+        Milvus Lite 3.2 opens a just-created collection without a lock: when another client
+        (an API worker warming up) touches it at that moment, two copies are opened, the index
+        lands on the one Lite then forgets, and waiting for it fails with "no index". Creating
+        it again reaches the copy that stayed; creating an existing index is a no-op.
+        """
+        index_params = index_params or self._index_params()
+        for attempt in range(1, attempts + 1):
+            try:
+                self.client.create_index(self.collection, index_params)
+            except MilvusException as error:
+                if attempt == attempts or "no index" not in str(error.message):
+                    raise
+                log.warning(
+                    "the new collection lost its index; creating it again",
+                    extra={"collection": self.collection, "attempt": attempt},
+                )
+                continue
+            if "vector" in self.client.list_indexes(self.collection):
+                return
+        raise MilvusException(message=f"collection {self.collection!r} has no vector index")
 
     @_translate_errors
     def physical_collection(self) -> str | None:
