@@ -104,6 +104,12 @@ def console() -> ConsoleLog:
     return ConsoleLog()
 
 
+def card_ids(page) -> list[str]:
+    """Content ids of the grid's cards, in order, read from their thumbnail URLs."""
+    sources = page.locator("#grid img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
+    return [source.rsplit("/", 1)[-1] for source in sources]
+
+
 def open_page(chromium, console: ConsoleLog, url: str, **context_options):
     context = chromium.new_context(**context_options)
     page = context.new_page()

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from scripts.synthetic import make_dataset, make_image
 from services.dataset import content_id, iter_image_files
-from tests.browser.conftest import open_page, start_indexed_stack
+from tests.browser.conftest import card_ids, open_page, start_indexed_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -35,11 +35,6 @@ def page(chromium, lib_stack, console):
     yield page
     page.context.close()
     assert console.unexpected() == [], "the page logged errors"
-
-
-def card_ids(page) -> list[str]:
-    sources = page.locator("#grid img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
-    return [source.rsplit("/", 1)[-1] for source in sources]
 
 
 def assert_gone(stack, image_id: str) -> None:

@@ -9,19 +9,13 @@ import pytest
 from playwright.sync_api import expect
 
 from services.dataset import content_id, iter_image_files
-from tests.browser.conftest import open_page
+from tests.browser.conftest import card_ids, open_page
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 def query(page) -> dict[str, list[str]]:
     return parse_qs(urlparse(page.url).query)
-
-
-def card_ids(page) -> list[str]:
-    """Content ids of the grid's cards, in order, read from their thumbnail URLs."""
-    sources = page.locator("#grid img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
-    return [source.rsplit("/", 1)[-1] for source in sources]
 
 
 def test_breed_list_and_all_thumbnails(page):

@@ -17,8 +17,7 @@ from scripts import ingest
 from scripts.stack import LocalStack
 from scripts.synthetic import make_dataset
 from services.dataset import content_id, iter_image_files
-from services.settings import MilvusSettings
-from services.vectorstore import VectorStore
+from tests.integration.test_end_to_end import stored_ids
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +38,6 @@ def fault_stack(tmp_path_factory):
         yield stack
     finally:
         stack.stop()
-
-
-def stored_ids(stack: LocalStack) -> list[str]:
-    return [row["id"] for row in VectorStore(MilvusSettings(uri=stack.milvus_uri)).all_rows()]
 
 
 def test_encoder_killed_mid_ingest_then_rerun_indexes_each_image_once(fault_stack, capsys):
