@@ -12,6 +12,7 @@ checks (one ``stat``) before answering, so all workers see them at once, not aft
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections import Counter
@@ -22,12 +23,21 @@ from typing import Any
 from services.vectorstore import VectorStore
 
 
+def age_s(taken_at: float | None) -> float:
+    """Seconds since ``taken_at`` (a ``time.monotonic()`` reading); infinite when never taken.
+
+    ``time.monotonic()`` counts from boot, so a 0.0 "never" would look fresh for the first
+    TTL seconds after a reboot.
+    """
+    return math.inf if taken_at is None else time.monotonic() - taken_at
+
+
 @dataclass(frozen=True)
 class Snapshot:
     rows: list[dict[str, Any]] = field(default_factory=list)  # sorted by breed, then path
     by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
     breeds: list[dict[str, Any]] = field(default_factory=list)  # name, id, count; by name
-    taken_at: float = 0.0  # time.monotonic()
+    taken_at: float | None = None  # time.monotonic(); None: never taken, so always stale
     marker_ns: int = 0  # the change marker's mtime when the snapshot was taken
 
     def page(self, breed: str | None, page: int, per_page: int) -> tuple[list[dict], int]:
@@ -66,10 +76,7 @@ class Catalog:
 
     def _stale(self) -> bool:
         snapshot = self._snapshot
-        return (
-            time.monotonic() - snapshot.taken_at >= self.ttl_s
-            or self._marker_ns() != snapshot.marker_ns
-        )
+        return age_s(snapshot.taken_at) >= self.ttl_s or self._marker_ns() != snapshot.marker_ns
 
     def snapshot(self) -> Snapshot:
         """The current catalogue; refreshed from Milvus when stale (one refresher at a time)."""

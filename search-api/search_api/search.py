@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from search_api.catalog import Catalog
+from search_api.catalog import Catalog, age_s
 from services.encoder_client import EncoderClient
 from services.errors import ApiError, InvalidImage, NotFound
 from services.schema import EncodedImage, ModelInfo
@@ -55,12 +55,12 @@ class SearchService:
         self.store = store
         self.encoder = encoder
         self.catalog = catalog
-        self._collection_model: tuple[float, ModelInfo | None] = (0.0, None)
+        self._collection_model: tuple[float | None, ModelInfo | None] = (None, None)
 
     def collection_model(self, *, fresh: bool = False) -> ModelInfo | None:
         """The model recorded on the collection (cached briefly: it changes only on re-index)."""
         taken_at, model = self._collection_model
-        if fresh or time.monotonic() - taken_at > MODEL_CACHE_S:
+        if fresh or age_s(taken_at) > MODEL_CACHE_S:
             model = self.store.model()
             self._collection_model = (time.monotonic(), model)
         return model

@@ -37,3 +37,32 @@ def test_without_a_writable_marker_the_ttl_still_applies(tmp_path):
     catalog.invalidate()  # cannot write the marker: no error, this worker refreshes anyway
     catalog.snapshot()
     assert store.reads == 2
+
+
+def test_a_never_taken_snapshot_is_stale_on_a_machine_booted_a_second_ago(monkeypatch):
+    """``time.monotonic()`` counts from boot: one second after boot, with a 15 s TTL, the
+    first browse must still read Milvus, not serve an empty catalogue for 14 seconds."""
+    monkeypatch.setattr("search_api.catalog.time.monotonic", lambda: 1.0)
+    store = RowsStore()
+    catalog = Catalog(store, 15.0)
+    assert [row["id"] for row in catalog.snapshot().rows] == ["a"]
+    assert store.reads == 1
+    assert catalog.snapshot().has_breed("beagle") and store.reads == 1  # then cached
+
+
+def test_the_collection_model_is_read_on_a_machine_booted_a_second_ago(monkeypatch):
+    from search_api.search import SearchService
+    from services.schema import ModelInfo
+
+    class ModelStore:
+        reads = 0
+
+        def model(self):
+            self.reads += 1
+            return ModelInfo("efficientnet_lite0", 1280, "f" * 16, "imagenet")
+
+    monkeypatch.setattr("search_api.catalog.time.monotonic", lambda: 1.0)
+    store = ModelStore()
+    search = SearchService(store, encoder=None, catalog=None)
+    assert search.collection_model() is not None and store.reads == 1
+    assert search.collection_model() is not None and store.reads == 1  # cached
