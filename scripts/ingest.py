@@ -2,10 +2,11 @@
 
     python scripts/ingest.py data/stanford-dogs/Images
 
-Stages overlap: the main thread reads and hashes files and drops those already indexed, a
-pool keeps ``--in-flight`` encoder requests busy, and vectors are upserted in batches of
-``--insert-batch``. Ids are content hashes, so stopping at any moment and running again ends
-with every image indexed exactly once. Corrupt files are reported and skipped.
+Stages overlap: the main thread reads and hashes files and drops those already indexed (and
+those the user deleted, see :mod:`services.deleted`), a pool keeps ``--in-flight`` encoder
+requests busy, and vectors are upserted in batches of ``--insert-batch``. Ids are content
+hashes, so stopping at any moment and running again ends with every image indexed exactly
+once. Corrupt files are reported and skipped. ``--reindex`` is :mod:`scripts.reindex`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from services.dataset import (
-    LIBRARY_PREFIX,
     BreedList,
     ImageFile,
     content_id,
@@ -32,16 +32,18 @@ from services.dataset import (
     load_boxes,
     load_split,
 )
+from services.deleted import DeletedPhotos
 from services.encoder_client import EncoderClient
 from services.errors import ApiError
+from services.files import PhotoFiles
 from services.imaging import crop_fraction, upright_size
 from services.logs import configure_logging
+from services.photo import Photo
 from services.schema import EncodedImage, ModelInfo
-from services.settings import EncoderClientSettings, MilvusSettings
+from services.settings import EncoderClientSettings, MilvusSettings, StorageSettings
 from services.vectorstore import ModelMismatch, VectorStore
 
 log = logging.getLogger("ingest")
-REPO_ROOT = Path(__file__).resolve().parents[1]
 Item = tuple[ImageFile, str, bytes]  # file, id, bytes
 
 
@@ -54,6 +56,7 @@ class IngestReport:
     total: int = 0
     added: int = 0
     skipped: int = 0  # already indexed
+    deleted: int = 0  # deleted by the user: kept deleted until restored
     duplicates: int = 0  # same bytes as another file in this run
     failed: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -69,49 +72,7 @@ class IngestReport:
         return {**asdict(self), "images_per_s": self.images_per_s}
 
 
-def reindex(
-    args: argparse.Namespace,
-    encoder: EncoderClient,
-    store: VectorStore,
-    model: ModelInfo,
-    folder_files: list[ImageFile],
-    folder_split: dict[str, str],
-) -> IngestReport:
-    """Re-encode what the index holds into a new, versioned collection, then switch.
-
-    ``store.collection`` (``dogs``) is an alias. The new vectors go to ``dogs_v<time>``
-    while the alias still points at the old collection, so searches keep working and never
-    see two models at once; then the alias moves in one step and the old collection is
-    dropped. Labels (relabelled photos, photos added through the API) come along; deleted
-    photos stay deleted. With no index yet, the folder is indexed.
-    """
-    previous = store.physical_collection()
-    source = VectorStore(store.settings, previous) if previous else None
-    rows = source.all_rows() if source else []
-    files, split = _files_of(rows, args) if rows else (folder_files, folder_split)
-    target = VectorStore(store.settings, f"{store.collection}_v{time.strftime('%Y%m%d%H%M%S')}")
-    target.ensure_collection(model)
-    ingester = _ingester(args, encoder, target, model, split)
-    try:
-        report = ingester.run(files)
-        if source is not None:  # photos added to the old collection meanwhile come along too
-            done = {row["id"] for row in target.all_rows()}
-            late = [row for row in source.all_rows() if row["id"] not in done]
-            if late:
-                late_files, late_split = _files_of(late, args)
-                ingester.split = {**split, **late_split}
-                report.added += ingester.run(late_files).added
-    except BaseException:
-        target.drop()  # the old collection still serves; a re-run starts afresh
-        raise
-    old = store.point_alias_at(target.collection)
-    if old is not None:
-        store.drop_physical(old)
-    report.collection = target.collection
-    return report
-
-
-def _ingester(
+def make_ingester(
     args: argparse.Namespace,
     encoder: EncoderClient,
     store: VectorStore,
@@ -126,21 +87,9 @@ def _ingester(
         args.in_flight,
         args.insert_batch,
         split,
+        deleted=DeletedPhotos(store.settings),
         progress=not args.no_progress,
     )
-
-
-def _files_of(rows: list[dict], args: argparse.Namespace) -> tuple[list[ImageFile], dict]:
-    """The files behind index rows (dataset or library), labelled as the rows are."""
-    files = []
-    for row in rows:
-        path = row["path"]
-        if path.startswith(LIBRARY_PREFIX):
-            absolute = args.library / path[len(LIBRARY_PREFIX) :]
-        else:
-            absolute = args.root / path
-        files.append(ImageFile(absolute, path, row["breed"]))
-    return files, {row["path"]: row["split"] for row in rows}
 
 
 @dataclass
@@ -154,6 +103,7 @@ class Ingester:
     split: dict[str, str] = field(default_factory=dict)
     boxes: dict[str, tuple[float, ...]] = field(default_factory=dict)  # crop to these first
     breeds: BreedList = field(default_factory=BreedList.load)
+    deleted: DeletedPhotos | None = None  # photos the user deleted are not indexed again
     progress: bool = True
 
     def run(self, files: list[ImageFile]) -> IngestReport:
@@ -207,9 +157,13 @@ class Ingester:
                     continue
                 seen.add(image_id)
                 items.append((file, image_id, data))
-            existing = self.store.existing_ids([image_id for _, image_id, _ in items])
+            ids = [image_id for _, image_id, _ in items]
+            existing = self.store.existing_ids(ids)
+            deleted = self.deleted.among(ids) - existing if self.deleted else set()
             report.skipped += len(existing)
-            bar.update(len(existing))
+            report.deleted += len(deleted)
+            bar.update(len(existing) + len(deleted))
+            existing |= deleted
             for item in items:
                 if item[1] not in existing:
                     batch.append(item)
@@ -265,17 +219,17 @@ class Ingester:
             self._insert(pending, report)
 
     def _record(self, file: ImageFile, image_id: str, result: EncodedImage) -> dict:
-        return {
-            "id": image_id,
-            "vector": result.vector.tolist(),
-            "breed": file.breed,
-            "breed_id": self.breeds.index_of(file.breed),
-            "path": file.relative_path,
-            "width": result.width,
-            "height": result.height,
-            "split": self.split.get(file.relative_path, ""),
-            "fingerprint": self.model.fingerprint,
-        }
+        return Photo(
+            id=image_id,
+            breed=file.breed,
+            breed_id=self.breeds.index_of(file.breed),
+            path=file.relative_path,
+            width=result.width,
+            height=result.height,
+            split=self.split.get(file.relative_path, ""),
+            fingerprint=self.model.fingerprint,
+            vector=result.vector,
+        ).to_row()
 
     def _insert(self, pending: list[dict], report: IngestReport) -> None:
         if pending:
@@ -288,11 +242,19 @@ class Ingester:
 
 def build_parser() -> argparse.ArgumentParser:
     encoder_defaults, milvus_defaults = EncoderClientSettings(), MilvusSettings()
+    storage = StorageSettings()
     parser = argparse.ArgumentParser(
         description="Index a folder of breed sub-folders (Stanford Dogs layout works as-is).",
-        epilog="Defaults come from ENCODER_URL, MILVUS_URI and MILVUS_COLLECTION.",
+        epilog="Defaults come from SEARCH_API_DATASET_ROOT, SEARCH_API_LIBRARY_DIR, ENCODER_URL, "
+        "MILVUS_URI and MILVUS_COLLECTION: the folders and services the search API uses.",
     )
-    parser.add_argument("root", type=Path, help="dataset folder holding one folder per breed")
+    parser.add_argument(
+        "root",
+        type=Path,
+        nargs="?",
+        default=storage.dataset_root,
+        help="dataset folder holding one folder per breed (default: %(default)s)",
+    )
     parser.add_argument("--encoder-url", default=encoder_defaults.url, help="comma-separated list")
     parser.add_argument("--milvus-uri", default=milvus_defaults.uri)
     parser.add_argument("--collection", default=milvus_defaults.collection)
@@ -319,8 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--library",
         type=Path,
-        default=REPO_ROOT / "data" / "library",
-        help="where photos added through the API live (SEARCH_API_LIBRARY_DIR), for --reindex",
+        default=storage.library_dir,
+        help="where photos added through the API live, for --reindex (default: %(default)s)",
     )
     parser.add_argument(
         "--crop-to-box",
@@ -332,10 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="encoder request timeout, s")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--json", action="store_true", help="also print the report as JSON")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from scripts.reindex import ReindexRefused, reindex  # it builds on this module's Ingester
+
     args = build_parser().parse_args(argv)
     configure_logging("ingest", "WARNING")
     if not args.root.is_dir():
@@ -350,17 +315,21 @@ def main(argv: list[str] | None = None) -> int:
         split = load_split(lists)
         files = files_in_split(args.root, split, args.split)[: args.limit]
         if args.reindex:
-            report = reindex(args, encoder, store, model, files, split)
+            photo_files = PhotoFiles(args.root, args.library)
+            report = reindex(args, encoder, store, model, files, split, photo_files)
             print(f"re-indexed into {report.collection}: ", end="")
-            return _summary(report)
+            return _summary(report, args.json)
         store.ensure_collection(model)
-        ingester = _ingester(args, encoder, store, model, split)
+        ingester = make_ingester(args, encoder, store, model, split)
         if args.crop_to_box:
             ingester.boxes = load_boxes(args.annotations or args.root.parent / "Annotation", files)
             print(f"cropping {len(ingester.boxes)} of {len(files)} images to their boxes")
         report = ingester.run(files)
     except ModelMismatch as error:
         print(f"error: {error.message}", file=sys.stderr)
+        return 2
+    except ReindexRefused as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     except (ApiError, IngestAborted) as error:
         message = error.message if isinstance(error, ApiError) else str(error)
@@ -370,18 +339,25 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
-    return _summary(report)
+    report.collection = store.collection
+    return _summary(report, args.json)
 
 
-def _summary(report: IngestReport) -> int:
+def _summary(report: IngestReport, as_json: bool = False) -> int:
     print(
         f"{report.added} added, {report.skipped} already indexed, {report.duplicates} "
         f"duplicate files, {len(report.failed)} failed, {report.seconds}s "
         f"({report.images_per_s} img/s)"
     )
+    if report.deleted:
+        print(
+            f"{report.deleted} photos you deleted were left out; restore them in the UI "
+            "(Library, Deleted photos) or with POST /api/images/<id>/restore"
+        )
     for failure in report.failed[:20]:
         print(f"  failed: {failure['path']}: {failure['reason']}")
-    print(json.dumps({"ingest": report.to_dict() | {"failed": len(report.failed)}}))
+    if as_json:
+        print(json.dumps({"ingest": report.to_dict() | {"failed": len(report.failed)}}))
     return 0
 
 

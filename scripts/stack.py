@@ -243,6 +243,8 @@ class LocalStack:
             self.encoder_url,
             "--milvus-uri",
             self.milvus_uri,
+            "--library",
+            str(self.workdir / "library"),
             *extra,
         ]
 

@@ -1,10 +1,34 @@
-"""Writing files so that a crash or a full disk never leaves half a file behind."""
+"""Photo files on disk: where a stored photo's file is, and writing files safely."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+
+from services.dataset import LIBRARY_PREFIX, safe_join
+
+
+@dataclass(frozen=True)
+class PhotoFiles:
+    """The two roots a stored path can point into: the read-only dataset folder, and the
+    writable library of photos added through the API (paths ``@library/...``)."""
+
+    dataset_root: Path
+    library_dir: Path
+
+    def path_of(self, stored_path: str) -> Path | None:
+        """The file a stored path names, if it stays inside its root (after resolving links);
+        ``None`` for a path that tries to leave it. The file may not exist."""
+        if stored_path.startswith(LIBRARY_PREFIX):
+            return safe_join(self.library_dir, stored_path[len(LIBRARY_PREFIX) :])
+        return safe_join(self.dataset_root, stored_path)
+
+    def existing(self, stored_path: str) -> Path | None:
+        """The file, or ``None`` when it is missing or outside its root."""
+        path = self.path_of(stored_path)
+        return path if path is not None and path.is_file() else None
 
 
 def write_atomically(target: Path, data: bytes) -> None:

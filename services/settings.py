@@ -7,8 +7,12 @@ the environment. Values come from environment variables with the prefix shown, e
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class MilvusSettings(BaseSettings):
@@ -40,3 +44,13 @@ class EncoderClientSettings(BaseSettings):
     @property
     def urls(self) -> list[str]:
         return [part.strip().rstrip("/") for part in self.url.split(",") if part.strip()]
+
+
+class StorageSettings(BaseSettings):
+    """Where photo files live: read by the search API (to serve them) and by ingest (to index
+    and re-index them), so both always mean the same folders."""
+
+    model_config = SettingsConfigDict(env_prefix="SEARCH_API_", extra="ignore")
+
+    dataset_root: Path = REPO_ROOT / "data" / "stanford-dogs" / "Images"  # the ingested folder
+    library_dir: Path = REPO_ROOT / "data" / "library"  # photos added through the API or UI

@@ -16,8 +16,10 @@ from search_api.library import Library
 from search_api.manage import manage
 from search_api.remote import UrlFetcher
 from search_api.search import SearchService
+from services.deleted import DeletedPhotos
 from services.encoder_client import EncoderClient
 from services.errors import register_error_handlers
+from services.files import PhotoFiles
 from services.health import health_blueprint
 from services.logs import configure_logging
 from services.metrics import install_metrics
@@ -50,7 +52,11 @@ def create_app(settings: SearchApiSettings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 64 * 1024
     fetcher = UrlFetcher(settings.url_fetch_timeout_s, settings.max_upload_bytes)
     library = Library(
-        store, encoder, settings.dataset_root, settings.library_dir, settings.thumb_cache_dir
+        store,
+        encoder,
+        PhotoFiles(settings.dataset_root, settings.library_dir),
+        settings.thumb_cache_dir,
+        DeletedPhotos(settings.milvus),
     )
     app.extensions.update(
         settings=settings,

@@ -9,20 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from services.imaging import DEFAULT_MAX_PIXELS
-from services.settings import EncoderClientSettings, MilvusSettings
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from services.settings import REPO_ROOT, EncoderClientSettings, MilvusSettings, StorageSettings
 
 
-class SearchApiSettings(BaseSettings):
+class SearchApiSettings(StorageSettings):
+    """``dataset_root`` and ``library_dir`` come from :class:`StorageSettings` (shared with
+    ingest, so both always mean the same folders)."""
+
     model_config = SettingsConfigDict(env_prefix="SEARCH_API_", extra="ignore")
 
-    dataset_root: Path = REPO_ROOT / "data" / "stanford-dogs" / "Images"
     thumb_cache_dir: Path = REPO_ROOT / "data" / "thumbs"
-    library_dir: Path = REPO_ROOT / "data" / "library"  # photos added through the API or UI
     max_images_per_upload: int = 64
     frontend_dir: Path = REPO_ROOT / "frontend"
     thumb_size: int = 256

@@ -30,7 +30,13 @@ def _settings() -> SearchApiSettings:
 
 def _original_path(raw_id: str) -> tuple[str, Path]:
     image_id_ = image_id(raw_id)
-    path = stored_file(lookup_row(image_id_))
+    try:
+        row = lookup_row(image_id_)
+    except NotFound:  # a deleted dataset original stays viewable, so it can be restored
+        row = current_app.extensions["library"].deleted.get(image_id_)
+        if row is None:
+            raise
+    path = stored_file(row)
     if path is None:
         raise NotFound(f"the file of image {image_id_} is missing from the dataset folder")
     return image_id_, path

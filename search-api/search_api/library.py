@@ -4,13 +4,15 @@ Two places hold an image: its file and its Milvus row (plus a cached thumbnail, 
 always be rebuilt). Every change keeps them in step, whatever fails:
 
 - add: write the file (atomically), then upsert the row; a failed upsert removes the file.
-- delete: remove the row first (a failure changes nothing), then the files; a file that
-  cannot be removed puts the row back, so no row ever points at a missing file.
+- delete: record the deletion of dataset originals (a failure changes nothing), remove the
+  rows (a failure forgets the record again), then the files; a file that cannot be removed
+  puts the row back, so no row ever points at a missing file.
+- restore: encode the original again, upsert its row, then forget the record.
 
-Uploaded files live under the library folder (writable); rows name them ``@library/...``.
-Dataset originals are a read-only source: deleting one of those removes it from the index
-and its thumbnail, and leaves the original where it is (``scripts/ingest.py`` would add it
-again).
+Uploaded files live under the library folder (writable); rows name them ``@library/...``, and
+deleting one deletes its file. Dataset originals are a read-only source: deleting one removes
+it from the index and its thumbnail, leaves the original where it is, and records the
+deletion (:mod:`services.deleted`) so that ingest never adds it again until it is restored.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.dataset import LIBRARY_PREFIX, UNKNOWN_BREED, BreedList, content_id, safe_join
+from services.dataset import LIBRARY_PREFIX, UNKNOWN_BREED, BreedList, content_id
+from services.deleted import DeletedPhotos
 from services.encoder_client import EncoderClient
-from services.errors import ApiError, NotFound
-from services.files import write_atomically
+from services.errors import ApiError, InvalidImage, NotFound
+from services.files import PhotoFiles, write_atomically
 from services.imaging import sniff_format
+from services.photo import Photo, image_urls
+from services.schema import EncodedImage, ModelInfo
 from services.vectorstore import VectorStore, check_same_model
 
 log = logging.getLogger(__name__)
@@ -50,21 +55,20 @@ class FileStoreError(ApiError):
 class Library:
     store: VectorStore
     encoder: EncoderClient
-    dataset_root: Path
-    library_dir: Path
+    files: PhotoFiles
     thumb_cache_dir: Path
+    deleted: DeletedPhotos
     breeds: BreedList = field(default_factory=BreedList.load)
 
     # ----- where files are -------------------------------------------------------------------
 
     def file_of(self, row: dict[str, Any]) -> Path | None:
         """The row's file (library or dataset), or ``None`` when missing or outside its root."""
-        path = row["path"]
-        if path.startswith(LIBRARY_PREFIX):
-            candidate = safe_join(self.library_dir, path[len(LIBRARY_PREFIX) :])
-        else:
-            candidate = safe_join(self.dataset_root, path)
-        return candidate if candidate is not None and candidate.is_file() else None
+        return self.files.existing(row["path"])
+
+    @property
+    def library_dir(self) -> Path:
+        return self.files.library_dir
 
     def thumbnail_of(self, image_id: str) -> Path:
         return self.thumb_cache_dir / image_id[:2] / f"{image_id}.jpg"
@@ -86,14 +90,18 @@ class Library:
 
     # ----- add -------------------------------------------------------------------------------
 
-    def add(self, uploads: list[tuple[str, bytes]], breed: str | None) -> list[dict[str, Any]]:
-        """Encode, store and index each upload; one result per upload, in order."""
-        breed_name, breed_id = self.label(breed)
+    def _encode_for_index(self, uploads: list[tuple[str, bytes]]) -> tuple[ModelInfo, list]:
         model, encoded = self.encoder.encode(uploads)
         self.store.ensure_collection(model)  # creates it for the first photo of a new library
         stored = self.store.model()
         if stored is not None:
             check_same_model(stored, model, self.store.collection)
+        return model, encoded
+
+    def add(self, uploads: list[tuple[str, bytes]], breed: str | None) -> list[dict[str, Any]]:
+        """Encode, store and index each upload; one result per upload, in order."""
+        breed_name, breed_id = self.label(breed)
+        model, encoded = self._encode_for_index(uploads)
         ids = [content_id(data) for _, data in uploads]
         existing = self.store.existing_ids([i for i, e in zip(ids, encoded, strict=True) if e.ok])
         results: list[dict[str, Any]] = []
@@ -114,19 +122,10 @@ class Library:
             relative = f"{_folder(breed_name)}/{image_id}{suffix}"
             target = self.library_dir / relative
             _store_file(target, data)
-            row = {
-                "id": image_id,
-                "vector": result.vector.tolist(),
-                "breed": breed_name,
-                "breed_id": breed_id,
-                "path": LIBRARY_PREFIX + relative,
-                "width": result.width,
-                "height": result.height,
-                "split": "",
-                "fingerprint": model.fingerprint,
-            }
+            stored_path = LIBRARY_PREFIX + relative
+            photo = _photo(image_id, breed_name, breed_id, stored_path, "", model, result)
             try:
-                self.store.upsert([row])
+                self.store.upsert([photo.to_row()])
             except ApiError:
                 target.unlink(missing_ok=True)  # no file without its row
                 raise
@@ -143,7 +142,13 @@ class Library:
         missing = sorted(set(ids) - {row["id"] for row in rows})
         if not rows:
             return {"deleted": [], "missing": missing, "files_kept": []}
-        self.store.delete([row["id"] for row in rows])
+        originals = [row for row in rows if not row["path"].startswith(LIBRARY_PREFIX)]
+        self.deleted.record(originals)  # first: a later ingest must not bring them back
+        try:
+            self.store.delete([row["id"] for row in rows])
+        except ApiError:
+            self.deleted.forget([row["id"] for row in originals])
+            raise
         kept: list[str] = []
         for row in rows:
             with contextlib.suppress(OSError):
@@ -178,6 +183,72 @@ class Library:
         self.store.upsert([row])
         log.info("image relabelled", extra={"id": image_id, "breed": row["breed"]})
         return {key: value for key, value in row.items() if key != "vector"}
+
+    # ----- restore ---------------------------------------------------------------------------
+
+    def deleted_photos(self) -> list[dict[str, Any]]:
+        """The dataset originals the user deleted, newest first, as the API shows them."""
+        return [{**row, **image_urls(row["id"])} for row in self.deleted.all()]
+
+    def restore(self, image_id: str) -> dict[str, Any]:
+        """Put a deleted dataset original back: encoded again from its file, then searchable."""
+        record = self.deleted.get(image_id)
+        if record is None:
+            if self.store.get([image_id]):
+                return {"status": "exists", "id": image_id}
+            raise NotFound(f"no deleted photo with id {image_id}")
+        path = self.files.existing(record["path"])
+        if path is None:
+            raise ApiError(
+                f"the original of {image_id} ({record['path']}) is no longer in the dataset folder",
+                code="file_missing",
+                status=409,
+            )
+        data = path.read_bytes()
+        if content_id(data) != image_id:
+            raise ApiError(
+                f"{record['path']} changed since it was deleted; run the ingest to index it anew",
+                code="file_changed",
+                status=409,
+            )
+        model, (result,) = self._encode_for_index([(record["path"], data)])
+        if not result.ok:
+            raise InvalidImage(result.error_message or "invalid image", code=result.error_code)
+        photo = _photo(
+            image_id,
+            record["breed"],
+            record["breed_id"],
+            record["path"],
+            record["split"],
+            model,
+            result,
+        )
+        self.store.upsert([photo.to_row()])
+        self.deleted.forget([image_id])
+        log.info("image restored", extra={"id": image_id, "path": record["path"]})
+        return {"status": "restored", **photo.to_json()}
+
+
+def _photo(
+    image_id: str,
+    breed: str,
+    breed_id: int,
+    path: str,
+    split: str,
+    model: ModelInfo,
+    result: EncodedImage,
+) -> Photo:
+    return Photo(
+        id=image_id,
+        breed=breed,
+        breed_id=breed_id,
+        path=path,
+        width=result.width,
+        height=result.height,
+        split=split,
+        fingerprint=model.fingerprint,
+        vector=result.vector,
+    )
 
 
 def _folder(breed: str) -> str:

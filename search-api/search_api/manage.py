@@ -108,6 +108,22 @@ def duplicates():
     )
 
 
+@manage.get("/deleted")
+def deleted_photos():
+    """Dataset originals the user deleted (newest first): kept out of every ingest until
+    restored. Photos added through the API are gone with their file and are not listed."""
+    photos = _library().deleted_photos()
+    return jsonify({"images": photos, "total": len(photos)})
+
+
+@manage.post("/images/<raw_id>/restore")
+def restore_image(raw_id: str):
+    """Put a deleted dataset original back into the index (encoded again from its file)."""
+    outcome = _library().restore(image_id(raw_id))
+    _catalog().invalidate()
+    return jsonify(outcome)
+
+
 @manage.patch("/images/<raw_id>")
 def relabel_image(raw_id: str):
     """JSON ``{"breed": "..."}``: a breed from the list, or ``unknown``."""

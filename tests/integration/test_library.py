@@ -26,7 +26,10 @@ def library(stack):
     store = VectorStore(MilvusSettings(uri=stack.milvus_uri))
     extra = [row["id"] for row in store.all_rows() if row["path"].startswith("@library/")]
     store.delete(extra)
-    assert ingest.main(stack.ingest_args("--no-progress")) == 0
+    deleted = requests.get(f"{stack.api_url}/api/deleted", timeout=10).json()["images"]
+    for photo in deleted:
+        restore = f"{stack.api_url}/api/images/{photo['id']}/restore"
+        assert requests.post(restore, timeout=60).status_code == 200
 
 
 def rows(stack) -> dict[str, dict]:
@@ -176,3 +179,32 @@ def test_bulk_delete_by_breed_and_by_ids(library):
     for body in ({}, {"ids": "abc"}, {"ids": [], "breed": "beagle"}, {"breed": "Unicorn"}):
         bad = requests.post(f"{library.api_url}/api/images/delete", json=body, timeout=10)
         assert bad.status_code == 400, body
+
+
+def test_a_deleted_dataset_photo_stays_deleted_through_ingest_until_restored(library, capsys):
+    original = list(iter_image_files(library.dataset_root))[5]
+    image_id = content_id(original.path.read_bytes())
+    deleted = requests.delete(f"{library.api_url}/api/images/{image_id}", timeout=30)
+    assert deleted.status_code == 200 and deleted.json()["files_kept"] == [image_id]
+
+    assert ingest.main(library.ingest_args("--no-progress")) == 0  # what `make up` runs again
+    assert "photos you deleted were left out" in capsys.readouterr().out
+    assert image_id not in rows(library)
+    listed = requests.get(f"{library.api_url}/api/deleted", timeout=10).json()["images"]
+    assert {photo["id"]: photo["path"] for photo in listed}[image_id] == original.relative_path
+    thumb = requests.get(f"{library.api_url}/thumbs/{image_id}", timeout=10)
+    assert thumb.status_code == 200  # still viewable, so the user can see what to restore
+
+    restored = requests.post(f"{library.api_url}/api/images/{image_id}/restore", timeout=60)
+    assert restored.status_code == 200 and restored.json()["status"] == "restored"
+    assert rows(library)[image_id]["breed"] == original.breed
+    search = requests.post(
+        f"{library.api_url}/api/search",
+        files={"image": ("q.jpg", original.path.read_bytes())},
+        timeout=60,
+    ).json()
+    assert search["results"][0]["id"] == image_id
+    listed = requests.get(f"{library.api_url}/api/deleted", timeout=10).json()["images"]
+    assert image_id not in {photo["id"] for photo in listed}
+    missing = requests.post(f"{library.api_url}/api/images/{'f' * 24}/restore", timeout=10)
+    assert missing.status_code == 404

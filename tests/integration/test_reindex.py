@@ -97,3 +97,33 @@ def test_reindex_switches_models_in_one_step_and_keeps_labels(stack, other_encod
         f"{stack.api_url}/api/images/{relabelled}", json={"breed": "Chihuahua"}, timeout=10
     )
     assert restored.status_code == 200
+
+
+def test_a_reindex_with_a_missing_source_stops_before_switching_and_loses_nothing(
+    stack, other_encoder, tmp_path, capsys
+):
+    """The data loss of issue 15: compose's tools did not mount the library volume, and a
+    re-index dropped every photo added through the UI. Now it refuses and changes nothing."""
+    assert ingest.main(stack.ingest_args("--no-progress")) == 0
+    added = requests.post(
+        f"{stack.api_url}/api/images", files={"image": ("x.jpg", jpeg_bytes(4343))}, timeout=60
+    )
+    assert added.status_code == 201
+    added_id = added.json()["results"][0]["id"]
+    alias = VectorStore(MilvusSettings(uri=stack.milvus_uri))
+    before = {row["id"] for row in alias.all_rows()}
+    collection = alias.physical_collection()
+    collections = set(alias.client.list_collections())
+
+    empty_library = tmp_path / "not-the-library"
+    args = [str(stack.dataset_root), "--encoder-url", other_encoder, "--milvus-uri"]
+    args += [stack.milvus_uri, "--reindex", "--library", str(empty_library), "--no-progress"]
+    assert ingest.main(args) == 2
+    refusal = capsys.readouterr().err
+    assert "stopped before switching" in refusal and added_id in refusal
+    assert alias.physical_collection() == collection
+    assert set(alias.client.list_collections()) == collections  # the half-built one is dropped
+    assert {row["id"] for row in alias.all_rows()} == before
+    assert alias.model().fingerprint == fingerprint(stack.encoder_url)
+    deleted = requests.delete(f"{stack.api_url}/api/images/{added_id}", timeout=30)
+    assert deleted.status_code == 200

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from search_api.library import FileStoreError, Library
-from services.errors import DependencyUnavailable
+from services.dataset import content_id
+from services.errors import ApiError, DependencyUnavailable
+from services.files import PhotoFiles
 from services.schema import EncodedImage, ModelInfo
 
 MODEL = ModelInfo("efficientnet_lite0", 4, "abc", "imagenet", True, False)
@@ -17,9 +19,10 @@ MODEL = ModelInfo("efficientnet_lite0", 4, "abc", "imagenet", True, False)
 class FakeStore:
     collection = "dogs"
 
-    def __init__(self, fail_upsert: bool = False):
+    def __init__(self, fail_upsert: bool = False, fail_delete: bool = False):
         self.rows: dict[str, dict] = {}
         self.fail_upsert = fail_upsert
+        self.fail_delete = fail_delete
 
     def ensure_collection(self, model):
         pass
@@ -39,8 +42,28 @@ class FakeStore:
         return [dict(self.rows[i]) for i in ids if i in self.rows]
 
     def delete(self, ids):
+        if self.fail_delete:
+            raise DependencyUnavailable("milvus", "down")
         for i in ids:
             self.rows.pop(i, None)
+
+
+class FakeDeleted:
+    def __init__(self):
+        self.records: dict[str, dict] = {}
+
+    def record(self, rows):
+        self.records.update({row["id"]: {**row, "deleted_at": 1} for row in rows})
+
+    def forget(self, ids):
+        for i in ids:
+            self.records.pop(i, None)
+
+    def get(self, image_id):
+        return self.records.get(image_id)
+
+    def all(self):
+        return list(self.records.values())
 
 
 class FakeEncoder:
@@ -51,7 +74,28 @@ class FakeEncoder:
 
 
 def library(tmp_path: Path, store: FakeStore) -> Library:
-    return Library(store, FakeEncoder(), tmp_path / "data", tmp_path / "lib", tmp_path / "thumbs")
+    files = PhotoFiles(tmp_path / "data", tmp_path / "lib")
+    return Library(store, FakeEncoder(), files, tmp_path / "thumbs", FakeDeleted())
+
+
+def dataset_photo(tmp_path: Path, store: FakeStore) -> str:
+    """A dataset original, indexed as ingest indexes it."""
+    data = b"\xff\xd8 a dataset photo"
+    (tmp_path / "data" / "n1-pug").mkdir(parents=True)
+    (tmp_path / "data" / "n1-pug" / "a.jpg").write_bytes(data)
+    image_id = content_id(data)
+    store.rows[image_id] = {
+        "id": image_id,
+        "vector": [0.5] * 4,
+        "breed": "pug",
+        "breed_id": 7,
+        "path": "n1-pug/a.jpg",
+        "width": 8,
+        "height": 8,
+        "split": "train",
+        "fingerprint": "abc",
+    }
+    return image_id
 
 
 def test_a_failed_upsert_leaves_no_file_behind(tmp_path):
@@ -77,3 +121,44 @@ def test_a_file_that_cannot_be_deleted_puts_the_row_back(tmp_path, monkeypatch):
     with pytest.raises(FileStoreError):
         lib.delete([image_id])
     assert image_id in store.rows and stored.is_file()  # rolled back: row and file both kept
+
+
+def test_deleting_a_dataset_original_records_it_and_a_restore_brings_it_back(tmp_path):
+    store = FakeStore()
+    lib = library(tmp_path, store)
+    image_id = dataset_photo(tmp_path, store)
+    outcome = lib.delete([image_id])
+    assert outcome["deleted"] == [image_id] and outcome["files_kept"] == [image_id]
+    assert image_id not in store.rows
+    assert (tmp_path / "data" / "n1-pug" / "a.jpg").is_file()  # the original is read-only
+    (listed,) = lib.deleted_photos()
+    assert (listed["id"], listed["path"], listed["breed"]) == (image_id, "n1-pug/a.jpg", "pug")
+
+    restored = lib.restore(image_id)
+    assert restored["status"] == "restored"
+    row = store.rows[image_id]
+    assert (row["breed"], row["breed_id"], row["split"]) == ("pug", 7, "train")
+    assert lib.deleted_photos() == []
+    assert lib.restore(image_id)["status"] == "exists"  # a second restore changes nothing
+
+
+def test_a_failed_delete_forgets_the_deletion_record(tmp_path):
+    store = FakeStore(fail_delete=True)
+    lib = library(tmp_path, store)
+    image_id = dataset_photo(tmp_path, store)
+    with pytest.raises(DependencyUnavailable):
+        lib.delete([image_id])
+    assert image_id in store.rows and lib.deleted_photos() == []
+
+
+def test_restoring_a_photo_whose_file_is_gone_is_a_409_and_keeps_the_record(tmp_path):
+    store = FakeStore()
+    lib = library(tmp_path, store)
+    image_id = dataset_photo(tmp_path, store)
+    lib.delete([image_id])
+    (tmp_path / "data" / "n1-pug" / "a.jpg").unlink()
+    with pytest.raises(ApiError) as refused:
+        lib.restore(image_id)
+    assert (refused.value.status, refused.value.code) == (409, "file_missing")
+    assert [photo["id"] for photo in lib.deleted_photos()] == [image_id]
+    assert image_id not in store.rows

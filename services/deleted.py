@@ -1,0 +1,125 @@
+"""What the user deleted from the dataset, kept so that no later ingest brings it back.
+
+A dataset original is read-only: deleting it removes its row from the photo collection, but
+the file stays in the dataset folder, where the next ``make up`` or ``ingest`` would find it
+and index it again. So the deletion is recorded here, in a collection of its own named after
+the photo collection (``dogs_deleted``: it survives a re-index, which swaps the collection
+behind the ``dogs`` alias), until the user restores the photo.
+
+Photos added through the API are not recorded: their file is deleted with them, so nothing
+can bring them back.
+
+Milvus needs a vector field in every collection; this one has a constant 2-d marker, never
+searched. Reads are strongly consistent: they are few and small, and ingest must never miss a
+deletion that was just made.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pymilvus import DataType
+
+from services.milvus import MilvusConnection, milvus_call
+from services.photo import ID, FieldSpec
+from services.settings import MilvusSettings
+
+SUFFIX = "_deleted"
+FIELDS = (
+    FieldSpec("breed", "str", 128),
+    FieldSpec("breed_id", "int"),
+    FieldSpec("path", "str", 1024),
+    FieldSpec("split", "str", 16),
+    FieldSpec("deleted_at", "int"),  # Unix seconds
+)
+FIELD_NAMES = tuple(field.name for field in FIELDS)
+MARKER = [1.0, 0.0]
+STRONG = "Strong"
+
+
+class DeletedPhotos(MilvusConnection):
+    def __init__(self, settings: MilvusSettings, photo_collection: str | None = None):
+        super().__init__(settings, (photo_collection or settings.collection) + SUFFIX)
+
+    def _ensure(self) -> None:
+        if self.client.has_collection(self.collection):
+            return
+        from services.vectorstore import add_fields  # the photo schema's field builder
+
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field(ID.name, DataType.VARCHAR, max_length=ID.max_length, is_primary=True)
+        schema.add_field("marker", DataType.FLOAT_VECTOR, dim=len(MARKER))
+        add_fields(schema, FIELDS)
+        index = self.client.prepare_index_params()
+        index.add_index("marker", index_type="FLAT", metric_type="L2")
+        self.client.create_collection(self.collection, schema=schema)
+        self.client.create_index(self.collection, index)
+        self.client.load_collection(self.collection)
+
+    @milvus_call
+    def record(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Remember these photo rows (``id``, ``breed``, ``breed_id``, ``path``, ``split``)."""
+        if not rows:
+            return
+        self._ensure()
+        now = int(time.time())
+        records = [
+            {
+                "id": row["id"],
+                "marker": MARKER,
+                **{name: row[name] for name in FIELD_NAMES if name != "deleted_at"},
+                "deleted_at": now,
+            }
+            for row in rows
+        ]
+        self.client.upsert(self.collection, records)
+
+    @milvus_call
+    def forget(self, ids: Sequence[str]) -> None:
+        """The photos are restored: no longer deleted."""
+        if ids and self.client.has_collection(self.collection):
+            self.client.delete(self.collection, ids=list(ids))
+
+    @milvus_call
+    def among(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` the user deleted."""
+        if not ids or not self.client.has_collection(self.collection):
+            return set()
+        rows = self.client.get(
+            self.collection, ids=list(ids), output_fields=["id"], consistency_level=STRONG
+        )
+        return {row["id"] for row in rows}
+
+    @milvus_call
+    def get(self, image_id: str) -> dict[str, Any] | None:
+        if not self.client.has_collection(self.collection):
+            return None
+        rows = self.client.get(
+            self.collection,
+            ids=[image_id],
+            output_fields=["id", *FIELD_NAMES],
+            consistency_level=STRONG,
+        )
+        return dict(rows[0]) if rows else None
+
+    @milvus_call
+    def all(self) -> list[dict[str, Any]]:
+        """Every record, newest first."""
+        if not self.client.has_collection(self.collection):
+            return []
+        iterator = self.client.query_iterator(
+            self.collection,
+            batch_size=4000,
+            filter="",
+            output_fields=["id", *FIELD_NAMES],
+            consistency_level=STRONG,
+        )
+        rows: list[dict[str, Any]] = []
+        try:
+            while batch := iterator.next():
+                rows.extend(batch)
+        finally:
+            iterator.close()
+        return sorted(rows, key=lambda row: (-row["deleted_at"], row["path"]))

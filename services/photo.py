@@ -1,0 +1,86 @@
+"""The one definition of a stored photo: its fields, their types and limits.
+
+The Milvus schema (:mod:`services.vectorstore`), the rows that ingest, the library and a
+restore write, and the API's JSON are all made from :data:`FIELDS` and :class:`Photo`, so a
+field is added, or a limit changed, in this file alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from services.dataset import LIBRARY_PREFIX
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: Literal["str", "int"]
+    max_length: int = 0  # characters, for "str": Milvus VARCHAR needs a limit
+
+
+ID = FieldSpec("id", "str", 64)  # the content hash (services.dataset.content_id)
+FIELDS = (
+    FieldSpec("breed", "str", 128),
+    FieldSpec("breed_id", "int"),  # index in data/breeds.txt; -1 for unknown or other breeds
+    FieldSpec("path", "str", 1024),  # relative to the dataset root, or "@library/..."
+    FieldSpec("width", "int"),
+    FieldSpec("height", "int"),
+    FieldSpec("split", "str", 16),  # "train" | "test" | "" (the official Stanford split)
+    FieldSpec("fingerprint", "str", 64),  # the model that made the vector
+)
+FIELD_NAMES = tuple(field.name for field in FIELDS)
+PUBLIC_FIELDS = ("breed", "breed_id", "path", "width", "height", "split")  # in the API's JSON
+
+
+def image_urls(image_id: str) -> dict[str, str]:
+    return {"image_url": f"/images/{image_id}", "thumbnail_url": f"/thumbs/{image_id}"}
+
+
+@dataclass
+class Photo:
+    id: str
+    breed: str
+    breed_id: int
+    path: str
+    width: int
+    height: int
+    split: str = ""
+    fingerprint: str = ""
+    vector: np.ndarray | None = None  # unit float32; absent when read without vectors
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Photo:
+        """From a Milvus row or a search hit's fields (other keys are ignored)."""
+        vector = row.get("vector")
+        return cls(
+            id=str(row["id"]),
+            **{name: row[name] for name in FIELD_NAMES if name in row},
+            vector=None if vector is None else np.asarray(vector, dtype=np.float32),
+        )
+
+    @property
+    def in_library(self) -> bool:
+        """Added through the API (a writable copy), not a read-only dataset original."""
+        return self.path.startswith(LIBRARY_PREFIX)
+
+    def to_row(self) -> dict[str, Any]:
+        """The Milvus row to upsert: every field and the vector."""
+        if self.vector is None:
+            raise ValueError(f"photo {self.id} has no vector to store")
+        return {
+            "id": self.id,
+            "vector": np.asarray(self.vector, dtype=np.float32).tolist(),
+            **{name: getattr(self, name) for name in FIELD_NAMES},
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """What the API shows of a photo."""
+        return {
+            "id": self.id,
+            **{name: getattr(self, name) for name in PUBLIC_FIELDS},
+            **image_urls(self.id),
+        }
