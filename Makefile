@@ -8,7 +8,7 @@ ARGS ?=
 REQUIREMENTS := requirements.txt scripts/requirements.txt encoder/requirements.txt \
 	search-api/requirements.txt services/requirements.txt pyproject.toml
 
-.PHONY: help up test test-deps lint format screenshots
+.PHONY: help up test test-deps lint format screenshots compose-smoke
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 up: $(VENV)/.runtime ## start Milvus Lite, encoder, search API, ingest; UI at http://localhost:5000 (IMAGES=dir to index your own folder)
-	$(BIN)/python scripts/up.py $(if $(IMAGES),--images $(IMAGES)) $(ARGS)
+	$(BIN)/python -m scripts.stack.up $(if $(IMAGES),--images $(IMAGES)) $(ARGS)
 
 test-deps: $(VENV)/.dev $(CHROMIUM) ## install what the tests need (Python packages, Chromium)
 
@@ -51,3 +51,8 @@ format: $(VENV)/.dev ## apply ruff's formatting and safe fixes
 
 screenshots: test-deps ## retake docs/search-results.png (needs ../shared/data)
 	DOGSEARCH_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q tests/browser/test_screenshot.py
+
+DATASET ?= data/stanford-dogs
+COMPOSE_FILES ?=
+compose-smoke: $(VENV)/.runtime ## the production path on the Docker engine DOCKER_HOST names (DATASET=dir holding Images/)
+	$(BIN)/python -m scripts.stack.compose_smoke --dataset $(DATASET) $(COMPOSE_FILES)

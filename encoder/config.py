@@ -12,7 +12,9 @@ class EncoderSettings(BaseSettings):
 
     arch: str = "resnet152"  # resnet152 | efficientnet_lite0 | auto (ResNet, else offline)
     weights: str = "auto"  # auto | imagenet | random (plumbing tests only)
-    checkpoint: str = ""  # a fine-tuned checkpoint from scripts/finetune.py wins over `weights`
+    checkpoint: str = (
+        ""  # a fine-tuned checkpoint from scripts/training/finetune.py wins over `weights`
+    )
     device: str = "auto"  # auto | cpu | cuda | cuda:1
     backend: str = "auto"  # auto (ONNX Runtime on CPU, torch on CUDA) | torch | onnx
     onnx_cache_dir: str = ""  # exported models, by fingerprint; "" = $TORCH_HOME/onnx

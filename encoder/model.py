@@ -118,6 +118,22 @@ def build_backbone(arch: str, *, pretrained: bool) -> nn.Module:
     raise ValueError(f"unknown backbone {arch!r}; choose one of {sorted(BACKBONES)}")
 
 
+def build_pretrained_backbone(arch: str) -> tuple[str, nn.Module]:
+    """``arch`` with ImageNet weights; ``auto`` is ResNet-152, or the offline backbone when
+    ResNet-152's weights cannot be had (announced loudly). Returns the arch actually built."""
+    if arch != "auto":
+        return arch, build_backbone(arch, pretrained=True)
+    try:
+        return "resnet152", build_backbone("resnet152", pretrained=True)
+    except WeightsUnavailable as error:
+        log.warning(
+            "OFFLINE BACKBONE: ResNet-152 weights unavailable, using %s instead",
+            OFFLINE_BACKBONE,
+            extra={"reason": str(error)},
+        )
+        return OFFLINE_BACKBONE, build_backbone(OFFLINE_BACKBONE, pretrained=True)
+
+
 def _resnet152_imagenet_state_dict() -> dict[str, torch.Tensor]:
     from torchvision.models import ResNet152_Weights
 
@@ -240,20 +256,8 @@ def load_encoder(
             net = EmbeddingNet(build_backbone(arch, pretrained=False))
         source = "random"
     else:
-        if arch == "auto":
-            try:
-                net = EmbeddingNet(build_backbone("resnet152", pretrained=True))
-                arch = "resnet152"
-            except WeightsUnavailable as error:
-                log.warning(
-                    "OFFLINE BACKBONE: ResNet-152 weights unavailable, using %s instead",
-                    OFFLINE_BACKBONE,
-                    extra={"reason": str(error)},
-                )
-                arch = OFFLINE_BACKBONE
-                net = EmbeddingNet(build_backbone(arch, pretrained=True))
-        else:
-            net = EmbeddingNet(build_backbone(arch, pretrained=True))
+        arch, backbone = build_pretrained_backbone(arch)
+        net = EmbeddingNet(backbone)
         source = "imagenet"
     net.eval().to(torch_device).to(memory_format=torch.channels_last)
     info = ModelInfo(

@@ -97,7 +97,7 @@ def load_split(lists_dir: Path) -> dict[str, str]:
     """``{"n02085620-Chihuahua/n02085620_1.jpg": "train", ...}`` from the official list files.
 
     Accepts the text lists (``train_list.txt``/``test_list.txt``, ``<path> <label>`` per line)
-    written by ``scripts/download_stanford_dogs.py``; missing files give an empty mapping.
+    written by ``scripts/jobs/download_stanford_dogs.py``; missing files give an empty mapping.
     """
     split: dict[str, str] = {}
     for name in ("train", "test"):

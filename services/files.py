@@ -50,3 +50,27 @@ def write_atomically(target: Path, data: bytes) -> None:
         if tmp_name is not None:
             Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+class NotWritable(OSError):
+    """A job's output folder cannot be written; the message says whose it is and what to do."""
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and prove that a file can be written in it, before a job
+    spends hours on work it could not save. Raises :class:`NotWritable` with advice."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        try:
+            owner = f"owned by uid {folder.stat().st_uid}"
+        except OSError:
+            owner = "not creatable"
+        raise NotWritable(
+            f"cannot write to {folder} ({error.strerror or error}): it is {owner} and this job "
+            f"runs as uid {os.getuid()}. With docker compose, run the job through compose (its "
+            "`prepare` step hands folders the engine created to the job's user); otherwise give "
+            f"the folder to uid {os.getuid()} (sudo chown -R {os.getuid()} <folder>)."
+        ) from None

@@ -307,5 +307,5 @@ def check_same_model(stored: ModelInfo, current: ModelInfo, collection: str) -> 
             f"collection {collection!r} holds vectors of {stored.arch} (dim {stored.dim}, "
             f"fingerprint {stored.fingerprint}) but the encoder runs {current.arch} (dim "
             f"{current.dim}, fingerprint {current.fingerprint}); re-index with "
-            "`python scripts/ingest.py --reindex DIR`"
+            "`python -m scripts.jobs.ingest --reindex`"
         )

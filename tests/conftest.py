@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.stack import LocalStack
-from scripts.synthetic import make_dataset
+from scripts.stack.local import LocalStack
+from tests.support.synthetic import make_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -193,7 +193,7 @@ async function browse(state, token) {
     showEmpty(
       "The index is empty: run the ingest.",
       "Index a folder of photos in the Stanford Dogs layout with `make up IMAGES=/path/to/Images` " +
-        "or `python scripts/ingest.py /path/to/Images`, then reload this page.",
+        "or `python -m scripts.jobs.ingest /path/to/Images`, then reload this page.",
     );
   } else if (body.images.length === 0) {
     showEmpty("No photos on this page.", "Go back to the first page or pick another breed.");
@@ -396,7 +396,7 @@ function renderFooter(stats) {
   footer.replaceChildren(...parts);
   if (stats?.reindex_needed) {
     $("banner").textContent =
-      "The index was built by a different model than the encoder runs now: re-index with scripts/ingest.py --reindex.";
+      "The index was built by a different model than the encoder runs now: re-index with python -m scripts.jobs.ingest --reindex (or docker compose --profile tools run --rm ingest --reindex).";
     $("banner").hidden = false;
   }
 }

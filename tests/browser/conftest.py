@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from scripts import finetune, ingest
-from scripts.stack import LocalStack
-from scripts.synthetic import make_dataset
+from scripts.jobs import ingest
+from scripts.stack.local import LocalStack
+from scripts.training import finetune
+from tests.support.synthetic import make_dataset
 
 CHROMIUM = Path(os.environ.get("DOGSEARCH_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -59,7 +60,8 @@ def start_indexed_stack(workdir: Path, dataset_root: Path, **encoder_env: str) -
 @pytest.fixture(scope="module")
 def ui_stack(tmp_path_factory):
     """3 synthetic breeds x 8 photos, indexed by the offline backbone with a fine-tuned head
-    (two quick steps of ``scripts/finetune.py``), so the page shows breed predictions too."""
+    (two quick steps of ``scripts/training/finetune.py``), so the page shows breed predictions
+    too."""
     images = make_dataset(tmp_path_factory.mktemp("ui-dataset"), per_breed=8)
     checkpoint = tmp_path_factory.mktemp("ui-model") / "finetuned.pt"
     finetune_args = [

@@ -170,7 +170,7 @@ def test_empty_index_says_to_run_the_ingest(chromium, ui_stack, console):
     page.on("pageerror", lambda e: console.errors.append(str(e)))
     page.goto(ui_stack.api_url)
     expect(page.locator("#empty")).to_contain_text("The index is empty: run the ingest.")
-    expect(page.locator("#empty")).to_contain_text("scripts/ingest.py")
+    expect(page.locator("#empty")).to_contain_text("scripts.jobs.ingest")
     context.close()
     assert console.unexpected() == []
 

@@ -11,8 +11,8 @@ import torch
 from encoder.app import create_app
 from encoder.config import EncoderSettings
 from encoder.model import load_encoder
-from scripts.synthetic import make_image
 from services.schema import unpack_vector
+from tests.support.synthetic import make_image
 
 pytestmark = [
     pytest.mark.gpu,

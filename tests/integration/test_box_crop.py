@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scripts import ingest
+from scripts.jobs import ingest
 from services.dataset import content_id, iter_image_files
 from services.encoder_client import EncoderClient
 from services.imaging import crop_fraction

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from scripts import ingest
+from scripts.jobs import ingest
 from services.dataset import content_id, iter_image_files
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore

@@ -13,11 +13,11 @@ import time
 import pytest
 import requests
 
-from scripts import ingest
-from scripts.stack import LocalStack
-from scripts.synthetic import make_dataset
+from scripts.jobs import ingest
+from scripts.stack.local import LocalStack
 from services.dataset import content_id, iter_image_files
 from tests.integration.test_end_to_end import stored_ids
+from tests.support.synthetic import make_dataset
 
 pytestmark = pytest.mark.integration
 

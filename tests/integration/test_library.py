@@ -9,11 +9,11 @@ import time
 import pytest
 import requests
 
-from scripts import ingest
-from scripts.synthetic import image_bytes, jpeg_bytes, make_image
+from scripts.jobs import ingest
 from services.dataset import content_id, iter_image_files
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
+from tests.support.synthetic import image_bytes, jpeg_bytes, make_image
 
 pytestmark = pytest.mark.integration
 

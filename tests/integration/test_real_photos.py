@@ -14,14 +14,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scripts import evaluate, ingest
-from scripts.metrics import summarise
-from scripts.stack import LocalStack
-from scripts.synthetic import image_bytes
+from scripts.jobs import ingest
+from scripts.stack.local import LocalStack
+from scripts.training import evaluate
+from scripts.training.metrics import summarise
 from services.dataset import files_in_split, load_split
 from services.encoder_client import EncoderClient
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
+from tests.support.synthetic import image_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.realdata]
 

@@ -8,12 +8,12 @@ import time
 import pytest
 import requests
 
-from scripts import ingest
-from scripts.stack import LocalStack
-from scripts.synthetic import jpeg_bytes
+from scripts.jobs import ingest
+from scripts.stack.local import LocalStack
 from services.dataset import content_id, iter_image_files
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
+from tests.support.synthetic import jpeg_bytes
 
 pytestmark = pytest.mark.integration
 

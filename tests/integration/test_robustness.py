@@ -8,10 +8,11 @@ import pytest
 import requests
 from PIL import Image
 
-from scripts import ingest, soak
-from scripts.synthetic import image_bytes, make_image
+from scripts.bench import soak
+from scripts.jobs import ingest
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
+from tests.support.synthetic import image_bytes, make_image
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 from PIL import Image
 
-from scripts import ingest
+from scripts.jobs import ingest
 from services.dataset import content_id, iter_image_files
 
 pytestmark = pytest.mark.integration

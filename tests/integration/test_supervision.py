@@ -10,14 +10,14 @@ import time
 
 import pytest
 
-from scripts.stack import python_env
+from scripts.stack.local import python_env
 
 pytestmark = pytest.mark.integration
 
 LAUNCHER = """
 import sys, time
 from pathlib import Path
-from scripts.stack import LocalStack
+from scripts.stack.local import LocalStack
 stack = LocalStack(Path(sys.argv[1]), Path(sys.argv[1]))
 stack.start_milvus()
 print(stack.processes["milvus"].process.pid, flush=True)

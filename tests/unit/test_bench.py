@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from scripts import bench
-from scripts.bench_search import clustered_vectors, exact_top_k, recall_at_k
-from scripts.stack import LocalStack
+from scripts.bench import bench
+from scripts.bench.bench_search import clustered_vectors, exact_top_k, recall_at_k
+from scripts.stack.local import LocalStack
 
 
 def timing(p50: float) -> dict:

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from scripts.synthetic import make_dataset
 from services.dataset import (
     BreedList,
     breed_name,
@@ -14,6 +13,7 @@ from services.dataset import (
     load_split,
     safe_join,
 )
+from tests.support.synthetic import make_dataset
 
 
 @pytest.mark.parametrize(

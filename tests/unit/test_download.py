@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from scripts import download_stanford_dogs as download
-from scripts.synthetic import jpeg_bytes
+from scripts.jobs import download_stanford_dogs as download
 from services.dataset import load_split
+from tests.support.synthetic import jpeg_bytes
 
 FILES = [
     "n02085620-Chihuahua/n02085620_1.jpg",

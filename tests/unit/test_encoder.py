@@ -17,8 +17,8 @@ from encoder.model import (
     preprocess_transform,
     save_checkpoint,
 )
-from scripts.synthetic import image_bytes, jpeg_bytes, make_image
 from services.schema import unpack_vector
+from tests.support.synthetic import image_bytes, jpeg_bytes, make_image
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from encoder.model import load_encoder
-from scripts import evaluate
-from scripts.labelled_images import select_files
-from scripts.synthetic import make_dataset, write_split_lists
+from scripts.training import evaluate
+from scripts.training.labelled_images import select_files
 from services.dataset import read_box
 from services.imaging import decode_image
+from tests.support.synthetic import make_dataset, write_split_lists
 
 
 @pytest.fixture(scope="module")

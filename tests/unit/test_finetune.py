@@ -11,9 +11,9 @@ import torch
 from encoder.app import create_app
 from encoder.config import EncoderSettings
 from encoder.model import load_checkpoint
-from scripts import finetune
-from scripts.synthetic import jpeg_bytes, make_dataset, write_split_lists
+from scripts.training import finetune
 from services.dataset import BreedList
+from tests.support.synthetic import jpeg_bytes, make_dataset, write_split_lists
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import zlib
 import pytest
 from PIL import Image
 
-from scripts.synthetic import image_bytes
 from services.errors import ApiError
 from services.imaging import crop_fraction, decode_image, make_thumbnail
+from tests.support.synthetic import image_bytes
 
 
 @pytest.mark.parametrize(

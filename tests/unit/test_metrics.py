@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from scripts.metrics import (
+from scripts.training.metrics import (
     average_precision_at_k,
     confused_pairs,
     hit_at_k,

@@ -12,7 +12,7 @@ from encoder.app import create_app
 from encoder.config import EncoderSettings
 from encoder.model import EmbeddingNet, build_backbone, load_encoder, save_checkpoint
 from encoder.onnx_backend import BackendUnavailable, OnnxEmbedder, choose_embed, wants_onnx
-from scripts.synthetic import jpeg_bytes, make_image
+from tests.support.synthetic import jpeg_bytes, make_image
 
 CPU, GPU = torch.device("cpu"), torch.device("cuda")
 

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from scripts.synthetic import jpeg_bytes
 from search_api.remote import UrlFetcher, UrlFetchFailed, UrlRefused, is_public
 from services.imaging import ImageTooLarge
+from tests.support.synthetic import jpeg_bytes
 
 PHOTO = jpeg_bytes(5)
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import requests
 
-from scripts import ingest
-from scripts.loadgen import LoadResult, run_load
-from scripts.stack import LocalStack
+from scripts.bench.loadgen import LoadResult, run_load
+from scripts.jobs import ingest
+from scripts.stack.local import LocalStack
 from services.dataset import iter_image_files
 
 MIX = (("upload", 1), ("similar", 4), ("breed_page", 3), ("thumbnail", 8))  # weights

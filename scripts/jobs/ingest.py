@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from scripts.reindex import ReindexRefused, reindex  # it builds on this module's Ingester
+    from scripts.jobs.reindex import ReindexRefused, reindex  # it builds on this module's Ingester
 
     args = build_parser().parse_args(argv)
     configure_logging("ingest", "WARNING")

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 from torchvision import transforms
 from tqdm import tqdm
 
+from encoder.config import EncoderSettings
 from encoder.model import (
     BACKBONES,
     CROP,
@@ -33,21 +34,33 @@ from encoder.model import (
     EmbeddingNet,
     WeightsUnavailable,
     build_backbone,
+    build_pretrained_backbone,
     choose_device,
     preprocess_transform,
     save_checkpoint,
 )
-from scripts.labelled_images import LabelledImages, class_names_for, select_files
+from scripts.training.labelled_images import (
+    LabelledImages,
+    add_dataset_arguments,
+    class_names_for,
+    lists_folder,
+    select_files,
+)
+from services.files import NotWritable, check_writable
 from services.logs import configure_logging
 
 log = logging.getLogger("finetune")
 
 
-def initial_backbone(arch: str, weights: str, seed: int) -> nn.Module:
-    """ImageNet weights, or seeded random ones (``random``: reproducible, for tests only)."""
+def initial_backbone(arch: str, weights: str, seed: int) -> tuple[str, nn.Module]:
+    """ImageNet weights, or seeded random ones (``random``: reproducible, for tests only).
+    ``auto`` resolves as the encoder resolves it; returns the arch actually built."""
+    if weights != "random":
+        return build_pretrained_backbone(arch)
+    arch = "resnet152" if arch == "auto" else arch
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return build_backbone(arch, pretrained=weights == "imagenet")
+        return arch, build_backbone(arch, pretrained=False)
 
 
 def train_transform(arch: str) -> transforms.Compose:
@@ -158,14 +171,22 @@ def run_epoch(
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("images", type=Path, help="dataset root: one folder per breed")
-    parser.add_argument("--lists", type=Path, help="folder with train_list.txt and test_list.txt")
-    parser.add_argument("--arch", choices=sorted(BACKBONES), default="resnet152")
+    encoder = EncoderSettings()
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Defaults come from SEARCH_API_DATASET_ROOT, ENCODER_ARCH and ENCODER_WEIGHTS.",
+    )
+    add_dataset_arguments(parser)
+    parser.add_argument(
+        "--arch",
+        choices=["auto", *sorted(BACKBONES)],
+        default=encoder.arch,
+        help="backbone (default ENCODER_ARCH: %(default)s); auto = ResNet-152, else offline",
+    )
     parser.add_argument(
         "--weights",
         choices=["imagenet", "random"],
-        default="imagenet",
+        default="random" if encoder.weights == "random" else "imagenet",
         help="start from ImageNet (default); random is for plumbing tests only",
     )
     parser.add_argument("--train-stages", type=int, default=1, help="last stages that learn")
@@ -192,10 +213,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging("finetune")
+    try:
+        check_writable(args.out.parent)  # before hours of training that could not be saved
+    except NotWritable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     torch.manual_seed(args.seed)
     device = choose_device(args.device)
     use_amp = device.type == "cuda"
 
+    args.lists = lists_folder(args.images, args.lists)
     has_lists = args.lists is not None
     train_files = select_files(
         args.images,
@@ -212,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     class_names = class_names_for(train_files + val_files)
     try:
-        backbone = initial_backbone(args.arch, args.weights, args.seed)
+        args.arch, backbone = initial_backbone(args.arch, args.weights, args.seed)
     except WeightsUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import requests
 
-from scripts import download_stanford_dogs, ingest
-from scripts.stack import REPO_ROOT, LocalStack
+from scripts.jobs import download_stanford_dogs, ingest
+from scripts.stack.local import REPO_ROOT, LocalStack
 
 DEFAULT_IMAGES = REPO_ROOT / "data" / "stanford-dogs" / "Images"
 BANNER = "=" * 72

@@ -25,13 +25,21 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from encoder.config import EncoderSettings
 from encoder.model import BACKBONES, WeightsUnavailable, load_encoder
-from scripts import eval_report
-from scripts.labelled_images import LabelledImages, class_names_for, select_files
-from scripts.metrics import confused_pairs, per_label, rank_gallery, summarise
+from scripts.training import eval_report
+from scripts.training.labelled_images import (
+    LabelledImages,
+    add_dataset_arguments,
+    class_names_for,
+    lists_folder,
+    select_files,
+)
+from scripts.training.metrics import confused_pairs, per_label, rank_gallery, summarise
 from services.dataset import ImageFile, load_boxes
 from services.encoder_client import EncoderClient
 from services.errors import ApiError
+from services.files import NotWritable, check_writable
 from services.imaging import crop_fraction
 from services.logs import configure_logging
 
@@ -131,9 +139,11 @@ def evaluate(gallery: Encoded, queries: Encoded, gallery_files, query_files, k: 
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("images", type=Path, help="dataset root: one folder per breed")
-    parser.add_argument("--lists", type=Path, help="folder with train_list.txt and test_list.txt")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Defaults come from SEARCH_API_DATASET_ROOT and ENCODER_ARCH.",
+    )
+    add_dataset_arguments(parser)
     parser.add_argument("--gallery-split", default="train")
     parser.add_argument("--query-split", default="test")
     parser.add_argument(
@@ -141,7 +151,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         help="imagenet | random | path to a checkpoint; repeat to compare (default: imagenet)",
     )
-    parser.add_argument("--arch", choices=sorted(BACKBONES), default="resnet152")
+    parser.add_argument(
+        "--arch",
+        choices=["auto", *sorted(BACKBONES)],
+        default=EncoderSettings().arch,
+        help="backbone for imagenet and random (default ENCODER_ARCH: %(default)s)",
+    )
     parser.add_argument("--encoder-url", help="evaluate a running encoder instead")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--per-breed", type=int, help="at most N images per breed and split")
@@ -169,8 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging("evaluate")
     torch.set_grad_enabled(False)
+    args.lists = lists_folder(args.images, args.lists)
     if args.lists is None:
         raise SystemExit("--lists is required: the gallery and queries come from the split lists")
+    try:
+        check_writable(args.out)  # before the encoding, which can take hours
+    except NotWritable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     gallery_files = select_files(args.images, args.lists, args.gallery_split, None, args.per_breed)
     query_files = select_files(args.images, args.lists, args.query_split, None, args.per_breed)
     if not gallery_files:

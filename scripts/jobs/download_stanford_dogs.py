@@ -19,13 +19,18 @@ from pathlib import Path
 import requests
 from tqdm import tqdm
 
+from services.files import NotWritable, check_writable
+from services.settings import StorageSettings
+
 BASE_URL = "http://vision.stanford.edu/aditya86/ImageNetDogs"
 ARCHIVES = {
     "images.tar": "Images",  # 757 MB, 20,580 JPEGs in 120 breed folders
     "annotation.tar": "Annotation",  # bounding boxes, PASCAL VOC XML
     "lists.tar": "lists",  # train_list.mat, test_list.mat, file_list.mat
 }
-DEFAULT_DEST = Path(__file__).resolve().parents[1] / "data" / "stanford-dogs"
+# Beside the Images folder the search API serves (SEARCH_API_DATASET_ROOT), so one setting
+# says where the dataset is, for `make up` and compose alike.
+DEFAULT_DEST = StorageSettings().dataset_root.parent
 CHUNK = 1 << 20
 
 
@@ -110,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", default=BASE_URL)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    args.dest.mkdir(parents=True, exist_ok=True)
+    try:
+        check_writable(args.dest)
+    except NotWritable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     try:
         for archive, folder in ARCHIVES.items():
             if (args.dest / folder).is_dir():

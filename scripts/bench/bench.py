@@ -31,23 +31,23 @@ import torch
 
 from encoder.model import CROP, RESIZE, load_encoder
 from encoder.onnx_backend import OnnxEmbedder, default_cache_dir
-from scripts.bench_search import (
+from scripts.bench.bench_search import (
     bench_id,
     bench_index,
     clustered_vectors,
     exact_top_k,
     load_gallery,
 )
-from scripts.ingest import Ingester
-from scripts.loadgen import percentiles, run_load, time_calls
-from scripts.stack import REPO_ROOT, LocalStack
-from scripts.synthetic import image_bytes, make_image
+from scripts.bench.loadgen import percentiles, run_load, time_calls
+from scripts.jobs.ingest import Ingester
+from scripts.stack.local import REPO_ROOT, LocalStack
 from services.dataset import iter_image_files
 from services.encoder_client import EncoderClient
 from services.imaging import decode_image
 from services.schema import ModelInfo
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
+from tests.support.synthetic import image_bytes, make_image
 
 TARGETS = {
     "encoder_service_efficiency": 0.80,  # service / bare images/s at the best batch size

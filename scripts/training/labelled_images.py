@@ -8,6 +8,7 @@ same code the encoder runs, so EXIF orientation and colour modes are handled ide
 
 from __future__ import annotations
 
+import argparse
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,6 +20,31 @@ from encoder.model import RESIZE
 from services.dataset import BreedList, ImageFile, breed_key, files_in_split, load_split
 from services.errors import ApiError
 from services.imaging import crop_image, decode_image
+from services.settings import StorageSettings
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """``images`` (default: the dataset root the search API serves) and ``--lists``."""
+    parser.add_argument(
+        "images",
+        type=Path,
+        nargs="?",
+        default=StorageSettings().dataset_root,
+        help="dataset root, one folder per breed (default SEARCH_API_DATASET_ROOT: %(default)s)",
+    )
+    parser.add_argument(
+        "--lists",
+        type=Path,
+        help="folder with train_list.txt and test_list.txt (default: IMAGES/../lists if there)",
+    )
+
+
+def lists_folder(images: Path, lists: Path | None) -> Path | None:
+    """``--lists``, else the ``lists`` folder beside the images when it exists."""
+    if lists is not None:
+        return lists
+    beside = images.parent / "lists"
+    return beside if beside.is_dir() else None
 
 
 def class_names_for(files: Sequence[ImageFile], breeds: BreedList | None = None) -> list[str]:

@@ -1,0 +1,1 @@
+"""Benchmarks and load: encoder, search and ingest speed, concurrent load, soak."""

@@ -1,0 +1,1 @@
+"""Fine-tuning and evaluation of the encoder: labelled images, retrieval metrics, reports."""

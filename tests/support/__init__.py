@@ -1,0 +1,1 @@
+"""Test support shared by the test packages: synthetic datasets, fakes, helpers."""
