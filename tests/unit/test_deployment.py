@@ -1,8 +1,8 @@
 """The production stack, checked by construction: compose invariants, Dockerfiles, settings.
 
-No Docker engine runs here, so these tests read docker-compose.yml, the GPU override and the
-Dockerfiles and assert what `docker compose up` relies on. See README "Production" for what
-only a real engine can confirm.
+These tests read docker-compose.yml, the GPU override and the Dockerfiles and assert what
+`docker compose up` relies on; ``test_compose_render`` checks what Compose itself renders, and
+``make compose-smoke`` runs the stack on a Docker engine.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ FIRST_PARTY = {"services", "encoder", "search_api", "scripts", "tests"}
 
 
 def test_the_stack_has_milvus_standalone_encoder_api_and_tool_jobs():
-    assert set(SERVICES) == LONG_RUNNING | {"ingest", "download", "finetune", "evaluate"}
+    jobs = {"prepare", "ingest", "download", "finetune", "evaluate"}
+    assert set(SERVICES) == LONG_RUNNING | jobs
     for name in SERVICES.keys() - LONG_RUNNING:
         assert SERVICES[name]["profiles"] == ["tools"], name
         assert SERVICES[name]["restart"] == "no", name
@@ -48,10 +49,10 @@ def test_startup_order_waits_for_health():
     def waits_for(name):
         return {dep: cond["condition"] for dep, cond in SERVICES[name]["depends_on"].items()}
 
-    healthy = "service_healthy"
+    healthy, done = "service_healthy", "service_completed_successfully"
     assert waits_for("milvus") == {"etcd": healthy, "minio": healthy}
     assert waits_for("search-api") == {"milvus": healthy, "encoder": healthy}
-    assert waits_for("ingest") == {"milvus": healthy, "encoder": healthy}
+    assert waits_for("ingest") == {"prepare": done, "milvus": healthy, "encoder": healthy}
 
 
 def test_images_are_pinned():
@@ -205,3 +206,10 @@ def test_env_example_and_readme_list_every_setting():
         if name not in paths:  # set by the images themselves
             assert name in example, f"{name} missing from .env.example"
         assert name in readme, f"{name} missing from the README"
+
+
+@pytest.mark.parametrize("path", ["encoder/Dockerfile", "search-api/Dockerfile"])
+def test_dockerfiles_build_with_the_engines_own_frontend(path):
+    """A `# syntax=` line makes BuildKit fetch a frontend image from Docker Hub: an offline or
+    mirrored build fails. Only what the built-in frontend supports is used."""
+    assert not re.search(r"^#\s*syntax\s*=", (ROOT / path).read_text(), flags=re.M | re.I)
