@@ -58,6 +58,10 @@ class ModelInfo:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def same_model(self, other: ModelInfo) -> bool:
+        """Vectors of the two can be compared: same architecture, dimension and weights."""
+        return (self.arch, self.dim, self.fingerprint) == (other.arch, other.dim, other.fingerprint)
+
 
 @dataclass(frozen=True)
 class Prediction:

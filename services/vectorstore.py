@@ -298,11 +298,7 @@ class VectorStore(MilvusConnection):
 
 
 def check_same_model(stored: ModelInfo, current: ModelInfo, collection: str) -> None:
-    if (stored.arch, stored.dim, stored.fingerprint) != (
-        current.arch,
-        current.dim,
-        current.fingerprint,
-    ):
+    if not stored.same_model(current):
         raise ModelMismatch(
             f"collection {collection!r} holds vectors of {stored.arch} (dim {stored.dim}, "
             f"fingerprint {stored.fingerprint}) but the encoder runs {current.arch} (dim "

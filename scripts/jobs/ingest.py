@@ -197,7 +197,7 @@ class Ingester:
     ) -> None:
         batch, model, results, seconds = future.result()
         report.encode_seconds += seconds
-        if model.fingerprint != self.model.fingerprint:
+        if not model.same_model(self.model):
             raise ApiError(
                 f"the encoder's model changed during the run ({self.model.fingerprint} -> "
                 f"{model.fingerprint})",

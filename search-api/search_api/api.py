@@ -168,9 +168,7 @@ def stats():
         encoder_model, encoder_info, encoder_error = None, None, error.message
     matches = None
     if stored is not None and encoder_model is not None:
-        matches = (
-            stored.fingerprint == encoder_model.fingerprint and stored.dim == encoder_model.dim
-        )
+        matches = stored.same_model(encoder_model)
     return jsonify(
         {
             "count": count,

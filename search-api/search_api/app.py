@@ -38,11 +38,22 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: SearchApiSettings | None = None) -> Flask:
+def create_app(
+    settings: SearchApiSettings | None = None,
+    *,
+    store: VectorStore | None = None,
+    encoder: EncoderClient | None = None,
+    deleted: DeletedPhotos | None = None,
+    fetcher: UrlFetcher | None = None,
+    warm: bool = True,
+) -> Flask:
+    """Build the app. Its collaborators (the vector store, the encoder client, the deleted-photo
+    records and the URL fetcher) are made from ``settings`` unless given: the unit tests pass
+    small in-memory fakes and exercise every endpoint without Milvus or the encoder."""
     settings = settings or SearchApiSettings()
     configure_logging("search-api", settings.log_level)
-    store = VectorStore(settings.milvus)
-    encoder = EncoderClient(
+    store = store or VectorStore(settings.milvus)
+    encoder = encoder or EncoderClient(
         settings.encoder.urls, settings.encoder.timeout_s, settings.encoder.spread_dns
     )
     catalog = Catalog(store, settings.catalog_ttl_s, settings.library_dir / ".catalog-changed")
@@ -50,13 +61,13 @@ def create_app(settings: SearchApiSettings | None = None) -> Flask:
 
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 64 * 1024
-    fetcher = UrlFetcher(settings.url_fetch_timeout_s, settings.max_upload_bytes)
+    fetcher = fetcher or UrlFetcher(settings.url_fetch_timeout_s, settings.max_upload_bytes)
     library = Library(
         store,
         encoder,
         PhotoFiles(settings.dataset_root, settings.library_dir),
         settings.thumb_cache_dir,
-        DeletedPhotos(settings.milvus),
+        deleted or DeletedPhotos(settings.milvus),
     )
     app.extensions.update(
         settings=settings,
@@ -89,7 +100,8 @@ def create_app(settings: SearchApiSettings | None = None) -> Flask:
             response.headers.setdefault(header, value)
         return response
 
-    threading.Thread(target=_warm, args=(store,), name="warm-milvus", daemon=True).start()
+    if warm:
+        threading.Thread(target=_warm, args=(store,), name="warm-milvus", daemon=True).start()
     log.info("search-api ready", extra={"settings": settings.model_dump(mode="json")})
     return app
 

@@ -11,6 +11,7 @@ import numpy as np
 from search_api.catalog import Catalog, age_s
 from services.encoder_client import EncoderClient
 from services.errors import ApiError, InvalidImage, NotFound
+from services.photo import Photo, image_urls
 from services.schema import EncodedImage, ModelInfo
 from services.vectorstore import Hit, VectorStore, check_same_model
 
@@ -66,12 +67,18 @@ class SearchService:
         return model
 
     def _search(
-        self, vector: np.ndarray, k: int, breed: str | None, only: ResultFilter
+        self,
+        vector: np.ndarray,
+        k: int,
+        breed: str | None,
+        only: ResultFilter,
+        exclude_id: str | None = None,
     ) -> tuple[list[Hit], int]:
         hits = self.store.search(
             vector,
             only.fetch_k(k),
             breed=breed,
+            exclude_id=exclude_id,
             with_vectors=only.duplicate_threshold is not None,
         )
         return only.apply(hits, k)
@@ -96,7 +103,7 @@ class SearchService:
         hits: list[Hit] = []
         hidden = 0
         if stored is not None:
-            if stored.fingerprint != model.fingerprint:  # a re-index may have just switched
+            if not stored.same_model(model):  # a re-index may have just switched
                 stored = self.collection_model(fresh=True) or stored
             check_same_model(stored, model, self.store.collection)
             hits, hidden = self._search(encoded.vector, k, breed, only)
@@ -117,7 +124,9 @@ class SearchService:
         if not rows:
             raise NotFound(f"no image with id {image_id}")
         fetched = time.perf_counter()
-        hits, hidden = self._search(np.asarray(rows[0]["vector"]), k, breed, only)
+        # The query photo is not its own result: "more like this" means other photos.
+        vector = np.asarray(rows[0]["vector"])
+        hits, hidden = self._search(vector, k, breed, only, exclude_id=image_id)
         finished = time.perf_counter()
         return {
             "query": {"id": image_id, **image_urls(image_id)},
@@ -136,21 +145,8 @@ class SearchService:
         return breed
 
 
-def image_urls(image_id: str) -> dict[str, str]:
-    return {"image_url": f"/images/{image_id}", "thumbnail_url": f"/thumbs/{image_id}"}
-
-
 def serialise_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "breed": row["breed"],
-        "breed_id": row["breed_id"],
-        "path": row["path"],
-        "width": row["width"],
-        "height": row["height"],
-        "split": row["split"],
-        **image_urls(row["id"]),
-    }
+    return Photo.from_row(row).to_json()
 
 
 def serialise_hit(hit: Hit) -> dict[str, Any]:

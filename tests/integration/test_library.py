@@ -108,8 +108,11 @@ def test_relabel_is_reflected_in_browsing(library):
         f"{library.api_url}/api/images", params={"breed": "golden retriever"}, timeout=10
     ).json()
     assert image_id in {image["id"] for image in page["images"]}
-    similar = requests.get(f"{library.api_url}/api/images/{image_id}/similar", timeout=10).json()
-    assert similar["results"][0]["id"] == image_id  # the vector came along unchanged
+    search = requests.post(
+        f"{library.api_url}/api/search", files={"image": ("q.jpg", jpeg_bytes(9003))}, timeout=60
+    ).json()
+    assert search["results"][0]["id"] == image_id  # the vector came along unchanged
+    assert search["results"][0]["breed"] == "golden retriever"
     for body, code in (({"breed": "Unicorn"}, "unknown_breed"), ({"breed": 3}, "invalid_breed")):
         bad = requests.patch(f"{library.api_url}/api/images/{image_id}", json=body, timeout=10)
         assert bad.status_code == 400 and bad.json()["error"]["code"] == code

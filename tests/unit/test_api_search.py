@@ -1,0 +1,147 @@
+"""Search endpoints in-process, over fakes: upload, URL, region, filters, "more like this",
+and the errors each parameter and each dependency can give."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from services.schema import ModelInfo
+from tests.support.api import api_under_test
+from tests.support.synthetic import image_bytes, make_image
+
+
+@pytest.fixture
+def api(tmp_path):
+    return api_under_test(tmp_path)
+
+
+def upload(api, data: bytes, **fields):
+    return api.client.post(
+        "/api/search", data={"image": (io.BytesIO(data), "q.jpg"), **fields}, buffered=True
+    )
+
+
+def code(response) -> str:
+    return response.get_json()["error"]["code"]
+
+
+def test_an_indexed_photo_finds_itself_first_with_timings(api):
+    photo = api.files[2]
+    body = upload(api, photo.path.read_bytes(), k="5").get_json()
+    assert body["results"][0]["id"] == api.id_of(photo)
+    assert body["results"][0]["similarity"] == pytest.approx(1.0, abs=1e-4)
+    assert body["results"][0]["breed"] == photo.breed
+    assert len(body["results"]) == 5 and body["k"] == 5
+    similarities = [r["similarity"] for r in body["results"]]
+    assert similarities == sorted(similarities, reverse=True)
+    assert set(body["timings"]) >= {"encode_ms", "search_ms", "total_ms"}
+    assert body["query"]["width"] == 320 and body["index_empty"] is False
+
+
+def test_a_breed_restricts_the_results_and_an_unknown_one_is_refused(api):
+    data = api.files[0].path.read_bytes()
+    body = upload(api, data, k="20", breed="golden retriever").get_json()
+    assert {r["breed"] for r in body["results"]} == {"golden retriever"}
+    assert len(body["results"]) == 4
+    assert code(upload(api, data, breed="Unicorn")) == "unknown_breed"
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"k": "0"}, "invalid_k"),
+        ({"k": "101"}, "invalid_k"),
+        ({"k": "ten"}, "invalid_k"),
+        ({"min_similarity": "2"}, "invalid_min_similarity"),
+        ({"min_similarity": "nan"}, "invalid_min_similarity"),
+        ({"duplicate_threshold": "0.1"}, "invalid_duplicate_threshold"),
+        ({"hide_duplicates": "maybe"}, "invalid_hide_duplicates"),
+        ({"box": "1,2,3"}, "invalid_box"),
+        ({"box": "0.5,0.5,0.4,0.9"}, "invalid_box"),
+    ],
+)
+def test_bad_parameters_are_400s_that_name_the_parameter(api, fields, expected):
+    response = upload(api, api.files[0].path.read_bytes(), **fields)
+    assert response.status_code == 400 and code(response) == expected
+
+
+def test_bad_uploads_are_4xx_json(api):
+    assert code(upload(api, b"plain text, not a photo")) == "invalid_image"
+    assert code(upload(api, b"")) == "empty_file"
+    missing = api.client.post("/api/search", data={"k": "3"})
+    assert missing.status_code == 400 and code(missing) == "no_image"
+
+
+def test_min_similarity_and_hidden_near_duplicates(api):
+    data = api.files[0].path.read_bytes()
+    everything = upload(api, data, k="12").get_json()["results"]
+    cut = everything[5]["similarity"]
+    strong = upload(api, data, k="12", min_similarity=str(cut)).get_json()["results"]
+    assert strong and all(r["similarity"] >= cut for r in strong) and len(strong) < 12
+    api.client.post("/api/images", data={"image": (io.BytesIO(data + b"\0"), "copy.jpg")})
+    plain = upload(api, data, k="3").get_json()
+    deduped = upload(api, data, k="3", hide_duplicates="true").get_json()
+    assert plain["results"][1]["similarity"] > 0.999  # the copy, right after the original
+    assert deduped["hidden_duplicates"] == 1 and len(deduped["results"]) == 3
+    assert all(r["similarity"] < 0.999 for r in deduped["results"][1:])
+
+
+def test_a_region_is_searched_alone(api):
+    data = api.files[0].path.read_bytes()
+    whole = upload(api, data, k="1").get_json()["results"][0]
+    part = upload(api, data, k="1", box="0.5,0.5,1,1").get_json()["results"][0]
+    assert part["similarity"] < whole["similarity"]
+
+
+def test_search_by_url_returns_a_preview_and_fetch_errors_are_4xx(api):
+    data = api.files[1].path.read_bytes()
+    api.fetcher.pages["https://dogs.example/a.jpg"] = data
+    body = api.client.post("/api/search", json={"url": "https://dogs.example/a.jpg"}).get_json()
+    assert body["results"][0]["id"] == api.id_of(api.files[1])
+    assert body["query"]["preview"].startswith("data:image/jpeg;base64,")
+    failed = api.client.post("/api/search", json={"url": "https://dogs.example/none.jpg"})
+    assert failed.status_code == 400 and code(failed) == "url_fetch_failed"
+    malformed = api.client.post(
+        "/api/search", data="{oops", headers={"Content-Type": "application/json"}
+    )
+    assert code(malformed) == "invalid_json"
+
+
+def test_more_like_this_gives_other_photos_from_the_stored_vector(api):
+    query = api.id_of(api.files[3])
+    calls = api.encoder.calls
+    body = api.client.get(f"/api/images/{query}/similar?k=4").get_json()
+    assert len(body["results"]) == 4 and query not in {r["id"] for r in body["results"]}
+    assert api.encoder.calls == calls  # nothing was encoded again
+    assert body["query"]["id"] == query
+    only = api.client.get(f"/api/images/{query}/similar?k=50&breed=Chihuahua").get_json()
+    assert {r["breed"] for r in only["results"]} == {"Chihuahua"}
+    assert api.client.get(f"/api/images/{'f' * 24}/similar").status_code == 404
+    assert api.client.get("/api/images/..%2F..%2Fetc/similar").status_code == 404
+
+
+def test_a_dependency_that_is_down_is_a_503_naming_it(api):
+    data = api.files[0].path.read_bytes()
+    api.encoder.down = True
+    assert (upload(api, data).status_code, code(upload(api, data))) == (503, "encoder_unavailable")
+    query = api.id_of(api.files[0])
+    assert api.client.get(f"/api/images/{query}/similar").status_code == 200  # no encoder needed
+    api.encoder.down, api.store.down = False, True
+    assert code(upload(api, data)) == "milvus_unavailable"
+    assert api.client.get(f"/api/images/{query}/similar").status_code == 503
+
+
+def test_an_index_of_another_model_refuses_photo_searches(api):
+    api.store.stored_model = ModelInfo("fake", 48, "0" * 16, "imagenet")
+    response = upload(api, api.files[0].path.read_bytes())
+    assert response.status_code == 409 and code(response) == "model_mismatch"
+
+
+def test_an_empty_index_says_so(tmp_path):
+    api = api_under_test(tmp_path, per_breed=1)
+    api.store.rows.clear()
+    api.store.stored_model = None
+    body = upload(api, image_bytes(make_image(5), "PNG")).get_json()
+    assert body["index_empty"] is True and body["results"] == []
