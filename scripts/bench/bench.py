@@ -39,7 +39,8 @@ from scripts.bench.bench_search import (
     load_gallery,
 )
 from scripts.bench.loadgen import percentiles, run_load, time_calls
-from scripts.jobs.ingest import Ingester
+from scripts.bench.report import markdown, summarise
+from scripts.jobs.ingester import Ingester
 from scripts.stack.local import REPO_ROOT, LocalStack
 from services.dataset import iter_image_files
 from services.encoder_client import EncoderClient
@@ -49,13 +50,6 @@ from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
 from tests.support.synthetic import image_bytes, make_image
 
-TARGETS = {
-    "encoder_service_efficiency": 0.80,  # service / bare images/s at the best batch size
-    "upload_p50_over_forward": 1.5,  # upload search p50 / one forward pass at batch 1
-    "similar_p50_ms_at_20k": 20.0,
-    "ingest_over_encoder": 0.90,
-    "similar_per_s_20_clients": 50.0,
-}
 QUERY_SIZE = (500, 375)  # a typical Stanford Dogs photo
 PHONE_SIZE = (4032, 3024)  # a 12-megapixel phone photo
 
@@ -135,28 +129,20 @@ def upload(session: requests.Session, api_url: str, jpeg: bytes, k: int = 10) ->
     return response.json()
 
 
-def bench_search_size(stack: LocalStack, args, size: int, model: ModelInfo, jpeg: bytes) -> dict:
-    vectors = clustered_vectors(size, model.dim, seed=size)
-    settings = MilvusSettings(
-        uri=stack.milvus_uri, collection=f"bench_{size}", index_type=args.index
-    )
-    loading = load_gallery(
-        settings,
-        model,
-        vectors,
-        milvus_pid=stack.processes["milvus"].process.pid if "milvus" in stack.processes else None,
-        progress=not args.no_progress,
-    )
+def serve_collection(stack: LocalStack, collection: str) -> None:
+    """Restart the stack's search API on ``collection`` (the benchmark's gallery)."""
     if "search-api" in stack.processes:
         stack.processes["search-api"].stop()
-    stack.api_env = {"MILVUS_COLLECTION": settings.collection, "SEARCH_API_CATALOG_TTL_S": "600"}
+    stack.api_env = {"MILVUS_COLLECTION": collection, "SEARCH_API_CATALOG_TTL_S": "600"}
     stack.start_api()
-    rng = random.Random(size)
-    queries = [rng.randrange(size) for _ in range(args.queries)]
+
+
+def time_similar(api_url: str, size: int, vectors: np.ndarray, queries: list[int]) -> dict:
+    """ "More like this" end to end and in Milvus, numpy brute force, and recall@10."""
     session = requests.Session()
 
     def similar(index: int) -> dict:
-        url = f"{stack.api_url}/api/images/{bench_id(size, index)}/similar"
+        url = f"{api_url}/api/images/{bench_id(size, index)}/similar"
         response = session.get(url, params={"k": 10}, timeout=30)
         response.raise_for_status()
         return response.json()
@@ -170,41 +156,73 @@ def bench_search_size(stack: LocalStack, args, size: int, model: ModelInfo, jpeg
         by_id.append(time.perf_counter() - started)
         server.append(body["timings"]["search_ms"] / 1000)
         found = {bench_index(hit["id"]) for hit in body["results"]}
-        exact = set(exact_top_k(vectors, vectors[index], 10).tolist())
+        exact = set(exact_top_k(vectors, vectors[index], 11).tolist()) - {index}
         recalls.append(len(found & exact) / 10)
     brute = [
         time_calls(lambda i=index: exact_top_k(vectors, vectors[i], 10), 1)[0] for index in queries
     ]
-    upload(session, stack.api_url, jpeg)
+    return {
+        "similar": percentiles(by_id),
+        "similar_milvus": percentiles(server),
+        "brute_force_numpy": percentiles(brute),
+        "recall_at_10": round(float(np.mean(recalls)), 4),
+    }
+
+
+def time_uploads(api_url: str, jpeg: bytes, repeats: int) -> dict:
+    """Search by upload: encoding and Milvus, end to end."""
+    session = requests.Session()
+    upload(session, api_url, jpeg)
     uploads, encode_ms, milvus_ms = [], [], []
-    for _ in range(args.upload_queries):
+    for _ in range(repeats):
         started = time.perf_counter()
-        body = upload(session, stack.api_url, jpeg)
+        body = upload(session, api_url, jpeg)
         uploads.append(time.perf_counter() - started)
         encode_ms.append(body["timings"]["encode_ms"] / 1000)
         milvus_ms.append(body["timings"]["search_ms"] / 1000)
+    return {
+        "upload": percentiles(uploads),
+        "upload_encode": percentiles(encode_ms),
+        "upload_milvus": percentiles(milvus_ms),
+    }
+
+
+def concurrent_similar(api_url: str, ids: list[str], args) -> dict:
+    def request(session: requests.Session, n: int):
+        url = f"{api_url}/api/images/{ids[n % len(ids)]}/similar"
+        return "similar", session.get(url, params={"k": 10})
+
+    load = run_load(request, clients=args.clients, seconds=args.load_seconds).to_dict()
+    return {"clients": args.clients, **load}
+
+
+def bench_search_size(stack: LocalStack, args, size: int, model: ModelInfo, jpeg: bytes) -> dict:
+    vectors = clustered_vectors(size, model.dim, seed=size)
+    settings = MilvusSettings(
+        uri=stack.milvus_uri, collection=f"bench_{size}", index_type=args.index
+    )
+    milvus = stack.processes.get("milvus")
+    loading = load_gallery(
+        settings,
+        model,
+        vectors,
+        milvus_pid=milvus.process.pid if milvus else None,
+        progress=not args.no_progress,
+    )
+    serve_collection(stack, settings.collection)
+    rng = random.Random(size)
+    queries = [rng.randrange(size) for _ in range(args.queries)]
     result = {
         "size": size,
         "dim": model.dim,
         "index": args.index,
         **loading,
-        "similar": percentiles(by_id),
-        "similar_milvus": percentiles(server),
-        "brute_force_numpy": percentiles(brute),
-        "recall_at_10": round(float(np.mean(recalls)), 4),
-        "upload": percentiles(uploads),
-        "upload_encode": percentiles(encode_ms),
-        "upload_milvus": percentiles(milvus_ms),
+        **time_similar(stack.api_url, size, vectors, queries),
+        **time_uploads(stack.api_url, jpeg, args.upload_queries),
     }
     if size == args.load_size:
         ids = [bench_id(size, index) for index in queries]
-
-        def request(session: requests.Session, n: int):
-            url = f"{stack.api_url}/api/images/{ids[n % len(ids)]}/similar"
-            return "similar", session.get(url, params={"k": 10})
-
-        load = run_load(request, clients=args.clients, seconds=args.load_seconds).to_dict()
-        result["concurrent_similar"] = {"clients": args.clients, **load}
+        result["concurrent_similar"] = concurrent_similar(stack.api_url, ids, args)
     print(
         f"search at {size}: similar p50 {result['similar']['p50_ms']} ms, upload p50 "
         f"{result['upload']['p50_ms']} ms, recall@10 {result['recall_at_10']}",
@@ -231,118 +249,6 @@ def bench_ingest(stack: LocalStack, args, workdir: Path, model: ModelInfo) -> di
     report = ingester.run(list(iter_image_files(images)))
     assert report.added == args.ingest_images, report.to_dict()
     return {"images": report.added, "images_per_s": report.images_per_s, **report.to_dict()}
-
-
-def service_baseline(report: dict) -> dict[int, float]:
-    """The bare images/s of the backend the service runs: the service is judged against it."""
-    encoder = report["encoder"]
-    if str(report.get("environment", {}).get("backend", "")).startswith("onnxruntime"):
-        return encoder.get("bare_onnx_images_per_s") or encoder["bare_images_per_s"]
-    return encoder["bare_images_per_s"]
-
-
-def summarise(report: dict, args) -> dict:
-    """Each target as measured / goal, from numbers taken in this very run."""
-    checks: dict[str, dict] = {}
-    encoder = report.get("encoder", {})
-    if encoder.get("service_images_per_s"):
-        bare, service = service_baseline(report), encoder["service_images_per_s"]
-        best = max(bare, key=lambda size: bare[size])
-        checks["encoder_service_efficiency"] = {
-            "value": round(service[best] / bare[best], 3),
-            "at_batch": best,
-            "per_batch": {size: round(service[size] / bare[size], 3) for size in bare},
-        }
-    searches = {row["size"]: row for row in report.get("search", [])}
-    if searches and encoder.get("bare_images_per_s", {}).get(1):
-        forward_ms = 1000 / service_baseline(report)[1]  # one forward pass of what the service runs
-        smallest = searches[min(searches)]
-        checks["upload_p50_over_forward"] = {
-            "value": round(smallest["upload"]["p50_ms"] / forward_ms, 2),
-            "forward_ms": round(forward_ms, 2),
-            "at_size": smallest["size"],
-        }
-    near_20k = min(searches, key=lambda size: abs(size - 20_000)) if searches else None
-    if near_20k is not None:
-        checks["similar_p50_ms_at_20k"] = {
-            "value": searches[near_20k]["similar"]["p50_ms"],
-            "at_size": near_20k,
-        }
-    if args.load_size in searches and "concurrent_similar" in searches[args.load_size]:
-        load = searches[args.load_size]["concurrent_similar"]
-        checks["similar_per_s_20_clients"] = {
-            "value": load["requests_per_s"],
-            "errors": load["errors"],
-            "at_size": args.load_size,
-        }
-    if "ingest" in report and encoder.get("service_images_per_s"):
-        service = encoder["service_images_per_s"]
-        at = args.ingest_batch if args.ingest_batch in service else max(service)
-        checks["ingest_over_encoder"] = {
-            "value": round(report["ingest"]["images_per_s"] / service[at], 3),
-            "encoder_images_per_s": service[at],
-        }
-    for name, check in checks.items():
-        goal = TARGETS[name]
-        lower_is_better = name in ("upload_p50_over_forward", "similar_p50_ms_at_20k")
-        check["target"] = goal
-        check["met"] = check["value"] <= goal if lower_is_better else check["value"] >= goal
-    return checks
-
-
-def markdown(report: dict) -> str:
-    env = report["environment"]
-    lines = [
-        f"Measured {env['date']} on {env['device']} ({env['cpu_count']} CPU cores, torch "
-        f"{env['torch']}, {env['threads']} threads), {env['arch']} ({env['weights']} weights).",
-        "",
-    ]
-    encoder = report.get("encoder")
-    if encoder:
-        onnx = encoder.get("bare_onnx_images_per_s", {})
-        baseline = service_baseline(report)
-        lines += [
-            "| batch | bare torch img/s | bare ONNX Runtime img/s | encoder service img/s "
-            f"({env.get('backend', '?')}) | service / bare of its backend |",
-            "|---|---|---|---|---|",
-        ]
-        for size, bare in encoder["bare_images_per_s"].items():
-            service = encoder.get("service_images_per_s", {}).get(size)
-            ratio = f"{service / baseline[size]:.2f}" if service else "-"
-            lines.append(
-                f"| {size} | {bare} | {onnx.get(size, '-')} | {service or '-'} | {ratio} |"
-            )
-        lines.append("")
-        prep = encoder["decode_preprocess_p50"]
-        lines.append(
-            "Decode + preprocess per image (p50): "
-            + ", ".join(f"{name} {ms} ms" for name, ms in prep.items())
-        )
-        lines.append("")
-    if report.get("search"):
-        lines += [
-            "| vectors | more like this p50 / p95 ms | of which Milvus p50 | numpy brute force p50 "
-            "| recall@10 | upload p50 ms (encode + Milvus) |",
-            "|---|---|---|---|---|---|",
-        ]
-        for row in report["search"]:
-            lines.append(
-                f"| {row['size']:,} | {row['similar']['p50_ms']} / {row['similar']['p95_ms']} "
-                f"| {row['similar_milvus']['p50_ms']} | {row['brute_force_numpy']['p50_ms']} "
-                f"| {row['recall_at_10']} | {row['upload']['p50_ms']} "
-                f"({row['upload_encode']['p50_ms']} + {row['upload_milvus']['p50_ms']}) |"
-            )
-        lines.append("")
-    if report.get("ingest"):
-        lines.append(f"Ingest: {report['ingest']['images_per_s']} img/s end to end.")
-        lines.append("")
-    if report.get("targets"):
-        lines += ["| target | measured | goal | met |", "|---|---|---|---|"]
-        for name, check in report["targets"].items():
-            met = "yes" if check["met"] else "**no**"
-            where = f" (measured at {check['at_size']:,})" if "at_size" in check else ""
-            lines.append(f"| {name}{where} | {check['value']} | {check['target']} | {met} |")
-    return "\n".join(lines) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from scripts.jobs.ingest import IngestReport, make_ingester
+from scripts.jobs.ingester import IngestReport, make_ingester
 from services.dataset import ImageFile
 from services.encoder_client import EncoderClient
 from services.files import PhotoFiles

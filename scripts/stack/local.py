@@ -1,4 +1,4 @@
-"""Start, watch and stop the local stack: Milvus Lite server, encoder, search API.
+"""Start, watch and stop the local stack: Milvus (Lite or the server binary), encoder, search API.
 
 Used by ``scripts/up.py`` (the one command of the README) and by the integration tests, so the
 tests run the very processes a user runs. Every child gets ``PR_SET_PDEATHSIG``: if this
@@ -116,11 +116,24 @@ def http_ok(url: str) -> Callable[[], bool]:
     return check
 
 
-def port_open(port: int) -> Callable[[], bool]:
+def milvus_answers(uri: str) -> Callable[[], bool]:
+    """Milvus answers a gRPC call (its port opens before it can serve)."""
+
     def check() -> bool:
-        with socket.socket() as sock:
-            sock.settimeout(0.5)
-            return sock.connect_ex(("127.0.0.1", port)) == 0
+        from pymilvus import MilvusClient
+
+        try:
+            client = MilvusClient(uri=uri, timeout=2, dedicated=True)
+        except Exception:  # refused, or not ready: pymilvus raises several kinds
+            return False
+        try:
+            client.list_collections()
+            return True
+        except Exception:
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                client.close()
 
     return check
 
@@ -138,6 +151,8 @@ class LocalStack:
     api_port: int = 0
     api_host: str = "127.0.0.1"  # the encoder always stays on loopback
     external_milvus_uri: str | None = None  # a Milvus already running (standalone); not started
+    milvus_backend: str = "lite"  # "lite": Milvus Lite; "server": the Milvus server binary
+    milvus_settings: list[str] = field(default_factory=list)  # server only: key=value overrides
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -164,27 +179,28 @@ class LocalStack:
         self.processes[name] = process
         return process
 
-    def start_milvus(self, timeout: float = 60) -> None:
+    def milvus_command(self) -> list[str]:
+        if self.milvus_backend == "server":
+            settings = [arg for setting in self.milvus_settings for arg in ("--set", setting)]
+            return [
+                *(sys.executable, "-m", "scripts.stack.milvus_server"),
+                *("--data-dir", str(self.workdir / "milvus-server")),
+                *("--port", str(self.milvus_port), *settings),
+            ]
+        if self.milvus_backend != "lite":
+            raise ValueError(f"unknown Milvus backend {self.milvus_backend!r}: lite or server")
+        return [
+            *(sys.executable, "-m", "milvus_lite", "server"),
+            *("--data-dir", str(self.workdir / "milvus")),
+            *("--host", "127.0.0.1", "--port", str(self.milvus_port)),
+        ]
+
+    def start_milvus(self, timeout: float = 120) -> None:
         if self.external_milvus_uri:
             return
-        process = self._process(
-            "milvus",
-            [
-                sys.executable,
-                "-m",
-                "milvus_lite",
-                "server",
-                "--data-dir",
-                str(self.workdir / "milvus"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.milvus_port),
-            ],
-            {},
-        )
+        process = self._process("milvus", self.milvus_command(), {})
         process.start()
-        process.wait_until(port_open(self.milvus_port), timeout, "listening")
+        process.wait_until(milvus_answers(self.milvus_uri), timeout, "answering")
 
     def start_encoder(self, timeout: float = 300) -> None:
         process = self._process(

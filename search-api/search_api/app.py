@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from flask import Flask, send_from_directory
 
@@ -84,7 +85,15 @@ def create_app(
     app.register_blueprint(manage)
     app.register_blueprint(files)
 
-    frontend = settings.frontend_dir.resolve()
+    serve_frontend(app, settings.frontend_dir.resolve())
+    if warm:
+        threading.Thread(target=_warm, args=(store,), name="warm-milvus", daemon=True).start()
+    log.info("search-api ready", extra={"settings": settings.model_dump(mode="json")})
+    return app
+
+
+def serve_frontend(app: Flask, frontend: Path) -> None:
+    """The page at ``/`` and its files at ``/static/``, every answer with the security headers."""
 
     @app.get("/")
     def index():
@@ -99,11 +108,6 @@ def create_app(
         for header, value in SECURITY_HEADERS.items():
             response.headers.setdefault(header, value)
         return response
-
-    if warm:
-        threading.Thread(target=_warm, args=(store,), name="warm-milvus", daemon=True).start()
-    log.info("search-api ready", extra={"settings": settings.model_dump(mode="json")})
-    return app
 
 
 def _warm(store: VectorStore) -> None:

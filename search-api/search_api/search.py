@@ -29,14 +29,17 @@ class ResultFilter:
     def fetch_k(self, k: int) -> int:
         return k * OVERFETCH if self.duplicate_threshold is not None else k
 
-    def apply(self, hits: list[Hit], k: int) -> tuple[list[Hit], int]:
-        """The hits to show (at most ``k``) and how many were hidden as near-duplicates."""
+    def apply(
+        self, hits: list[Hit], k: int, query: np.ndarray | None = None
+    ) -> tuple[list[Hit], int]:
+        """The hits to show (at most ``k``) and how many were hidden as near-duplicates: of a
+        higher-ranked hit, or of ``query`` (a stored photo the user already has)."""
         if self.min_similarity is not None:
             hits = [hit for hit in hits if hit.similarity >= self.min_similarity]
         if self.duplicate_threshold is None:
             return hits[:k], 0
         kept: list[Hit] = []
-        kept_vectors: list[np.ndarray] = []
+        kept_vectors: list[np.ndarray] = [] if query is None else [query.astype(np.float32)]
         hidden = 0
         for hit in hits:
             vector = np.asarray(hit.fields.pop("vector"), dtype=np.float32)
@@ -81,7 +84,7 @@ class SearchService:
             exclude_id=exclude_id,
             with_vectors=only.duplicate_threshold is not None,
         )
-        return only.apply(hits, k)
+        return only.apply(hits, k, query=vector if exclude_id else None)
 
     def search_upload(
         self,

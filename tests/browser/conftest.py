@@ -7,24 +7,19 @@ appear that it did not expect.
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 
-from scripts.jobs import ingest
-from scripts.stack.local import LocalStack
 from scripts.training import finetune
+from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ConsoleLog,
+    open_page,
+    start_indexed_stack,
+)
 from tests.support.synthetic import make_dataset
-
-CHROMIUM = Path(os.environ.get("DOGSEARCH_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 
 
 @pytest.fixture(scope="session")
@@ -38,23 +33,6 @@ def chromium():
         )
         yield browser
         browser.close()
-
-
-def start_indexed_stack(workdir: Path, dataset_root: Path, **encoder_env: str) -> LocalStack:
-    """The three services with ``dataset_root`` ingested: what `make up` gives a user."""
-    stack = LocalStack(
-        workdir,
-        dataset_root,
-        encoder_env={"ENCODER_ARCH": "efficientnet_lite0", "ENCODER_THREADS": "2", **encoder_env},
-        api_env={"SEARCH_API_CATALOG_TTL_S": "0.5"},
-    )
-    stack.start()
-    try:
-        assert ingest.main(stack.ingest_args("--no-progress")) == 0
-    except BaseException:
-        stack.stop()
-        raise
-    return stack
 
 
 @pytest.fixture(scope="module")
@@ -87,40 +65,9 @@ def ui_stack(tmp_path_factory):
     stack.stop()
 
 
-class ConsoleLog:
-    """Errors the page reported; ``allow`` marks substrings a test expects (e.g. a 400)."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.allowed: list[str] = []
-
-    def allow(self, text: str) -> None:
-        self.allowed.append(text)
-
-    def unexpected(self) -> list[str]:
-        return [e for e in self.errors if not any(a in e for a in self.allowed)]
-
-
 @pytest.fixture
 def console() -> ConsoleLog:
     return ConsoleLog()
-
-
-def card_ids(page) -> list[str]:
-    """Content ids of the grid's cards, in order, read from their thumbnail URLs."""
-    sources = page.locator("#grid img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
-    return [source.rsplit("/", 1)[-1] for source in sources]
-
-
-def open_page(chromium, console: ConsoleLog, url: str, **context_options):
-    context = chromium.new_context(**context_options)
-    page = context.new_page()
-    page.on("console", lambda m: m.type == "error" and console.errors.append(m.text))
-    page.on("pageerror", lambda e: console.errors.append(f"uncaught: {e}"))
-    page.set_default_timeout(20_000)
-    page.goto(url)
-    page.wait_for_selector("body[data-ready=true]")
-    return page
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from services.dataset import content_id, iter_image_files
-from tests.browser.conftest import card_ids, open_page, start_indexed_stack
+from tests.support.browser import card_ids, open_page, start_indexed_stack
 from tests.support.synthetic import make_dataset, make_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

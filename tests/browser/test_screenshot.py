@@ -17,7 +17,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from services.dataset import iter_image_files
-from tests.browser.conftest import open_page, start_indexed_stack
+from tests.support.browser import open_page, start_indexed_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.realdata]
 PER_BREED = 16

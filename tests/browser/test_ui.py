@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from services.dataset import content_id, iter_image_files
-from tests.browser.conftest import card_ids, open_page
+from tests.support.browser import card_ids, open_page
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

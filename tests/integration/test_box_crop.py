@@ -11,7 +11,7 @@ from services.encoder_client import EncoderClient
 from services.imaging import crop_fraction
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
-from tests.unit.test_evaluate import write_annotation
+from tests.support.stack import write_annotation
 
 pytestmark = pytest.mark.integration
 

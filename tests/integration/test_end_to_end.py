@@ -1,7 +1,8 @@
 """The whole system on loopback: ingest, search, "more like this", browse, files, failures.
 
-Tests run in file order against one stack (see ``conftest.stack``); the encoder-outage test
-restarts the encoder when it is done.
+Every test runs against the session's indexed stack (``conftest.stack``) in any order; the
+resumed-ingest test uses a collection of its own, and the encoder-outage test restarts the
+encoder when it is done.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ import requests
 
 from scripts.jobs import ingest
 from services.dataset import content_id, iter_image_files
-from services.settings import MilvusSettings
-from services.vectorstore import VectorStore
+from tests.support.stack import store_of, stored_ids
 
 pytestmark = pytest.mark.integration
 
@@ -25,22 +25,20 @@ def upload(stack, data: bytes, name: str = "query.jpg", **fields) -> requests.Re
     return api(stack, "/api/search", method="POST", files={"image": (name, data)}, data=fields)
 
 
-def stored_ids(stack) -> list[str]:
-    store = VectorStore(MilvusSettings(uri=stack.milvus_uri))
-    return [row["id"] for row in store.all_rows()]
-
-
 def test_interrupted_ingest_then_rerun_indexes_everything_exactly_once(stack, capsys):
-    partial = stack.ingest_args("--limit", "12", "--no-progress", "--batch-size", "4")
-    assert ingest.main(partial) == 0
-    assert len(stored_ids(stack)) == 12
-    assert ingest.main(stack.ingest_args("--no-progress", "--batch-size", "8")) == 0
-    summary = capsys.readouterr().out
-    assert "18 added, 12 already indexed" in summary
-    ids = stored_ids(stack)
-    assert len(ids) == len(set(ids)) == 30
-    expected = {content_id(f.path.read_bytes()) for f in iter_image_files(stack.dataset_root)}
-    assert set(ids) == expected
+    own = ("--collection", "e2e_resumed", "--no-progress")
+    try:
+        assert ingest.main(stack.ingest_args(*own, "--limit", "12", "--batch-size", "4")) == 0
+        assert len(stored_ids(stack, "e2e_resumed")) == 12
+        assert ingest.main(stack.ingest_args(*own, "--batch-size", "8")) == 0
+        summary = capsys.readouterr().out
+        assert "18 added, 12 already indexed" in summary
+        ids = stored_ids(stack, "e2e_resumed")
+        assert len(ids) == len(set(ids)) == 30
+        files = iter_image_files(stack.dataset_root)
+        assert set(ids) == {content_id(f.path.read_bytes()) for f in files}
+    finally:
+        store_of(stack, "e2e_resumed").drop()
 
 
 def test_rerunning_ingest_adds_nothing(stack, capsys):

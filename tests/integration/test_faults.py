@@ -1,5 +1,6 @@
 """Real failures on a stack of its own: an encoder killed mid-ingest, Milvus restarted under a
-running API, an encoder that hangs, and a thumbnail cache that cannot be written.
+running API, an encoder that hangs, and a thumbnail cache that cannot be written. The stack
+starts indexed; the killed ingest fills a collection of its own, so any order works.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import requests
 from scripts.jobs import ingest
 from scripts.stack.local import LocalStack
 from services.dataset import content_id, iter_image_files
-from tests.integration.test_end_to_end import stored_ids
+from tests.support.stack import make_stack, store_of, stored_ids
 from tests.support.synthetic import make_dataset
 
 pytestmark = pytest.mark.integration
@@ -27,7 +28,7 @@ BREEDS = ("n02085620-Chihuahua", "n02088364-beagle", "n02099601-golden_retriever
 @pytest.fixture(scope="module")
 def fault_stack(tmp_path_factory):
     images = make_dataset(tmp_path_factory.mktemp("faults-data"), per_breed=40, breeds=BREEDS)
-    stack = LocalStack(
+    stack = make_stack(
         tmp_path_factory.mktemp("faults"),
         images,
         encoder_env={"ENCODER_ARCH": "efficientnet_lite0", "ENCODER_THREADS": "2"},
@@ -35,38 +36,47 @@ def fault_stack(tmp_path_factory):
     )
     try:
         stack.start()
+        assert ingest.main(stack.ingest_args("--no-progress")) == 0
         yield stack
     finally:
         stack.stop()
 
 
+def images_run(stack) -> int:
+    return requests.get(f"{stack.encoder_url}/info", timeout=5).json()["images_run"]
+
+
 def test_encoder_killed_mid_ingest_then_rerun_indexes_each_image_once(fault_stack, capsys):
     encoder = fault_stack.processes["encoder"]
     codes: list[int] = []
-    args = fault_stack.ingest_args("--no-progress", "--batch-size", "4", "--in-flight", "1")
+    own = ("--collection", "faults_resumed", "--no-progress")
+    args = fault_stack.ingest_args(*own, "--batch-size", "4", "--in-flight", "1")
+    before = images_run(fault_stack)
     runner = threading.Thread(target=lambda: codes.append(ingest.main(args)))
     runner.start()
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # kill it once it has really started encoding
-        info = requests.get(f"{fault_stack.encoder_url}/info", timeout=5).json()
-        if info["images_run"] >= 12:
-            break
-        time.sleep(0.05)
+    while time.monotonic() < deadline and images_run(fault_stack) < before + 12:
+        time.sleep(0.05)  # kill it once this ingest has really started encoding
     os.killpg(encoder.process.pid, signal.SIGKILL)
     encoder.process.wait(10)
     runner.join(120)
-    assert codes == [3]
-    error = capsys.readouterr().err
-    assert "ingest stopped" in error and "encoder" in error and "run the same command" in error
-    partial = stored_ids(fault_stack)
-    assert 0 < len(partial) < 120
-
-    fault_stack.start_encoder()
-    assert ingest.main(fault_stack.ingest_args("--no-progress")) == 0
-    assert f"{len(partial)} already indexed" in capsys.readouterr().out
-    ids = stored_ids(fault_stack)
-    expected = {content_id(f.path.read_bytes()) for f in iter_image_files(fault_stack.dataset_root)}
-    assert len(ids) == len(set(ids)) == 120 and set(ids) == expected
+    try:
+        assert codes == [3]
+        error = capsys.readouterr().err
+        assert "ingest stopped" in error and "encoder" in error and "run the same command" in error
+        partial = stored_ids(fault_stack, "faults_resumed")
+        assert 0 < len(partial) < 120
+    finally:
+        fault_stack.start_encoder()  # the other tests need it, whatever happened here
+    try:
+        assert ingest.main(fault_stack.ingest_args(*own)) == 0
+        assert f"{len(partial)} already indexed" in capsys.readouterr().out
+        ids = stored_ids(fault_stack, "faults_resumed")
+        files = iter_image_files(fault_stack.dataset_root)
+        expected = {content_id(f.path.read_bytes()) for f in files}
+        assert len(ids) == len(set(ids)) == 120 and set(ids) == expected
+    finally:
+        store_of(fault_stack, "faults_resumed").drop()
 
 
 def test_milvus_restart_gives_503_then_recovers_without_restarting_the_api(fault_stack):

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import subprocess
 import venv
+from pathlib import Path
 
 import pytest
 
-from tests.unit.test_deployment import ROOT
-
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 from search_api.app import create_app

@@ -15,13 +15,13 @@ import pytest
 from PIL import Image
 
 from scripts.jobs import ingest
-from scripts.stack.local import LocalStack
 from scripts.training import evaluate
 from scripts.training.metrics import summarise
-from services.dataset import files_in_split, load_split
+from services.dataset import content_id, files_in_split, iter_image_files, load_split
 from services.encoder_client import EncoderClient
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
+from tests.support.stack import make_stack
 from tests.support.synthetic import image_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.realdata]
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.realdata]
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory, stanford_sample: Path):
-    stack = LocalStack(
+    stack = make_stack(
         tmp_path_factory.mktemp("real"),
         stanford_sample / "Images",
         encoder_env={"ENCODER_ARCH": "efficientnet_lite0"},
@@ -143,7 +143,16 @@ def test_cats_never_rank_above_a_dog_of_the_querys_breed(real, stanford_sample: 
         stack.milvus_uri,
         "--no-progress",
     ]
+    cats = [content_id(f.path.read_bytes()) for f in iter_image_files(distractors)]
     assert ingest.main(args) == 0
+    try:
+        assert store.existing_ids(cats) == set(cats)
+        check_no_cat_outranks_the_breed(store, queries, vectors)
+    finally:
+        store.delete(cats)  # the other tests' gallery is the train split alone
+
+
+def check_no_cat_outranks_the_breed(store, queries, vectors) -> None:
     for query, vector in zip(queries, vectors, strict=True):
         breeds = [hit.fields["breed"] for hit in store.search(vector, 40)]
         first_dog = breeds.index(query.breed) if query.breed in breeds else len(breeds)

@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Flask
 from flask.testing import FlaskClient
 
-from scripts.jobs.ingest import Ingester
+from scripts.jobs.ingester import Ingester
 from search_api.app import create_app
 from search_api.config import SearchApiSettings
 from services.dataset import ImageFile, content_id, iter_image_files

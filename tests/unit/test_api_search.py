@@ -145,3 +145,14 @@ def test_an_empty_index_says_so(tmp_path):
     api.store.stored_model = None
     body = upload(api, image_bytes(make_image(5), "PNG")).get_json()
     assert body["index_empty"] is True and body["results"] == []
+
+
+def test_more_like_this_hides_copies_of_the_query_when_asked(api):
+    original = api.files[0].path.read_bytes()
+    copy = api.client.post("/api/images", data={"image": (io.BytesIO(original + b"\0"), "c.jpg")})
+    copy_id = copy.get_json()["results"][0]["id"]
+    url = f"/api/images/{api.id_of(api.files[0])}/similar?k=3"
+    assert api.client.get(url).get_json()["results"][0]["id"] == copy_id
+    hidden = api.client.get(url + "&hide_duplicates=true").get_json()
+    assert copy_id not in {r["id"] for r in hidden["results"]} and len(hidden["results"]) == 3
+    assert hidden["hidden_duplicates"] == 1

@@ -6,6 +6,7 @@ import numpy as np
 
 from scripts.bench import bench
 from scripts.bench.bench_search import clustered_vectors, exact_top_k, recall_at_k
+from scripts.bench.report import markdown, summarise
 from scripts.stack.local import LocalStack
 
 
@@ -58,7 +59,7 @@ def test_targets_are_judged_in_the_right_direction_and_name_the_size_measured():
             ),
         ],
     }
-    targets = bench.summarise(report, args)
+    targets = summarise(report, args)
     assert targets["encoder_service_efficiency"] == {
         "value": 0.7,
         "at_batch": 8,
@@ -73,9 +74,7 @@ def test_targets_are_judged_in_the_right_direction_and_name_the_size_measured():
     assert targets["similar_p50_ms_at_20k"]["at_size"] == 25_000
     assert not targets["similar_p50_ms_at_20k"]["met"]
     assert "similar_per_s_20_clients" not in targets  # the load run is at 20k only
-    table = bench.markdown(
-        {"environment": ENVIRONMENT, "search": report["search"], "targets": targets}
-    )
+    table = markdown({"environment": ENVIRONMENT, "search": report["search"], "targets": targets})
     assert "| similar_p50_ms_at_20k (measured at 25,000) | 30.0 | 20.0 | **no** |" in table
 
 
@@ -101,9 +100,9 @@ def test_the_service_is_judged_against_the_bare_run_of_its_own_backend():
             "service_images_per_s": {8: 5.4},
         },
     }
-    assert bench.summarise(report, args)["encoder_service_efficiency"]["value"] == 0.9
+    assert summarise(report, args)["encoder_service_efficiency"]["value"] == 0.9
     report["environment"]["backend"] = "torch"
-    assert bench.summarise(report, args)["encoder_service_efficiency"]["value"] == 1.35
+    assert summarise(report, args)["encoder_service_efficiency"]["value"] == 1.35
 
 
 def test_an_external_milvus_is_used_as_given_and_never_started(tmp_path):

@@ -13,6 +13,7 @@ from scripts.training import evaluate
 from scripts.training.labelled_images import select_files
 from services.dataset import read_box
 from services.imaging import decode_image
+from tests.support.stack import write_annotation
 from tests.support.synthetic import make_dataset, write_split_lists
 
 
@@ -80,19 +81,6 @@ def test_an_empty_gallery_is_an_error(dataset, tmp_path):
     argv = [str(images), "--lists", str(lists), "--gallery-split", "nope", "--out", str(tmp_path)]
     with pytest.raises(SystemExit, match="gallery"):
         evaluate.main(argv)
-
-
-def write_annotation(path, width: int, height: int, *boxes: tuple[int, int, int, int]) -> None:
-    objects = "".join(
-        f"<object><name>dog</name><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin>"
-        f"<xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox></object>"
-        for b in boxes
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        f"<annotation><size><width>{width}</width><height>{height}</height></size>"
-        f"{objects}</annotation>"
-    )
 
 
 def test_bounding_boxes_are_read_as_fractions_around_every_dog(tmp_path):

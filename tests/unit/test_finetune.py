@@ -57,7 +57,7 @@ def test_only_layer4_and_the_head_change_by_default(dataset, tmp_path, capsys):
     payload = run(dataset, tmp_path / "resnet.pt", "--epochs", "1")
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["history"][0]["epoch"] == 1
-    before = finetune.initial_backbone("resnet152", "random", finetune.RANDOM_SEED).state_dict()
+    before = finetune.initial_backbone("resnet152", "random", finetune.RANDOM_SEED)[1].state_dict()
     after = backbone_state(payload)
     assert before.keys() == after.keys()
     changed = {name for name in before if not torch.equal(before[name], after[name])}
@@ -82,7 +82,7 @@ def test_two_stages_and_the_offline_backbone(dataset, tmp_path):
         "--optimizer",
         "sgd",
     )
-    before = finetune.initial_backbone("efficientnet_lite0", "random", finetune.RANDOM_SEED)
+    before = finetune.initial_backbone("efficientnet_lite0", "random", finetune.RANDOM_SEED)[1]
     after = backbone_state(payload)
     changed = {n for n, t in before.state_dict().items() if not torch.equal(t, after[n])}
     prefixes = ("conv_head.", "bn2.", "blocks.6.")
@@ -121,3 +121,15 @@ def test_the_checkpoint_serves_breed_predictions(dataset, tmp_path):
 def test_bad_stage_count_is_refused(dataset, tmp_path):
     with pytest.raises(SystemExit, match="train-stages"):
         run(dataset, tmp_path / "x.pt", "--arch", "efficientnet_lite0", "--train-stages", "9")
+
+
+def test_a_diverging_run_stops_with_a_clear_message_and_saves_nothing(dataset, tmp_path, capsys):
+    images, lists = dataset
+    out = tmp_path / "diverged.pt"
+    argv = [str(images), "--lists", str(lists), "--weights", "random", "--batch-size", "4"]
+    argv += ["--workers", "0", "--max-steps", "2", "--epochs", "2", "--out", str(out)]
+    argv += ["--arch", "efficientnet_lite0", "--lr", "1e30", "--head-lr", "1e30"]
+    assert finetune.main(argv) == 3
+    error = capsys.readouterr().err
+    assert "diverged" in error and "--lr" in error
+    assert not out.exists() and not (tmp_path / "diverged.pt.last.pt").exists()

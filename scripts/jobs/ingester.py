@@ -1,0 +1,223 @@
+"""The ingester: files in, vectors stored, every image exactly once however often it runs.
+
+Stages overlap: the main thread reads and hashes files and drops those already indexed (and
+those the user deleted, see :mod:`services.deleted`), a pool keeps ``in_flight`` encoder
+requests busy, and vectors are upserted in batches of ``insert_batch``. Ids are content
+hashes, so stopping at any moment and running again ends with every image indexed exactly
+once. Corrupt files are reported and skipped. The command line is :mod:`scripts.jobs.ingest`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+from tqdm import tqdm
+
+from services.dataset import BreedList, ImageFile, content_id
+from services.deleted import DeletedPhotos
+from services.encoder_client import EncoderClient
+from services.errors import ApiError
+from services.imaging import crop_fraction, upright_size
+from services.photo import Photo
+from services.schema import EncodedImage, ModelInfo
+from services.vectorstore import VectorStore
+
+Item = tuple[ImageFile, str, bytes]  # file, id, bytes
+
+
+class IngestAborted(RuntimeError):
+    """A dependency failed mid-run; what was encoded so far is stored, a re-run continues."""
+
+
+@dataclass
+class IngestReport:
+    total: int = 0
+    added: int = 0
+    skipped: int = 0  # already indexed
+    deleted: int = 0  # deleted by the user: kept deleted until restored
+    duplicates: int = 0  # same bytes as another file in this run
+    failed: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    collection: str = ""
+    encode_seconds: float = 0.0
+    insert_seconds: float = 0.0
+
+    @property
+    def images_per_s(self) -> float:
+        return round(self.added / self.seconds, 2) if self.seconds else 0.0
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "images_per_s": self.images_per_s}
+
+
+def make_ingester(
+    args: argparse.Namespace,
+    encoder: EncoderClient,
+    store: VectorStore,
+    model: ModelInfo,
+    split: dict[str, str],
+) -> Ingester:
+    return Ingester(
+        encoder,
+        store,
+        model,
+        args.batch_size,
+        args.in_flight,
+        args.insert_batch,
+        split,
+        deleted=DeletedPhotos(store.settings),
+        progress=not args.no_progress,
+    )
+
+
+@dataclass
+class Ingester:
+    encoder: EncoderClient
+    store: VectorStore
+    model: ModelInfo
+    batch_size: int = 32
+    in_flight: int = 3
+    insert_batch: int = 1000
+    split: dict[str, str] = field(default_factory=dict)
+    boxes: dict[str, tuple[float, ...]] = field(default_factory=dict)  # crop to these first
+    breeds: BreedList = field(default_factory=BreedList.load)
+    deleted: DeletedPhotos | None = None  # photos the user deleted are not indexed again
+    progress: bool = True
+
+    def run(self, files: list[ImageFile]) -> IngestReport:
+        report = IngestReport(total=len(files))
+        started = time.perf_counter()
+        pending: list[dict] = []
+        bar = tqdm(total=len(files), unit="img", disable=not self.progress, smoothing=0.1)
+        futures: deque[Future] = deque()
+        pool = ThreadPoolExecutor(self.in_flight, thread_name_prefix="encode")
+        try:
+            for batch in self._new_batches(files, report, bar):
+                futures.append(pool.submit(self._encode, batch))
+                while len(futures) >= self.in_flight:
+                    self._collect(futures.popleft(), pending, report, bar)
+            while futures:
+                self._collect(futures.popleft(), pending, report, bar)
+        except ApiError as error:
+            for future in futures:
+                future.cancel()
+            raise IngestAborted(f"{error.message} ({error.code})") from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._insert(pending, report)  # keep what was encoded before any failure
+            self.store.flush()
+            if report.added:
+                self.store.wait_for_index()  # the first search after ingest is then fast too
+            bar.close()
+            report.seconds = round(time.perf_counter() - started, 2)
+        return report
+
+    def _new_batches(
+        self, files: list[ImageFile], report: IngestReport, bar: tqdm
+    ) -> Iterator[list[Item]]:
+        """Read and hash files; yield batches of those not yet in the index."""
+        seen: set[str] = set()
+        batch: list[Item] = []
+        chunk = max(self.batch_size * 8, 256)
+        for offset in range(0, len(files), chunk):
+            items: list[Item] = []
+            for file in files[offset : offset + chunk]:
+                try:
+                    data = file.path.read_bytes()
+                except OSError as error:
+                    report.failed.append({"path": file.relative_path, "reason": str(error)})
+                    bar.update(1)
+                    continue
+                image_id = content_id(data)
+                if image_id in seen:
+                    report.duplicates += 1
+                    bar.update(1)
+                    continue
+                seen.add(image_id)
+                items.append((file, image_id, data))
+            ids = [image_id for _, image_id, _ in items]
+            existing = self.store.existing_ids(ids)
+            deleted = self.deleted.among(ids) - existing if self.deleted else set()
+            report.skipped += len(existing)
+            report.deleted += len(deleted)
+            bar.update(len(existing) + len(deleted))
+            existing |= deleted
+            for item in items:
+                if item[1] not in existing:
+                    batch.append(item)
+                    if len(batch) == self.batch_size:
+                        yield batch
+                        batch = []
+        if batch:
+            yield batch
+
+    def _encode(self, batch: list[Item]) -> tuple[list[Item], ModelInfo, list[EncodedImage], float]:
+        started = time.perf_counter()
+        uploads = [(f.relative_path, self._cropped(f, data)) for f, _, data in batch]
+        model, results = self.encoder.encode(uploads)
+        for (file, _, data), result in zip(batch, results, strict=True):
+            if result.ok and file.relative_path in self.boxes:  # keep the original's size
+                result.width, result.height = upright_size(data)
+        return batch, model, results, time.perf_counter() - started
+
+    def _cropped(self, file: ImageFile, data: bytes) -> bytes:
+        """The dog's bounding box alone, when cropping is on and the file has one."""
+        box = self.boxes.get(file.relative_path)
+        if box is None:
+            return data
+        try:
+            return crop_fraction(data, box)
+        except ApiError:
+            return data  # the encoder reports what is wrong with the file itself
+
+    def _collect(
+        self, future: Future, pending: list[dict], report: IngestReport, bar: tqdm
+    ) -> None:
+        batch, model, results, seconds = future.result()
+        report.encode_seconds += seconds
+        if not model.same_model(self.model):
+            raise ApiError(
+                f"the encoder's model changed during the run ({self.model.fingerprint} -> "
+                f"{model.fingerprint})",
+                code="model_mismatch",
+            )
+        for (file, image_id, _), result in zip(batch, results, strict=True):
+            if not result.ok:
+                report.failed.append(
+                    {
+                        "path": file.relative_path,
+                        "reason": f"{result.error_code}: {result.error_message}",
+                    }
+                )
+                continue
+            pending.append(self._record(file, image_id, result))
+        bar.update(len(batch))
+        bar.set_postfix(added=report.added + len(pending), failed=len(report.failed))
+        if len(pending) >= self.insert_batch:
+            self._insert(pending, report)
+
+    def _record(self, file: ImageFile, image_id: str, result: EncodedImage) -> dict:
+        return Photo(
+            id=image_id,
+            breed=file.breed,
+            breed_id=self.breeds.index_of(file.breed),
+            path=file.relative_path,
+            width=result.width,
+            height=result.height,
+            split=self.split.get(file.relative_path, ""),
+            fingerprint=self.model.fingerprint,
+            vector=result.vector,
+        ).to_row()
+
+    def _insert(self, pending: list[dict], report: IngestReport) -> None:
+        if pending:
+            started = time.perf_counter()
+            self.store.upsert(pending)
+            report.insert_seconds += time.perf_counter() - started
+            report.added += len(pending)
+            pending.clear()
