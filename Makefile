@@ -33,15 +33,17 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-up: $(VENV)/.runtime ## start Milvus Lite, encoder, search API, ingest; UI at http://localhost:5000 (IMAGES=dir to index your own folder)
-	$(BIN)/python -m scripts.stack.up $(if $(IMAGES),--images $(IMAGES)) $(ARGS)
+MILVUS ?= lite
+up: $(VENV)/.runtime ## start Milvus (MILVUS=lite|server), encoder, search API, ingest; UI at http://localhost:5000 (IMAGES=dir to index your own folder)
+	$(BIN)/python -m scripts.stack.up --milvus $(MILVUS) $(if $(IMAGES),--images $(IMAGES)) $(ARGS)
 
 test-deps: $(VENV)/.dev $(CHROMIUM) ## install what the tests need (Python packages, Chromium)
 
-test: test-deps ## install what the tests need, lint, and run every test
+test: test-deps ## install what the tests need, lint, and run every test (those touching Milvus on Lite and on the server)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -m milvus --milvus=server $(ARGS)
 
 lint: $(VENV)/.dev ## ruff lint and format check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

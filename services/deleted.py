@@ -22,6 +22,7 @@ from typing import Any
 
 from pymilvus import DataType
 
+from services.consistency import STRONG
 from services.milvus import MilvusConnection, milvus_call
 from services.photo import ID, FieldSpec
 from services.settings import MilvusSettings
@@ -36,7 +37,6 @@ FIELDS = (
 )
 FIELD_NAMES = tuple(field.name for field in FIELDS)
 MARKER = [1.0, 0.0]
-STRONG = "Strong"
 
 
 class DeletedPhotos(MilvusConnection):
@@ -109,17 +109,5 @@ class DeletedPhotos(MilvusConnection):
         """Every record, newest first."""
         if not self.client.has_collection(self.collection):
             return []
-        iterator = self.client.query_iterator(
-            self.collection,
-            batch_size=4000,
-            filter="",
-            output_fields=["id", *FIELD_NAMES],
-            consistency_level=STRONG,
-        )
-        rows: list[dict[str, Any]] = []
-        try:
-            while batch := iterator.next():
-                rows.extend(batch)
-        finally:
-            iterator.close()
+        rows = self.scan(["id", *FIELD_NAMES], STRONG)
         return sorted(rows, key=lambda row: (-row["deleted_at"], row["path"]))

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType, MilvusException
 
+from services.consistency import BOUNDED, STRONG, ReadConsistency
 from services.errors import ApiError
 from services.milvus import MilvusConnection, milvus_call
 from services.photo import FIELD_NAMES, FIELDS, ID
@@ -27,6 +28,7 @@ from services.settings import MilvusSettings
 log = logging.getLogger(__name__)
 
 MODEL_PROPERTY = "dogsearch.model"
+VECTOR_WINDOW = 2048  # rows per query when vectors come along: 2048 x 2048-d = 16 MB
 INDEX_PARAMS = {
     "HNSW": lambda s: {"M": s.hnsw_m, "efConstruction": s.hnsw_ef_construction},
     "IVF_FLAT": lambda s: {"nlist": s.ivf_nlist},
@@ -59,8 +61,17 @@ def add_fields(schema: Any, fields=FIELDS) -> None:
 
 
 class VectorStore(MilvusConnection):
-    def __init__(self, settings: MilvusSettings, collection: str | None = None):
+    """The photo collection. Each read asks Milvus for the consistency level that
+    :mod:`services.consistency` chooses; each write tells ``consistency`` that the index changed."""
+
+    def __init__(
+        self,
+        settings: MilvusSettings,
+        collection: str | None = None,
+        consistency: ReadConsistency | None = None,
+    ):
         super().__init__(settings, collection or settings.collection)
+        self.consistency = consistency or ReadConsistency(window_s=settings.strong_after_write_s)
 
     @milvus_call
     def model(self) -> ModelInfo | None:
@@ -181,7 +192,9 @@ class VectorStore(MilvusConnection):
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         if not ids:
             return set()
-        rows = self.client.get(self.collection, ids=list(ids), output_fields=["id"])
+        rows = self.client.get(
+            self.collection, ids=list(ids), output_fields=["id"], consistency_level=STRONG
+        )
         return {row["id"] for row in rows}
 
     @milvus_call
@@ -189,11 +202,13 @@ class VectorStore(MilvusConnection):
         """Idempotent write: the id is the content hash, so a repeat replaces, never duplicates."""
         if records:
             self.client.upsert(self.collection, list(records))
+            self.consistency.wrote()
 
     @milvus_call
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self.client.delete(self.collection, ids=list(ids))
+            self.consistency.wrote()
 
     @milvus_call
     def flush(self) -> None:
@@ -221,11 +236,19 @@ class VectorStore(MilvusConnection):
         self.search(probe, 1)
 
     @milvus_call
-    def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[dict[str, Any]]:
+    def get(
+        self, ids: Sequence[str], *, with_vectors: bool = False, to_write: bool = False
+    ) -> list[dict[str, Any]]:
+        """Rows by id. ``to_write``: the caller writes from them, so the read is Strong."""
         if not ids:
             return []
         fields = ["id", *FIELD_NAMES] + (["vector"] if with_vectors else [])
-        return list(self.client.get(self.collection, ids=list(ids), output_fields=fields))
+        level = STRONG if to_write else self.consistency.for_search()
+        return list(
+            self.client.get(
+                self.collection, ids=list(ids), output_fields=fields, consistency_level=level
+            )
+        )
 
     @milvus_call
     def search(
@@ -255,6 +278,7 @@ class VectorStore(MilvusConnection):
             filter=" and ".join(conditions),
             output_fields=list(FIELD_NAMES) + (["vector"] if with_vectors else []),
             search_params={"metric_type": "COSINE", "params": params},
+            consistency_level=self.consistency.for_search(),
         )
         return [
             Hit(id=hit["id"], similarity=float(hit["distance"]), fields=dict(hit["entity"]))
@@ -263,38 +287,27 @@ class VectorStore(MilvusConnection):
 
     @milvus_call
     def count(self) -> int:
-        rows = self.client.query(self.collection, filter="", output_fields=["count(*)"])
+        rows = self.client.query(
+            self.collection,
+            filter="",
+            output_fields=["count(*)"],
+            consistency_level=self.consistency.for_search(),
+        )
         return int(rows[0]["count(*)"])
 
     @milvus_call
-    def all_vectors(self, batch_size: int = 1000) -> tuple[list[str], np.ndarray]:
+    def all_vectors(self) -> tuple[list[str], np.ndarray]:
         """Every id and its vector (``[N, dim]`` float32), for whole-library analyses."""
-        iterator = self.client.query_iterator(
-            self.collection, batch_size=batch_size, filter="", output_fields=["id", "vector"]
-        )
-        ids: list[str] = []
-        vectors: list[np.ndarray] = []
-        try:
-            while batch := iterator.next():
-                ids.extend(row["id"] for row in batch)
-                vectors.append(np.asarray([row["vector"] for row in batch], dtype=np.float32))
-        finally:
-            iterator.close()
-        return ids, np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float32)
+        rows = self.scan(["id", "vector"], self.consistency.for_search(), window=VECTOR_WINDOW)
+        ids = [row["id"] for row in rows]
+        if not rows:
+            return ids, np.zeros((0, 0), np.float32)
+        return ids, np.asarray([row["vector"] for row in rows], dtype=np.float32)
 
     @milvus_call
-    def all_rows(self, batch_size: int = 4000) -> list[dict[str, Any]]:
+    def all_rows(self, *, strong: bool = True) -> list[dict[str, Any]]:
         """Every row's scalar fields (no vectors); for the browse catalogue and checks."""
-        iterator = self.client.query_iterator(
-            self.collection, batch_size=batch_size, filter="", output_fields=["id", *FIELD_NAMES]
-        )
-        rows: list[dict[str, Any]] = []
-        try:
-            while batch := iterator.next():
-                rows.extend(batch)
-        finally:
-            iterator.close()
-        return rows
+        return self.scan(["id", *FIELD_NAMES], STRONG if strong else BOUNDED)
 
 
 def check_same_model(stored: ModelInfo, current: ModelInfo, collection: str) -> None:

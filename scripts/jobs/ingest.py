@@ -14,6 +14,7 @@ from pathlib import Path
 
 from scripts.jobs.ingester import IngestAborted, IngestReport, make_ingester
 from scripts.jobs.reindex import ReindexRefused, reindex
+from services.consistency import MARKER_NAME, ChangeMarker
 from services.dataset import files_in_split, load_boxes, load_split
 from services.encoder_client import EncoderClient
 from services.errors import ApiError
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     encoder = EncoderClient(client_settings.urls, args.timeout, client_settings.spread_dns)
     store = VectorStore(MilvusSettings(uri=args.milvus_uri, collection=args.collection))
     lists = args.lists or args.root.parent / "lists"
+    # The search API's workers refresh browsing, and read strongly, when this file changes.
+    changes = ChangeMarker(args.library / MARKER_NAME)
     try:
         model = encoder.info()
         split = load_split(lists)
@@ -98,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.reindex:
             photo_files = PhotoFiles(args.root, args.library)
             report = reindex(args, encoder, store, model, files, split, photo_files)
+            changes.touch()
             print(f"re-indexed into {report.collection}: ", end="")
             return _summary(report, args.json)
         store.ensure_collection(model)
@@ -113,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (ApiError, IngestAborted) as error:
+        changes.touch()  # what was encoded before the failure is stored
         message = error.message if isinstance(error, ApiError) else str(error)
         print(
             f"error: ingest stopped: {message}. Already-encoded images are stored; "
@@ -120,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
+    if report.added:
+        changes.touch()
     report.collection = store.collection
     return _summary(report, args.json)
 

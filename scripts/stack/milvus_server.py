@@ -11,15 +11,23 @@ time to shut down cleanly, so a supervised stack never leaves a Milvus behind.
 The server is Milvus 2.3.5 (embedded etcd, local storage, rocksmq): the same C++ engine family
 and gRPC API as the production standalone (v2.6), including its semantics that Milvus Lite does
 not have: consistency levels, asynchronous index builds, state kept across restarts.
+
+Two things the wheel does not do, and several servers side by side (the tests) or a restart on
+the same port need: its embedded etcd always takes ports 2379 and 2380, so this gives it free
+ones through an etcd config file; and it checks a port by binding it without SO_REUSEADDR, so a
+port just released (TIME_WAIT) looked busy and the server quietly moved to the next one.
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
+
+from scripts.stack.local import free_port
 
 STOP_TIMEOUT_S = 30.0
 
@@ -42,6 +50,52 @@ def parse_setting(text: str) -> tuple[str, object]:
     return key, value
 
 
+def etcd_config(data_dir: Path) -> Path:
+    """An embedded-etcd config on free client and peer ports (the wheel's are fixed)."""
+    client, peer = free_port(), free_port()
+    path = data_dir / "configs" / "etcd.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "name: default\n"
+        f"listen-client-urls: http://127.0.0.1:{client}\n"
+        f"advertise-client-urls: http://127.0.0.1:{client}\n"
+        f"listen-peer-urls: http://127.0.0.1:{peer}\n"
+        f"initial-advertise-peer-urls: http://127.0.0.1:{peer}\n"
+        f"initial-cluster: default=http://127.0.0.1:{peer}\n"
+    )
+    return path
+
+
+def make_server(data_dir: Path, port: int):
+    from milvus import MilvusServer, MilvusServerConfig  # the wheel; only this backend needs it
+
+    class Config(MilvusServerConfig):
+        def try_bind_port(self, port):  # as the server binds: a port in TIME_WAIT is free
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+                sock.listen()
+                return sock
+            except OSError:
+                sock.close()
+                return None
+
+    etcd = etcd_config(data_dir)
+    client_port = int(etcd.read_text().split("listen-client-urls: http://127.0.0.1:")[1].split()[0])
+    default = Config()
+    template = default.template_text.replace(
+        "  use:\n    embed: true", f"  config:\n    path: {etcd}\n  use:\n    embed: true", 1
+    )
+    template_path = data_dir / "configs" / "milvus.yaml.template"
+    template_path.write_text(template)
+    config = Config(template=str(template_path), proxy_port=port, etcd_port=client_port)
+    config.glog_conf_file = default.glog_conf_file  # set only for the wheel's own template
+    server = MilvusServer(config, wait_for_started=False)
+    server.set_base_dir(str(data_dir))
+    return server
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, required=True)
@@ -49,11 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", type=parse_setting, action="append", default=[])
     args = parser.parse_args(argv)
 
-    from milvus import MilvusServer, MilvusServerConfig  # the wheel; only this backend needs it
-
-    server = MilvusServer(MilvusServerConfig(), wait_for_started=False)
-    server.set_base_dir(str(args.data_dir.resolve()))
-    server.listen_port = args.port
+    server = make_server(args.data_dir.resolve(), args.port)
     for key, value in args.set:
         server.config.set(key, value)
     stopping = False

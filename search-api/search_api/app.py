@@ -17,6 +17,7 @@ from search_api.library import Library
 from search_api.manage import manage
 from search_api.remote import UrlFetcher
 from search_api.search import SearchService
+from services.consistency import MARKER_NAME, ChangeMarker, ReadConsistency
 from services.deleted import DeletedPhotos
 from services.encoder_client import EncoderClient
 from services.errors import register_error_handlers
@@ -53,11 +54,13 @@ def create_app(
     small in-memory fakes and exercise every endpoint without Milvus or the encoder."""
     settings = settings or SearchApiSettings()
     configure_logging("search-api", settings.log_level)
-    store = store or VectorStore(settings.milvus)
+    marker = ChangeMarker(settings.library_dir / MARKER_NAME)
+    consistency = ReadConsistency(marker, settings.milvus.strong_after_write_s)
+    store = store or VectorStore(settings.milvus, consistency=consistency)
     encoder = encoder or EncoderClient(
         settings.encoder.urls, settings.encoder.timeout_s, settings.encoder.spread_dns
     )
-    catalog = Catalog(store, settings.catalog_ttl_s, settings.library_dir / ".catalog-changed")
+    catalog = Catalog(store, settings.catalog_ttl_s, marker)
     search = SearchService(store, encoder, catalog)
 
     app = Flask(__name__, static_folder=None)
@@ -76,7 +79,7 @@ def create_app(
         catalog=catalog,
         fetcher=fetcher,
         library=library,
-        duplicates=DuplicateFinder(store),
+        duplicates=DuplicateFinder(store, marker),
     )
     register_error_handlers(app)
     install_metrics(app)

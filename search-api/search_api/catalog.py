@@ -5,21 +5,21 @@ Milvus has no GROUP BY and no ordered paging, so the API keeps every row's scala
 ``ttl_s``. Searches never use it: they go to Milvus, so a stale catalogue only delays how soon
 a new image shows up in *browsing*. Beyond ~1M images, replace this with keyset paging.
 
-Changes made through this API (add, delete, relabel) touch a marker file that every worker
-checks (one ``stat``) before answering, so all workers see them at once, not after the TTL.
+Every change to the index (through any API worker, or by ingest) touches a marker file that
+every worker checks (one ``stat``) before answering, so all workers see it at once, not after
+the TTL; a refresh that a change caused reads Milvus strongly (``services/consistency.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from services.consistency import ChangeMarker
 from services.vectorstore import VectorStore
 
 
@@ -61,22 +61,19 @@ def build_snapshot(rows: list[dict[str, Any]], marker_ns: int = 0) -> Snapshot:
 
 
 class Catalog:
-    def __init__(self, store: VectorStore, ttl_s: float, marker: Path | None = None):
+    def __init__(self, store: VectorStore, ttl_s: float, marker: ChangeMarker | None = None):
         self.store = store
         self.ttl_s = ttl_s
-        self.marker = marker
+        self.marker = marker or ChangeMarker(None)
         self._snapshot = Snapshot()
         self._lock = threading.Lock()
 
-    def _marker_ns(self) -> int:
-        try:
-            return self.marker.stat().st_mtime_ns if self.marker else 0
-        except OSError:
-            return 0
+    def _changed(self, snapshot: Snapshot) -> bool:
+        return snapshot.taken_at is None or self.marker.mtime_ns() != snapshot.marker_ns
 
     def _stale(self) -> bool:
         snapshot = self._snapshot
-        return age_s(snapshot.taken_at) >= self.ttl_s or self._marker_ns() != snapshot.marker_ns
+        return age_s(snapshot.taken_at) >= self.ttl_s or self._changed(snapshot)
 
     def snapshot(self) -> Snapshot:
         """The current catalogue; refreshed from Milvus when stale (one refresher at a time)."""
@@ -84,15 +81,13 @@ class Catalog:
             return self._snapshot
         with self._lock:
             if self._stale():
-                marker_ns = self._marker_ns()  # before reading: a change during the read wins
-                rows = self.store.all_rows() if self.store.exists() else []
+                strong = self._changed(self._snapshot)
+                marker_ns = self.marker.mtime_ns()  # before reading: a change during it wins
+                rows = self.store.all_rows(strong=strong) if self.store.exists() else []
                 self._snapshot = build_snapshot(rows, marker_ns)
         return self._snapshot
 
     def invalidate(self) -> None:
         """After a change: this worker refreshes now, and the marker tells the others."""
         self._snapshot = Snapshot()
-        if self.marker is not None:
-            with contextlib.suppress(OSError):  # a read-only folder: the others wait the TTL
-                self.marker.parent.mkdir(parents=True, exist_ok=True)
-                self.marker.touch()
+        self.marker.touch()

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from services.consistency import ChangeMarker
 from services.vectorstore import VectorStore
 
 BLOCK = 1024
@@ -52,16 +53,18 @@ def group_pairs(count: int, pairs: list[tuple[int, int, float]]) -> list[list[in
 
 
 class DuplicateFinder:
-    """Groups for a threshold, cached per (row count, threshold) until the index changes."""
+    """Groups for a threshold, cached until the index changes: a change through any process
+    moves the marker, and ingest or a re-index (which may not) changes the count."""
 
-    def __init__(self, store: VectorStore):
+    def __init__(self, store: VectorStore, marker: ChangeMarker | None = None):
         self.store = store
-        self._cache: dict[tuple[int, float], dict[str, Any]] = {}
+        self.marker = marker or ChangeMarker(None)
+        self._cache: dict[tuple[int, int, float], dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def groups(self, threshold: float) -> dict[str, Any]:
         count = self.store.count() if self.store.model() is not None else 0
-        key = (count, round(threshold, 4))
+        key = (self.marker.mtime_ns(), count, round(threshold, 4))
         with self._lock:  # one computation at a time; the others wait for its answer
             if key not in self._cache:
                 self._cache = {key: self._compute(threshold)}

@@ -138,7 +138,7 @@ class Library:
 
     def delete(self, ids: list[str]) -> dict[str, Any]:
         """Remove rows, then their files and thumbnails; see the module docstring for order."""
-        rows = self.store.get(ids, with_vectors=True)
+        rows = self.store.get(ids, with_vectors=True, to_write=True)
         missing = sorted(set(ids) - {row["id"] for row in rows})
         if not rows:
             return {"deleted": [], "missing": missing, "files_kept": []}
@@ -174,7 +174,7 @@ class Library:
     # ----- relabel ---------------------------------------------------------------------------
 
     def relabel(self, image_id: str, breed: str | None) -> dict[str, Any]:
-        rows = self.store.get([image_id], with_vectors=True)
+        rows = self.store.get([image_id], with_vectors=True, to_write=True)
         if not rows:
             raise NotFound(f"no image with id {image_id}")
         row = rows[0]
@@ -194,7 +194,7 @@ class Library:
         """Put a deleted dataset original back: encoded again from its file, then searchable."""
         record = self.deleted.get(image_id)
         if record is None:
-            if self.store.get([image_id]):
+            if self.store.get([image_id], to_write=True):
                 return {"status": "exists", "id": image_id}
             raise NotFound(f"no deleted photo with id {image_id}")
         path = self.files.existing(record["path"])

@@ -13,7 +13,7 @@ from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
 from tests.support.stack import write_annotation
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.milvus]
 
 
 def test_ingest_crops_to_the_annotated_box_and_keeps_the_original_size(stack, tmp_path):

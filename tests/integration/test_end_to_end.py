@@ -14,7 +14,7 @@ from scripts.jobs import ingest
 from services.dataset import content_id, iter_image_files
 from tests.support.stack import store_of, stored_ids
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.milvus]
 
 
 def api(stack, path: str, **kwargs) -> requests.Response:

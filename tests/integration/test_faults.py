@@ -20,7 +20,7 @@ from services.dataset import content_id, iter_image_files
 from tests.support.stack import make_stack, store_of, stored_ids
 from tests.support.synthetic import make_dataset
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.milvus]
 
 BREEDS = ("n02085620-Chihuahua", "n02088364-beagle", "n02099601-golden_retriever")
 

@@ -6,18 +6,20 @@ it changed, so the tests run in any order.
 
 from __future__ import annotations
 
+import io
 import time
 from contextlib import contextmanager
 
 import pytest
 import requests
+from PIL import Image
 
 from scripts.jobs import ingest
 from services.dataset import content_id, iter_image_files
 from tests.support.stack import store_of
-from tests.support.synthetic import jpeg_bytes
+from tests.support.synthetic import image_bytes, jpeg_bytes
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.milvus]
 
 
 def rows(stack) -> dict[str, dict]:
@@ -136,3 +138,23 @@ def test_every_worker_sees_a_deletion_at_once(stack):
     for _ in range(6):
         gone = requests.get(f"{stack.api_url}/api/images/{image_id}", timeout=10)
         assert gone.status_code == 404, f"served {time.monotonic() - started:.2f}s after deletion"
+
+
+def test_a_deleted_photo_never_comes_back_in_a_search_or_as_a_neighbour(stack):
+    """Right after the deletion, on any backend: searches read strongly after a change."""
+    original = sorted(iter_image_files(stack.dataset_root), key=lambda f: f.relative_path)[7]
+    image = Image.open(io.BytesIO(original.path.read_bytes()))
+    copy = image_bytes(image, "JPEG", quality=70)  # the original's nearest neighbour
+    response = add(stack, copy)
+    assert response.status_code == 201
+    copy_id = response.json()["results"][0]["id"]
+    neighbours = f"{stack.api_url}/api/images/{content_id(original.path.read_bytes())}/similar"
+    assert requests.get(neighbours, timeout=10).json()["results"][0]["id"] == copy_id
+    deleted = requests.delete(f"{stack.api_url}/api/images/{copy_id}", timeout=30)
+    assert deleted.status_code == 200
+    after = requests.get(neighbours, timeout=10).json()["results"]
+    assert copy_id not in {result["id"] for result in after}
+    found = requests.post(
+        f"{stack.api_url}/api/search", files={"image": ("q.jpg", copy)}, timeout=60
+    ).json()["results"]
+    assert copy_id not in {result["id"] for result in found}

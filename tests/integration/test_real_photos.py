@@ -24,7 +24,7 @@ from services.vectorstore import VectorStore
 from tests.support.stack import make_stack
 from tests.support.synthetic import image_bytes
 
-pytestmark = [pytest.mark.integration, pytest.mark.realdata]
+pytestmark = [pytest.mark.integration, pytest.mark.milvus, pytest.mark.realdata]
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ the old collection dropped, and the API refusing vectors of another model meanwh
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -15,7 +16,7 @@ from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
 from tests.support.synthetic import jpeg_bytes
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.milvus]
 
 
 @pytest.fixture
@@ -127,3 +128,39 @@ def test_a_reindex_with_a_missing_source_stops_before_switching_and_loses_nothin
     assert alias.model().fingerprint == fingerprint(stack.encoder_url)
     deleted = requests.delete(f"{stack.api_url}/api/images/{added_id}", timeout=30)
     assert deleted.status_code == 200
+
+
+def test_a_reindex_under_search_traffic_fails_no_request(stack, other_encoder):
+    """Searches never see two models or a missing collection while the alias moves: 4 clients
+    ask "more like this" during a re-index to another model and back."""
+    ids = [content_id(f.path.read_bytes()) for f in iter_image_files(stack.dataset_root)]
+    failures: list[str] = []
+    answered = [0]
+    stop = threading.Event()
+
+    def client(offset: int) -> None:
+        session = requests.Session()
+        n = offset
+        while not stop.is_set():
+            url = f"{stack.api_url}/api/images/{ids[n % len(ids)]}/similar"
+            response = session.get(url, params={"k": 5}, timeout=30)
+            if response.status_code != 200 or len(response.json()["results"]) != 5:
+                failures.append(f"{response.status_code} {response.text[:200]}")
+            answered[0] += 1
+            n += 7
+
+    clients = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+    for thread in clients:
+        thread.start()
+    library = str(stack.workdir / "library")
+    to_other = [str(stack.dataset_root), "--encoder-url", other_encoder, "--milvus-uri"]
+    to_other += [stack.milvus_uri, "--reindex", "--library", library, "--no-progress"]
+    try:
+        assert ingest.main(to_other) == 0
+        assert ingest.main([*stack.ingest_args("--no-progress"), "--reindex"]) == 0
+    finally:
+        stop.set()
+        for thread in clients:
+            thread.join(60)
+    assert answered[0] > 20 and failures == []
+    assert wait_for_stats(stack, reindex_needed=False)["count"] == len(set(ids))

@@ -14,7 +14,7 @@ from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
 from tests.support.synthetic import image_bytes, make_image
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.milvus]
 
 UPRIGHT = make_image(3, (300, 200))
 

@@ -12,7 +12,7 @@ from PIL import Image
 from scripts.jobs import ingest
 from services.dataset import content_id, iter_image_files
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.milvus]
 
 
 @pytest.fixture(scope="module")

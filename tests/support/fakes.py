@@ -127,7 +127,7 @@ class FakeVectorStore:
         for i in ids:
             self.rows.pop(i, None)
 
-    def get(self, ids, *, with_vectors: bool = False) -> list[dict[str, Any]]:
+    def get(self, ids, *, with_vectors: bool = False, to_write: bool = False) -> list[dict]:
         self._check()
         return [self._out(self.rows[i], with_vectors) for i in ids if i in self.rows]
 
@@ -135,7 +135,7 @@ class FakeVectorStore:
         self._check()
         return len(self.rows)
 
-    def all_rows(self) -> list[dict[str, Any]]:
+    def all_rows(self, *, strong: bool = True) -> list[dict[str, Any]]:
         self._check()
         return [self._out(row, False) for row in self.rows.values()]
 

@@ -145,3 +145,12 @@ def test_near_duplicate_groups(api):
     assert {image["id"] for image in group["images"]} == {api.id_of(api.files[0]), copy_id}
     assert body["compared"] == 13 and group["max_similarity"] >= 0.999
     assert api.client.get("/api/duplicates?threshold=0.2").status_code == 400
+
+
+def test_the_duplicate_groups_follow_a_change_that_keeps_the_count(api):
+    original = api.files[0].path.read_bytes()
+    copy_id = add(api, original + b"\0").get_json()["results"][0]["id"]
+    assert len(api.client.get("/api/duplicates?threshold=0.999").get_json()["groups"]) == 1
+    api.client.delete(f"/api/images/{copy_id}")
+    add(api, jpeg_bytes(9010))  # the count is back where it was with the copy
+    assert api.client.get("/api/duplicates?threshold=0.999").get_json()["groups"] == []

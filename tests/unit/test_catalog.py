@@ -1,24 +1,27 @@
 """The browse catalogue: every worker sees a change made through another one at once."""
 
 from search_api.catalog import Catalog
+from services.consistency import MARKER_NAME, ChangeMarker
 
 
 class RowsStore:
     def __init__(self):
         self.rows = [{"id": "a", "breed": "beagle", "breed_id": 1, "path": "x/a.jpg"}]
         self.reads = 0
+        self.levels: list[str] = []
 
     def exists(self):
         return True
 
-    def all_rows(self):
+    def all_rows(self, *, strong=True):
         self.reads += 1
+        self.levels.append("Strong" if strong else "Bounded")
         return list(self.rows)
 
 
 def test_a_change_in_one_worker_refreshes_the_others_despite_the_ttl(tmp_path):
     store = RowsStore()
-    marker = tmp_path / "library" / ".catalog-changed"
+    marker = ChangeMarker(tmp_path / "library" / MARKER_NAME)
     worker_a, worker_b = Catalog(store, 3600, marker), Catalog(store, 3600, marker)
     assert len(worker_b.snapshot().rows) == 1
     assert len(worker_b.snapshot().rows) == 1 and store.reads == 1  # cached within the TTL
@@ -32,7 +35,7 @@ def test_without_a_writable_marker_the_ttl_still_applies(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     store = RowsStore()
-    catalog = Catalog(store, 3600, blocker / "library" / ".catalog-changed")
+    catalog = Catalog(store, 3600, ChangeMarker(blocker / "library" / MARKER_NAME))
     catalog.snapshot()
     catalog.invalidate()  # cannot write the marker: no error, this worker refreshes anyway
     catalog.snapshot()
@@ -66,3 +69,22 @@ def test_the_collection_model_is_read_on_a_machine_booted_a_second_ago(monkeypat
     search = SearchService(store, encoder=None, catalog=None)
     assert search.collection_model() is not None and store.reads == 1
     assert search.collection_model() is not None and store.reads == 1  # cached
+
+
+def test_a_refresh_caused_by_a_change_reads_strongly_and_one_on_the_ttl_does_not(
+    tmp_path, monkeypatch
+):
+    """Browsing right after an add, relabel or delete must show it (read-your-writes)."""
+    store = RowsStore()
+    marker = ChangeMarker(tmp_path / MARKER_NAME)
+    catalog = Catalog(store, 10.0, marker)
+    catalog.snapshot()  # the first read: never taken, so Strong
+    marker.touch()  # another worker, or ingest, changed the index
+    catalog.snapshot()
+    now = [1000.0]
+    monkeypatch.setattr("search_api.catalog.time.monotonic", lambda: now[0])
+    catalog.invalidate()
+    catalog.snapshot()
+    now[0] += 11  # only the TTL passed
+    catalog.snapshot()
+    assert store.levels == ["Strong", "Strong", "Strong", "Bounded"]

@@ -38,7 +38,7 @@ class FakeStore:
             raise DependencyUnavailable("milvus", "down")
         self.rows.update({row["id"]: dict(row) for row in rows})
 
-    def get(self, ids, with_vectors=False):
+    def get(self, ids, with_vectors=False, to_write=False):
         return [dict(self.rows[i]) for i in ids if i in self.rows]
 
     def delete(self, ids):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from pymilvus import MilvusClient, MilvusException
 
@@ -84,3 +85,32 @@ def test_an_index_that_never_stays_is_a_clear_error_and_nothing_is_loaded():
     # three tries, then the call's one retry on a "fresh connection" tries three times again
     assert client.calls.count("create_index") == 6
     assert "load_collection" not in client.calls
+
+
+class RowsByRange:
+    """Answers ``id >= "a" and id < "b"`` queries with a limit, as Milvus does."""
+
+    def __init__(self, ids):
+        self.ids = list(ids)
+        self.queries = 0
+
+    def query(self, collection, filter, output_fields, limit, consistency_level):
+        self.queries += 1
+        low = high = None
+        for part in filter.split(" and ") if filter else []:
+            operator, value = part.split(" ", 2)[1:]
+            low, high = (json.loads(value), high) if operator == ">=" else (low, json.loads(value))
+        chosen = [i for i in self.ids if (low is None or i >= low) and (high is None or i < high)]
+        return [{"id": i} for i in chosen[:limit]]
+
+
+@pytest.mark.parametrize("count", [0, 7, 300])
+def test_a_scan_returns_every_row_once_splitting_full_ranges(count):
+    rng = np.random.default_rng(count)
+    ids = [bytes(rng.integers(0, 256, 12, dtype=np.uint8)).hex() for _ in range(count)]
+    ids += ["", "Z-not-hex", "zzz", "~"][: min(count, 4)]  # ids outside the hex ranges too
+    store = VectorStore(MilvusSettings(uri="http://127.0.0.1:1"))
+    store._client = client = RowsByRange(ids)
+    rows = store.scan(["id"], "Strong", window=16)
+    assert sorted(row["id"] for row in rows) == sorted(ids)
+    assert client.queries <= 1 + 18 * (1 + count // 16)  # it split only where it had to

@@ -1,0 +1,142 @@
+"""Each consistency choice of services/consistency.py, on the real VectorStore and
+DeletedPhotos over a client that records the level of every call. Weakening any one fails here;
+the integration tests on the Milvus server show the same rules on a real server."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from services.consistency import MARKER_NAME, ChangeMarker, ReadConsistency
+from services.deleted import DeletedPhotos
+from services.settings import MilvusSettings
+from services.vectorstore import VectorStore
+
+SETTINGS = MilvusSettings(uri="http://127.0.0.1:1")
+
+
+class Recording:
+    """A pymilvus client that answers emptily and records (call, consistency level)."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, str | None]] = []
+
+    def _record(self, name: str, kwargs: dict) -> None:
+        self.calls.append((name, kwargs.get("consistency_level")))
+
+    def get(self, collection, ids, output_fields, **kwargs):
+        self._record("get", kwargs)
+        return []
+
+    def search(self, collection, **kwargs):
+        self._record("search", kwargs)
+        return [[]]
+
+    def query(self, collection, **kwargs):
+        self._record("query", kwargs)
+        return [{"count(*)": 0}] if kwargs.get("output_fields") == ["count(*)"] else []
+
+    def query_iterator(self, collection, **kwargs):
+        self._record("query_iterator", kwargs)
+        return type("Done", (), {"next": lambda self: [], "close": lambda self: None})()
+
+    def upsert(self, collection, rows):
+        self._record("upsert", {})
+
+    def delete(self, collection, ids):
+        self._record("delete", {})
+
+    def has_collection(self, name):
+        return True
+
+    def last(self) -> str | None:
+        return self.calls[-1][1]
+
+
+def store_with(client: Recording, consistency: ReadConsistency | None = None) -> VectorStore:
+    store = VectorStore(SETTINGS, consistency=consistency)
+    store._client = client
+    return store
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Both clocks the window is measured with, moved by hand."""
+    now = {"t": 5000.0}
+    monkeypatch.setattr("services.consistency.time.monotonic", lambda: now["t"])
+    monkeypatch.setattr("services.consistency.time.time", lambda: now["t"])
+    return now
+
+
+def test_bulk_reads_are_bounded_and_reads_that_decide_a_write_are_strong(clock):
+    client = Recording()
+    store = store_with(client)
+    vector = np.zeros(4, np.float32)
+    expected = [
+        (lambda: store.search(vector, 3), "Bounded"),
+        (lambda: store.get(["a"]), "Bounded"),
+        (lambda: store.count(), "Bounded"),
+        (lambda: store.all_vectors(), "Bounded"),
+        (lambda: store.all_rows(strong=False), "Bounded"),
+        (lambda: store.existing_ids(["a"]), "Strong"),
+        (lambda: store.get(["a"], to_write=True), "Strong"),
+        (lambda: store.all_rows(), "Strong"),
+    ]
+    for call, level in expected:
+        call()
+        assert client.last() == level, client.calls[-1]
+
+
+def test_after_a_write_searches_are_strong_for_the_window_then_bounded_again(clock):
+    client = Recording()
+    store = store_with(client, ReadConsistency(window_s=5.0))
+    vector = np.zeros(4, np.float32)
+    store.upsert([{"id": "a"}])
+    store.search(vector, 3)
+    store.get(["a"])
+    store.count()
+    store.all_vectors()
+    assert [level for _, level in client.calls[-4:]] == ["Strong"] * 4
+    clock["t"] += 4.9
+    store.search(vector, 3)
+    assert client.last() == "Strong"
+    clock["t"] += 0.2
+    store.search(vector, 3)
+    assert client.last() == "Bounded"
+    store.delete(["a"])  # a deletion is a change too: it must not come back in a search
+    store.search(vector, 3)
+    assert client.last() == "Strong"
+
+
+def test_a_write_by_another_process_makes_this_ones_searches_strong(tmp_path, clock):
+    """Another gunicorn worker, or ingest: they share only the marker file."""
+    marker_path = tmp_path / MARKER_NAME
+    other = store_with(Recording(), ReadConsistency(ChangeMarker(marker_path), 5.0))
+    client = Recording()
+    this = store_with(client, ReadConsistency(ChangeMarker(marker_path), 5.0))
+    this.search(np.zeros(4, np.float32), 3)
+    assert client.last() == "Bounded"
+    other.upsert([{"id": "a"}])
+    clock["t"] = marker_path.stat().st_mtime  # read just after the other's write
+    this.search(np.zeros(4, np.float32), 3)
+    assert client.last() == "Strong"
+
+
+def test_own_writes_are_read_strongly_even_where_the_marker_cannot_be_written(tmp_path, clock):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    client = Recording()
+    store = store_with(client, ReadConsistency(ChangeMarker(blocker / MARKER_NAME), 5.0))
+    store.upsert([{"id": "a"}])
+    store.search(np.zeros(4, np.float32), 3)
+    assert client.last() == "Strong"
+
+
+def test_the_deleted_photo_records_are_always_read_strongly():
+    client = Recording()
+    deleted = DeletedPhotos(SETTINGS)
+    deleted._client = client
+    deleted.among(["a"])
+    deleted.get("a")
+    deleted.all()
+    assert [level for _, level in client.calls] == ["Strong", "Strong", "Strong"]
