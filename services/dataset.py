@@ -40,6 +40,12 @@ def breed_name(folder_name: str) -> str:
     return name or UNKNOWN_BREED
 
 
+def breed_label(name: str) -> str:
+    """How a breed reads on screen, one style for all: ``golden retriever`` -> ``Golden
+    retriever``, ``Lhasa`` and ``German shepherd`` unchanged. The stored name stays the key."""
+    return name[:1].upper() + name[1:]
+
+
 def breed_key(name: str) -> str:
     """Case- and separator-insensitive form used to match a breed name to the breed list."""
     return re.sub(r"[\s_\-]+", " ", name).strip().casefold()

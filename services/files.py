@@ -9,6 +9,8 @@ from pathlib import Path
 
 from services.dataset import LIBRARY_PREFIX, safe_join
 
+TRASH = ".trash"  # inside the library folder: deleted library photos, until restored or purged
+
 
 @dataclass(frozen=True)
 class PhotoFiles:
@@ -29,6 +31,20 @@ class PhotoFiles:
         """The file, or ``None`` when it is missing or outside its root."""
         path = self.path_of(stored_path)
         return path if path is not None and path.is_file() else None
+
+    def trash_of(self, stored_path: str) -> Path | None:
+        """Where a deleted library photo's file waits to be restored (``None`` for dataset
+        originals, which stay where they are)."""
+        if not stored_path.startswith(LIBRARY_PREFIX):
+            return None
+        return safe_join(self.library_dir / TRASH, stored_path[len(LIBRARY_PREFIX) :])
+
+    def deleted_file(self, stored_path: str) -> Path | None:
+        """The file of a deleted photo: in the trash (library) or in place (dataset)."""
+        path = self.trash_of(stored_path) if stored_path.startswith(LIBRARY_PREFIX) else None
+        if path is None:
+            return self.existing(stored_path)
+        return path if path.is_file() else None
 
 
 def write_atomically(target: Path, data: bytes) -> None:

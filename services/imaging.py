@@ -25,8 +25,33 @@ SWAPS_SIDES = frozenset({5, 6, 7, 8})  # EXIF orientations that rotate by 90 deg
 
 
 class ImageTooLarge(ApiError):
+    """More bytes than the limit (413)."""
+
     status = 413
     code = "image_too_large"
+
+
+class TooManyPixels(ImageTooLarge):
+    """More pixels than the limit, whatever the file size (413): a decompression bomb, or a
+    photo larger than the service decodes."""
+
+    code = "too_many_pixels"
+
+
+def megabytes(count: int) -> str:
+    return f"{count / 2**20:.1f} MB"
+
+
+def too_many_bytes(size: int | str, limit: int) -> ImageTooLarge:
+    shown = megabytes(int(size)) if str(size).isdigit() else str(size)
+    return ImageTooLarge(f"The file is {shown}; the limit is {megabytes(limit)}.")
+
+
+def too_many_pixels(width: int | None, height: int | None, limit: int) -> TooManyPixels:
+    size = "larger than that"
+    if width and height:
+        size = f"{width} \u00d7 {height} pixels ({width * height / 1e6:.0f} megapixels)"
+    return TooManyPixels(f"The photo is {size}; the limit is {limit / 1e6:.0f} megapixels.")
 
 
 @dataclass(frozen=True)
@@ -53,7 +78,7 @@ def decode_image(
     if not data:
         raise InvalidImage("the file is empty", code="empty_file")
     if len(data) > max_bytes:
-        raise ImageTooLarge(f"the file is {len(data)} bytes; the limit is {max_bytes}")
+        raise too_many_bytes(len(data), max_bytes)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -63,9 +88,7 @@ def decode_image(
                 raise InvalidImage(f"unsupported image format {image_format or 'unknown'}")
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageTooLarge(
-                    f"the image is {width}x{height} pixels; the limit is {max_pixels} pixels"
-                )
+                raise too_many_pixels(width, height, max_pixels)
             if width < 1 or height < 1:
                 raise InvalidImage("the image has no pixels")
             if getattr(image, "n_frames", 1) > 1:
@@ -79,7 +102,7 @@ def decode_image(
     except ApiError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLarge(f"the image has more pixels than the limit of {max_pixels}") from None
+        raise too_many_pixels(None, None, max_pixels) from None
     except UnidentifiedImageError:
         raise InvalidImage("the file is not an image we can read") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:

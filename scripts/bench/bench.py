@@ -1,16 +1,17 @@
 """The benchmark: encoder, search and ingest, measured side by side in one run.
 
-    python scripts/bench.py                                  # everything, product defaults
-    python scripts/bench.py --sections search --sizes 1000,20000
-    python scripts/bench.py --arch efficientnet_lite0 --weights imagenet --markdown bench.md
-    python scripts/bench.py --sections search --milvus-uri http://127.0.0.1:19530  # standalone
+    python -m scripts.bench.bench                            # everything, product defaults
+    python -m scripts.bench.bench --sections search --sizes 1000,20000
+    python -m scripts.bench.bench --arch efficientnet_lite0 --weights imagenet --markdown b.md
+    python -m scripts.bench.bench --sections search --milvus server   # the Milvus server binary
+    python -m scripts.bench.bench --sections search --milvus-uri http://127.0.0.1:19530
 
-It starts its own Milvus Lite server (or uses ``--milvus-uri``), encoder and search API on
-loopback (like the tests), and prints one JSON object; ``--markdown`` also writes the README's
-table. Ratios matter more than absolute times on shared machines, so each target is reported
-as a ratio measured in the same run. Random weights time exactly like real ones (same shapes,
-same arithmetic) and are the default so the benchmark runs anywhere; the vectors themselves
-are never judged here.
+It starts its own Milvus (Lite, or ``--milvus server``; or uses ``--milvus-uri``), encoder and
+search API on loopback (like the tests), and prints one JSON object; ``--markdown`` also writes
+the README's table. Ratios matter more than absolute times on shared machines, so each target is
+reported as a ratio measured in the same run. Random weights time exactly like real ones (same
+shapes, same arithmetic) and are the default so the benchmark runs anywhere; the vectors
+themselves are never judged here.
 """
 
 from __future__ import annotations
@@ -264,8 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sizes", default="1000,20000,200000", help="gallery sizes to search")
     parser.add_argument("--index", default="HNSW", help="Milvus index type")
     parser.add_argument(
-        "--milvus-uri",
-        help="search a Milvus that is already running (standalone) instead of starting Milvus Lite",
+        "--milvus",
+        choices=["lite", "server"],
+        default="lite",
+        help="the Milvus to start: Milvus Lite or the Milvus server binary (as make up does)",
+    )
+    parser.add_argument(
+        "--milvus-uri", help="search a Milvus that is already running (standalone) instead"
     )
     parser.add_argument("--queries", type=int, default=100, help="'more like this' per size")
     parser.add_argument("--upload-queries", type=int, default=20, help="uploads per size")
@@ -299,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             "weights": args.weights,
             "batches": args.batches,
             "in_flight": args.in_flight,
-            "milvus": args.milvus_uri or "Milvus Lite (started here)",
+            "milvus": args.milvus_uri or f"{args.milvus} (started here)",
         }
     }
     jpeg = image_bytes(make_image(7, QUERY_SIZE), "JPEG", quality=90)
@@ -316,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             "ENCODER_MAX_BATCH": str(max(args.batches)),
         },
         external_milvus_uri=args.milvus_uri,
+        milvus_backend=args.milvus,
     )
     try:
         stack.start_milvus()

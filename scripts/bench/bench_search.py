@@ -96,17 +96,27 @@ def load_gallery(
 
 
 def wait_for_idle(pid: int, *, busy_share: float = 0.1, timeout_s: float = 1800) -> float:
-    """Wait until process ``pid`` uses under ``busy_share`` of a core; returns seconds waited.
+    """Wait until the process group led by ``pid`` uses under ``busy_share`` of a core;
+    returns seconds waited.
 
     Milvus Lite compacts segments and builds indexes in a background thread after inserts,
     while reporting every index as finished, so its CPU use is the only honest signal that
-    searches now measure the index and not the background work.
+    searches now measure the index and not the background work. The server backend's engine
+    is a child of its launcher, so the whole group (``scripts.stack.local`` makes one per
+    process it starts) is counted.
     """
     ticks = os.sysconf("SC_CLK_TCK")
 
     def cpu_seconds() -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pid:  # the process group
+                total += int(fields[11]) + int(fields[12])  # utime + stime
+        return total / ticks
 
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:

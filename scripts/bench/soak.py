@@ -1,7 +1,7 @@
 """Soak test: many clients mixing real user actions against a running stack, errors counted.
 
-    python scripts/soak.py --api-url http://127.0.0.1:5000 --images data/stanford-dogs/Images
-    python scripts/soak.py --start --images DIR --seconds 60     # starts (and stops) its own stack
+    python -m scripts.bench.soak --api-url http://127.0.0.1:5000 --images data/stanford-dogs/Images
+    python -m scripts.bench.soak --start --images DIR [--milvus server]   # its own stack
 
 Each client loops over uploads (photos from ``--images``), "more like this", breed pages and
 thumbnails, like a person exploring. It prints one JSON object: requests/s, p50/p95/p99 per
@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=Path, help="photos to upload (and to index, --start)")
     parser.add_argument("--start", action="store_true", help="start a stack on loopback first")
     parser.add_argument("--arch", default="efficientnet_lite0", help="encoder, with --start")
+    parser.add_argument("--milvus", choices=["lite", "server"], default="lite", help="with --start")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--pid", action="append", default=[], help="NAME=PID to watch the RSS of")
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(tempfile.mkdtemp(prefix="soak-")),
         args.images.resolve(),
         encoder_env={"ENCODER_ARCH": args.arch},
+        milvus_backend=args.milvus,
     )
     try:
         stack.start()

@@ -132,10 +132,8 @@ def images():
     per_page = int_param(
         request.args.get("per_page"), "per_page", default=48, low=1, high=settings.max_per_page
     )
-    snapshot = _catalog().snapshot()
-    if breed is not None and not snapshot.has_breed(breed):
-        raise ApiError(f"unknown breed {breed!r}; see /api/breeds", code="unknown_breed")
-    rows, total = snapshot.page(breed, page, per_page)
+    breed = _search().check_breed(breed)
+    rows, total = _catalog().snapshot().page(breed, page, per_page)
     return jsonify(
         {
             "images": [serialise_row(row) for row in rows],

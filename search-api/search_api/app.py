@@ -15,6 +15,7 @@ from search_api.duplicates import DuplicateFinder
 from search_api.files import files
 from search_api.library import Library
 from search_api.manage import manage
+from search_api.recycle import RecycleBin
 from search_api.remote import UrlFetcher
 from search_api.search import SearchService
 from services.consistency import MARKER_NAME, ChangeMarker, ReadConsistency
@@ -79,6 +80,7 @@ def create_app(
         catalog=catalog,
         fetcher=fetcher,
         library=library,
+        recycle=RecycleBin(library),
         duplicates=DuplicateFinder(store, marker),
     )
     register_error_handlers(app)

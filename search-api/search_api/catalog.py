@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.consistency import ChangeMarker
+from services.dataset import breed_key, breed_label
 from services.vectorstore import VectorStore
 
 
@@ -45,8 +46,14 @@ class Snapshot:
         start = (page - 1) * per_page
         return rows[start : start + per_page], len(rows)
 
+    def find_breed(self, breed: str) -> str | None:
+        """The stored name of a breed in the index, matched without regard to case, spaces or
+        underscores (``lhasa``, ``Golden_Retriever``), or ``None``."""
+        wanted = breed_key(breed)
+        return next((e["name"] for e in self.breeds if breed_key(e["name"]) == wanted), None)
+
     def has_breed(self, breed: str) -> bool:
-        return any(entry["name"] == breed for entry in self.breeds)
+        return self.find_breed(breed) is not None
 
 
 def build_snapshot(rows: list[dict[str, Any]], marker_ns: int = 0) -> Snapshot:
@@ -54,7 +61,7 @@ def build_snapshot(rows: list[dict[str, Any]], marker_ns: int = 0) -> Snapshot:
     counts = Counter(row["breed"] for row in rows)
     breed_ids = {row["breed"]: row["breed_id"] for row in rows}
     breeds = [
-        {"name": name, "id": breed_ids[name], "count": counts[name]}
+        {"name": name, "label": breed_label(name), "id": breed_ids[name], "count": counts[name]}
         for name in sorted(counts, key=str.casefold)
     ]
     return Snapshot(rows, {row["id"]: row for row in rows}, breeds, time.monotonic(), marker_ns)

@@ -31,12 +31,13 @@ def _settings() -> SearchApiSettings:
 def _original_path(raw_id: str) -> tuple[str, Path]:
     image_id_ = image_id(raw_id)
     try:
-        row = lookup_row(image_id_)
-    except NotFound:  # a deleted dataset original stays viewable, so it can be restored
-        row = current_app.extensions["library"].deleted.get(image_id_)
-        if row is None:
+        path = stored_file(lookup_row(image_id_))
+    except NotFound:  # a deleted photo stays viewable, so it can be restored
+        library = current_app.extensions["library"]
+        record = library.deleted.get(image_id_)
+        if record is None:
             raise
-    path = stored_file(row)
+        path = library.files.deleted_file(record["path"])
     if path is None:
         raise NotFound(f"the file of image {image_id_} is missing from the dataset folder")
     return image_id_, path

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, jsonify, request
 from search_api.catalog import Catalog
 from search_api.library import Library
 from search_api.params import float_param, image_id, int_param, optional_text
+from search_api.recycle import RecycleBin
 from search_api.search import serialise_row
 from services.errors import ApiError
 
@@ -15,6 +16,10 @@ manage = Blueprint("manage", __name__, url_prefix="/api")
 
 def _library() -> Library:
     return current_app.extensions["library"]
+
+
+def _recycle() -> RecycleBin:
+    return current_app.extensions["recycle"]
 
 
 def _catalog() -> Catalog:
@@ -51,7 +56,7 @@ def add_images():
 
 @manage.delete("/images/<raw_id>")
 def delete_image(raw_id: str):
-    outcome = _library().delete([image_id(raw_id)])
+    outcome = _recycle().delete([image_id(raw_id)])
     _catalog().invalidate()
     if not outcome["deleted"]:
         raise ApiError(f"no image with id {raw_id[:80]!r}", code="not_found", status=404)
@@ -66,14 +71,15 @@ def delete_images():
     if (ids is None) == (breed is None):
         raise ApiError("give either 'ids' (a list) or 'breed'", code="invalid_selection")
     if breed is not None:
-        if not isinstance(breed, str) or not _catalog().snapshot().has_breed(breed):
-            raise ApiError(f"unknown breed {str(breed)[:80]!r}", code="unknown_breed")
+        if not isinstance(breed, str):
+            raise ApiError("'breed' must be a breed name", code="unknown_breed")
+        breed = current_app.extensions["search"].check_breed(breed)
         ids = [row["id"] for row in _catalog().snapshot().rows if row["breed"] == breed]
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise ApiError("'ids' must be a list of image ids", code="invalid_selection")
     if len(ids) > 10_000:
         raise ApiError("at most 10000 ids per request", code="invalid_selection", status=413)
-    outcome = _library().delete([image_id(i) for i in ids])
+    outcome = _recycle().delete([image_id(i) for i in ids])
     _catalog().invalidate()
     return jsonify(outcome)
 
@@ -110,18 +116,24 @@ def duplicates():
 
 @manage.get("/deleted")
 def deleted_photos():
-    """Dataset originals the user deleted (newest first): kept out of every ingest until
-    restored. Photos added through the API are gone with their file and are not listed."""
-    photos = _library().deleted_photos()
+    """Deleted photos, newest first, each restorable: dataset originals (kept out of every
+    ingest until restored) and photos added through the API (their file in the trash)."""
+    photos = _recycle().deleted_photos()
     return jsonify({"images": photos, "total": len(photos)})
 
 
 @manage.post("/images/<raw_id>/restore")
 def restore_image(raw_id: str):
-    """Put a deleted dataset original back into the index (encoded again from its file)."""
-    outcome = _library().restore(image_id(raw_id))
+    """Undo a deletion: the photo is encoded again from its file and searchable at once."""
+    outcome = _recycle().restore(image_id(raw_id))
     _catalog().invalidate()
     return jsonify(outcome)
+
+
+@manage.delete("/deleted/<raw_id>")
+def purge_image(raw_id: str):
+    """Delete a photo added through the API for good (its file leaves the trash)."""
+    return jsonify(_recycle().purge(image_id(raw_id)))
 
 
 @manage.patch("/images/<raw_id>")

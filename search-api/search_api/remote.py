@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 
 from services.errors import ApiError
-from services.imaging import ImageTooLarge
+from services.imaging import megabytes, too_many_bytes
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -134,13 +134,13 @@ class UrlFetcher:
     def _read(self, response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
-            raise ImageTooLarge(f"the image is {declared} bytes; the limit is {self.max_bytes}")
+            raise too_many_bytes(declared, self.max_bytes)
         body = bytearray()
         try:
             for chunk in response.stream(CHUNK):
                 body.extend(chunk)
                 if len(body) > self.max_bytes:
-                    raise ImageTooLarge(f"the image is over the limit of {self.max_bytes} bytes")
+                    raise too_many_bytes(f"over {megabytes(self.max_bytes)}", self.max_bytes)
                 if time.monotonic() > deadline:
                     raise UrlFetchFailed(f"the download took longer than {self.timeout_s}s")
         except urllib3.exceptions.HTTPError as error:

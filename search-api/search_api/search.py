@@ -98,7 +98,7 @@ class SearchService:
         model, (encoded,) = self.encoder.encode([(filename, data)])
         encoded_at = time.perf_counter()
         if not encoded.ok:
-            status = 413 if encoded.error_code == "image_too_large" else 400
+            status = 413 if encoded.error_code in ("image_too_large", "too_many_pixels") else 400
             raise InvalidImage(
                 encoded.error_message or "invalid image", code=encoded.error_code, status=status
             )
@@ -143,9 +143,13 @@ class SearchService:
         }
 
     def check_breed(self, breed: str | None) -> str | None:
-        if breed is not None and not self.catalog.snapshot().has_breed(breed):
-            raise ApiError(f"unknown breed {breed!r}; see /api/breeds", code="unknown_breed")
-        return breed
+        """The stored name of ``breed`` (any case), or a 400 when the index has no such breed."""
+        if breed is None:
+            return None
+        found = self.catalog.snapshot().find_breed(breed)
+        if found is None:
+            raise ApiError(f"the index has no breed {breed[:80]!r}", code="unknown_breed")
+        return found
 
 
 def serialise_row(row: dict[str, Any]) -> dict[str, Any]:

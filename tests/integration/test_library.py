@@ -47,15 +47,16 @@ def added(stack, photo: bytes, breed: str | None = None):
     image_id = response.json()["results"][0]["id"]
     try:
         yield image_id, response.json()["results"][0]
-    finally:
+    finally:  # deleted, then purged from the recycle bin: nothing of the test stays behind
         requests.delete(f"{stack.api_url}/api/images/{image_id}", timeout=30)
+        requests.delete(f"{stack.api_url}/api/deleted/{image_id}", timeout=30)
 
 
 def library_file(stack, row: dict):
     return stack.workdir / "library" / row["path"].removeprefix("@library/")
 
 
-def test_an_added_photo_is_stored_searchable_browsable_and_deleted_with_its_file(stack):
+def test_an_added_photo_is_stored_searchable_browsable_and_purged_with_its_file(stack):
     photo = jpeg_bytes(9001)
     with added(stack, photo, breed="chihuahua") as (image_id, result):
         assert result["breed"] == "Chihuahua"
@@ -69,6 +70,8 @@ def test_an_added_photo_is_stored_searchable_browsable_and_deleted_with_its_file
         assert image_id in {image["id"] for image in page["images"]}
         assert requests.get(f"{stack.api_url}/images/{image_id}", timeout=10).content == photo
     assert image_id not in rows(stack) and not library_file(stack, row).exists()
+    trash = stack.workdir / "library" / ".trash" / row["path"].removeprefix("@library/")
+    assert not trash.exists()  # purged
     for path in (f"/api/images/{image_id}", f"/thumbs/{image_id}"):
         assert requests.get(stack.api_url + path, timeout=10).status_code == 404, path
 

@@ -51,7 +51,7 @@ UPLOADS = {
     "truncated jpeg": (lambda: jpeg()[:700], 400, "invalid_image"),
     "text named .jpg": (lambda: b"a dog, honestly\n" * 20, 400, "invalid_image"),
     "html": (lambda: b"<!doctype html><html><img src=x onerror=alert(1)></html>", 400, None),
-    "decompression bomb": (bomb_png, 413, "image_too_large"),
+    "decompression bomb": (bomb_png, 413, "too_many_pixels"),
     "cmyk jpeg": (lambda: jpeg(UPRIGHT.convert("CMYK")), 200, None),
     "16-bit png": (lambda: image_bytes(UPRIGHT.convert("I;16"), "PNG"), 200, None),
     "palette png with transparency": (transparent_palette_png, 200, None),

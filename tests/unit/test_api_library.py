@@ -50,6 +50,8 @@ def test_many_at_once_each_with_its_own_outcome(api):
     assert response.status_code == 201
     statuses = [result["status"] for result in response.get_json()["results"]]
     assert statuses == ["added", "failed", "added"]
+    again = add(api, png, breed="beagle").get_json()["results"][0]
+    assert (again["status"], again["breed"]) == ("exists", "unknown")  # says what it keeps
     row = api.store.rows[content_id(png)]
     assert (row["breed"], row["breed_id"]) == ("unknown", -1) and row["path"].endswith(".png")
     every_one_failed = add(api, b"nope", b"nor this")
@@ -64,23 +66,30 @@ def test_add_refusals(api):
     assert too_many.status_code == 413 and code(too_many) == "too_many_images"
 
 
-def test_delete_a_library_photo_removes_row_file_and_thumbnail(api):
+def test_a_deleted_library_photo_can_be_undone_then_purged(api):
     photo = jpeg_bytes(9005)
     image_id = add(api, photo).get_json()["results"][0]["id"]
-    stored = api.settings.library_dir / api.store.rows[image_id]["path"].removeprefix("@library/")
+    relative = api.store.rows[image_id]["path"].removeprefix("@library/")
+    stored = api.settings.library_dir / relative
     assert api.client.get(f"/thumbs/{image_id}").status_code == 200
     thumb = api.settings.thumb_cache_dir / image_id[:2] / f"{image_id}.jpg"
     response = api.client.delete(f"/api/images/{image_id}")
     assert response.status_code == 200 and response.get_json()["deleted"] == [image_id]
     assert image_id not in api.store.rows and not stored.exists() and not thumb.exists()
-    for path in (
-        f"/api/images/{image_id}",
-        f"/api/images/{image_id}/similar",
-        f"/thumbs/{image_id}",
-    ):
+    assert (api.settings.library_dir / ".trash" / relative).read_bytes() == photo
+    for path in (f"/api/images/{image_id}", f"/api/images/{image_id}/similar"):
         assert api.client.get(path).status_code == 404, path
+    assert api.client.get(f"/thumbs/{image_id}").status_code == 200  # seen in the bin
     assert api.client.delete(f"/api/images/{image_id}").status_code == 404
-    assert api.deleted.all() == []  # its file is gone with it: nothing to restore
+    (listed,) = api.client.get("/api/deleted").get_json()["images"]
+    assert (listed["id"], listed["in_library"]) == (image_id, True)
+    assert api.client.post(f"/api/images/{image_id}/restore").get_json()["status"] == "restored"
+    assert stored.read_bytes() == photo and image_id in api.store.rows
+    api.client.delete(f"/api/images/{image_id}")
+    assert api.client.delete(f"/api/deleted/{image_id}").get_json()["status"] == "purged"
+    assert not (api.settings.library_dir / ".trash" / relative).exists()
+    assert api.client.get(f"/thumbs/{image_id}").status_code == 404
+    assert api.client.get("/api/deleted").get_json()["total"] == 0
 
 
 def test_delete_with_milvus_down_changes_nothing(api):

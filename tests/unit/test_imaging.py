@@ -81,7 +81,7 @@ def png_header_only(width: int, height: int) -> bytes:
         (b"", "empty_file", 400),
         (b"hello, I am text", "invalid_image", 400),
         (b"<html><body>hi</body></html>", "invalid_image", 400),
-        (png_header_only(20000, 20000), "image_too_large", 413),
+        (png_header_only(20000, 20000), "too_many_pixels", 413),
     ],
     ids=["empty", "text", "html", "bomb"],
 )

@@ -1,4 +1,5 @@
-"""Library consistency when a step fails: no file without its row, no row without its file."""
+"""Library and recycle bin consistency when a step fails: no file without its row, no row
+without its file, and every deletion restorable."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from search_api.library import FileStoreError, Library
+from search_api.recycle import RecycleBin
 from services.dataset import content_id
 from services.errors import ApiError, DependencyUnavailable
 from services.files import PhotoFiles
@@ -105,7 +107,7 @@ def test_a_failed_upsert_leaves_no_file_behind(tmp_path):
     assert not any(p.is_file() for p in (tmp_path / "lib").rglob("*"))
 
 
-def test_a_file_that_cannot_be_deleted_puts_the_row_back(tmp_path, monkeypatch):
+def test_a_file_that_cannot_go_to_the_trash_puts_the_row_back(tmp_path, monkeypatch):
     store = FakeStore()
     lib = library(tmp_path, store)
     (result,) = lib.add([("a.jpg", b"\xff\xd8 some bytes")], "unknown")
@@ -113,33 +115,64 @@ def test_a_file_that_cannot_be_deleted_puts_the_row_back(tmp_path, monkeypatch):
     stored = lib.file_of(store.rows[image_id])
     assert stored is not None and stored.is_file()
 
-    def refuse(self, missing_ok=False):
-        if self == stored:
-            raise PermissionError("read-only file system")
+    def refuse(self, target):
+        raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(Path, "unlink", refuse)
+    monkeypatch.setattr(Path, "replace", refuse)
     with pytest.raises(FileStoreError):
-        lib.delete([image_id])
+        RecycleBin(lib).delete([image_id])
     assert image_id in store.rows and stored.is_file()  # rolled back: row and file both kept
+    assert lib.deleted.get(image_id) is None
+
+
+def test_a_deleted_library_photo_waits_in_the_trash_until_restored_or_purged(tmp_path):
+    store = FakeStore()
+    lib = library(tmp_path, store)
+    bin_ = RecycleBin(lib)
+    data = b"\xff\xd8 library bytes"
+    (result,) = lib.add([("a.jpg", data)], "unknown")
+    image_id = result["id"]
+    home = lib.file_of(store.rows[image_id])
+    bin_.delete([image_id])
+    assert not home.exists() and lib.files.trash_of(store_path(lib, image_id)).read_bytes() == data
+    assert bin_.restore(image_id)["status"] == "restored"
+    assert home.read_bytes() == data and image_id in store.rows
+    bin_.delete([image_id])
+    assert bin_.purge(image_id)["status"] == "purged"
+    assert lib.files.trash_of(store_path(lib, image_id)).exists() is False
+    with pytest.raises(ApiError):
+        bin_.restore(image_id)
+
+
+def store_path(lib: Library, image_id: str) -> str:
+    """The stored path of a library photo, from its record (the row is gone once deleted)."""
+    record = lib.deleted.get(image_id)
+    return record["path"] if record else "@library/unknown/" + image_id + ".img"
 
 
 def test_deleting_a_dataset_original_records_it_and_a_restore_brings_it_back(tmp_path):
     store = FakeStore()
     lib = library(tmp_path, store)
+    bin_ = RecycleBin(lib)
     image_id = dataset_photo(tmp_path, store)
-    outcome = lib.delete([image_id])
+    outcome = bin_.delete([image_id])
     assert outcome["deleted"] == [image_id] and outcome["files_kept"] == [image_id]
     assert image_id not in store.rows
     assert (tmp_path / "data" / "n1-pug" / "a.jpg").is_file()  # the original is read-only
-    (listed,) = lib.deleted_photos()
+    (listed,) = bin_.deleted_photos()
     assert (listed["id"], listed["path"], listed["breed"]) == (image_id, "n1-pug/a.jpg", "pug")
+    assert listed["in_library"] is False
 
-    restored = lib.restore(image_id)
+    restored = bin_.restore(image_id)
     assert restored["status"] == "restored"
     row = store.rows[image_id]
     assert (row["breed"], row["breed_id"], row["split"]) == ("pug", 7, "train")
-    assert lib.deleted_photos() == []
-    assert lib.restore(image_id)["status"] == "exists"  # a second restore changes nothing
+    assert bin_.deleted_photos() == []
+    assert bin_.restore(image_id)["status"] == "exists"  # a second restore changes nothing
+    bin_.delete([image_id])
+    with pytest.raises(ApiError) as refused:
+        bin_.purge(image_id)  # a dataset original stays recorded: ingest must not re-add it
+    assert refused.value.code == "read_only_original"
 
 
 def test_a_failed_delete_forgets_the_deletion_record(tmp_path):
@@ -147,18 +180,19 @@ def test_a_failed_delete_forgets_the_deletion_record(tmp_path):
     lib = library(tmp_path, store)
     image_id = dataset_photo(tmp_path, store)
     with pytest.raises(DependencyUnavailable):
-        lib.delete([image_id])
-    assert image_id in store.rows and lib.deleted_photos() == []
+        RecycleBin(lib).delete([image_id])
+    assert image_id in store.rows and RecycleBin(lib).deleted_photos() == []
 
 
 def test_restoring_a_photo_whose_file_is_gone_is_a_409_and_keeps_the_record(tmp_path):
     store = FakeStore()
     lib = library(tmp_path, store)
+    bin_ = RecycleBin(lib)
     image_id = dataset_photo(tmp_path, store)
-    lib.delete([image_id])
+    bin_.delete([image_id])
     (tmp_path / "data" / "n1-pug" / "a.jpg").unlink()
     with pytest.raises(ApiError) as refused:
-        lib.restore(image_id)
+        bin_.restore(image_id)
     assert (refused.value.status, refused.value.code) == (409, "file_missing")
-    assert [photo["id"] for photo in lib.deleted_photos()] == [image_id]
+    assert [photo["id"] for photo in bin_.deleted_photos()] == [image_id]
     assert image_id not in store.rows
