@@ -17,9 +17,9 @@ import warnings
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from encoder.model import CROP, Embed, Encoder
+from encoder.understanding import Understood, understand
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,6 @@ class OnnxEmbedder:
     def __init__(self, encoder: Encoder, cache_dir: Path, threads: int = 0):
         import onnxruntime  # lazy: a GPU image may leave it out
 
-        self.has_head = encoder.net.head is not None
         self.path = export_onnx(encoder, cache_dir)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
@@ -64,12 +63,12 @@ class OnnxEmbedder:
         )
         self.version = onnxruntime.__version__
 
-    def embed(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def embed(self, batch: torch.Tensor) -> Understood:
         images = batch.detach().to("cpu", torch.float32).contiguous().numpy()
-        outputs = self.session.run(None, {"images": images})
-        vectors = nn.functional.normalize(torch.from_numpy(outputs[0]), dim=1)
-        probabilities = torch.from_numpy(outputs[1]).softmax(dim=1) if self.has_head else None
-        return vectors, probabilities
+        outputs = [
+            torch.from_numpy(output) for output in self.session.run(None, {"images": images})
+        ]
+        return understand(*outputs)
 
 
 def export_onnx(encoder: Encoder, cache_dir: Path) -> Path:
@@ -80,7 +79,7 @@ def export_onnx(encoder: Encoder, cache_dir: Path) -> Path:
         return path
     cache_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    outputs = ["features", "logits"] if head else ["features"]
+    outputs = ["features", "imagenet_logits", *(["head_logits"] if head else [])]
     net = encoder.net.eval()
     handle, temporary = tempfile.mkstemp(dir=cache_dir, suffix=".onnx.part")
     os.close(handle)

@@ -20,7 +20,7 @@ from services.schema import EncodedImage, Prediction
 
 log = logging.getLogger(__name__)
 
-Row = tuple[np.ndarray, np.ndarray | None]  # (unit vector, class probabilities or None)
+Row = tuple[np.ndarray, np.ndarray, float]  # unit vector, breed probabilities, dog score
 
 
 class EncodingService:
@@ -65,13 +65,11 @@ class EncodingService:
         return {"model": None if self.warm else "the model is still loading"}
 
     def _run_batch(self, batch: torch.Tensor) -> list[Row]:
-        vectors, probabilities = self.embed(batch)
-        vectors_np = vectors.numpy()
-        probs_np = probabilities.numpy() if probabilities is not None else None
-        return [
-            (vectors_np[i], probs_np[i] if probs_np is not None else None)
-            for i in range(len(vectors_np))
-        ]
+        understood = self.embed(batch)
+        vectors = understood.vectors.numpy()
+        breeds = understood.breed_probabilities.numpy()
+        dogs = understood.dog_scores.numpy()
+        return [(vectors[i], breeds[i], float(dogs[i])) for i in range(len(vectors))]
 
     def preprocess(self, data: bytes) -> tuple[torch.Tensor, int, int]:
         decoded = decode_image(
@@ -111,10 +109,10 @@ class EncodingService:
             decoded = time.perf_counter()
             futures = self.batcher.submit(tensors)
         for position, future in zip(positions, futures, strict=True):
-            vector, probabilities = future.result()
+            vector, breeds, dog_score = future.result()
             results[position].vector = vector
-            if probabilities is not None:
-                results[position].predictions = self._top_predictions(probabilities)
+            results[position].predictions = self._top_predictions(breeds)
+            results[position].dog_score = round(dog_score, 5)
         finished = time.perf_counter()
         timings = {
             "decode_ms": round((decoded - started) * 1000, 2),

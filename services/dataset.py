@@ -100,18 +100,18 @@ def files_in_split(root: Path, split: dict[str, str], name: str | None) -> list[
 
 
 def load_split(lists_dir: Path) -> dict[str, str]:
-    """``{"n02085620-Chihuahua/n02085620_1.jpg": "train", ...}`` from the official list files.
+    """``{"n02085620-Chihuahua/n02085620_1.jpg": "train", ...}`` from the list files.
 
-    Accepts the text lists (``train_list.txt``/``test_list.txt``, ``<path> <label>`` per line)
-    written by ``scripts/jobs/download_stanford_dogs.py``; missing files give an empty mapping.
+    Every ``<split>_list.txt`` (``<path> <label>`` per line) names a split: the official
+    ``train`` and ``test`` written by ``scripts/jobs/download_stanford_dogs.py``, or the dev
+    set's ``gallery`` and ``query``. No folder, or no lists, gives an empty mapping.
     """
     split: dict[str, str] = {}
-    for name in ("train", "test"):
-        list_file = lists_dir / f"{name}_list.txt"
-        if list_file.exists():
-            for line in list_file.read_text().splitlines():
-                if line.strip():
-                    split[line.split()[0]] = name
+    for list_file in sorted(lists_dir.glob("*_list.txt")) if lists_dir.is_dir() else []:
+        name = list_file.name.removesuffix("_list.txt")
+        for line in list_file.read_text().splitlines():
+            if line.strip():
+                split[line.split()[0]] = name
     return split
 
 

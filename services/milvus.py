@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from pymilvus import MilvusClient, MilvusException
+from pymilvus.exceptions import MilvusUnavailableException
 
 from services.errors import ApiError, DependencyUnavailable
 from services.metrics import MILVUS_SECONDS
@@ -24,7 +25,9 @@ from services.settings import MilvusSettings
 log = logging.getLogger(__name__)
 
 DEPENDENCY = "milvus"
+COLLECTION_NOT_FOUND = 100
 COLLECTION_NOT_LOADED = 101  # Milvus's error code for a released collection
+FIRST_REQUEST_ERROR_CODE = 100  # Milvus's codes for errors of a request, not of the service
 # pymilvus pings every 10 s, even when idle; Milvus Lite's gRPC server (grpc defaults) allows
 # one ping per 5 minutes without data and answers more with GOAWAY "too_many_pings", which
 # broke the idle connection of every client. Ping no more often than that, and not when idle;
@@ -53,48 +56,71 @@ def id_ranges(prefix: str) -> list[tuple[str | None, str | None, bool]]:
     return ranges
 
 
+def server_answered(error: Exception) -> bool:
+    """Milvus answered about the request itself (its error codes from 100 on: no such
+    collection, not loaded, bad parameter...): the connection is sound, and closing it would
+    break the calls other threads are making on it. Codes below 100 are pymilvus's own
+    (unexpected error, cannot connect) or the service's (not ready, unavailable)."""
+    return (
+        isinstance(error, MilvusException)
+        and not isinstance(error, MilvusUnavailableException)
+        and error.code >= FIRST_REQUEST_ERROR_CODE
+    )
+
+
 def milvus_call(method):
     """Milvus being down or failing is a 503 naming Milvus, whatever the call.
 
     Recovery after a Milvus restart needs no restart of the clients: a collection that Milvus
-    released is loaded again and the call retried; a call that fails on an existing connection
-    (stale after the restart) drops it and is retried once on a fresh one, instead of waiting
-    out gRPC's reconnect backoff (up to minutes). When Milvus is really down, the fresh
-    connection fails too and the caller gets the 503.
+    released is loaded again and the call retried; a call that lost its collection because a
+    re-index moved the alias and dropped the old one is retried on the new one; a call that
+    fails on an existing connection (stale after the restart) drops it and is retried once on
+    a fresh one, instead of waiting out gRPC's reconnect backoff (up to minutes). When Milvus
+    is really down, the fresh connection fails too and the caller gets the 503. An error Milvus
+    answered about the request itself (:func:`server_answered`) keeps the connection.
     """
 
     def attempt(self, args, kwargs):
         try:
             return method(self, *args, **kwargs)
         except MilvusException as error:
-            if error.code != COLLECTION_NOT_LOADED:
+            if error.code == COLLECTION_NOT_LOADED:
+                log.warning("collection was released; loading it", extra={"c": self.collection})
+                self.client.load_collection(self.collection)
+            elif error.code == COLLECTION_NOT_FOUND and self.collection_exists_soon():
+                log.warning("collection gone mid-call: alias moved", extra={"c": self.collection})
+            else:
                 raise
-            log.warning("collection was released; loading it", extra={"c": self.collection})
-            self.client.load_collection(self.collection)
             return method(self, *args, **kwargs)
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         started = time.perf_counter()
+        had_connection = self._client is not None
+        client = None
         try:
-            had_connection = self._client is not None
             try:
+                client = self.client
                 return attempt(self, args, kwargs)
             except ApiError:
                 raise
-            except Exception:
-                self.reset()
+            except Exception as error:
+                if server_answered(error):  # the connection works: keep it, do not retry
+                    raise
+                self.reset(client)
                 if not had_connection:
                     raise
                 log.warning("Milvus call failed; retrying on a fresh connection")
+                client = self.client
                 return attempt(self, args, kwargs)
         except ApiError:
             raise
         except MilvusException as error:
-            self.reset()
+            if not server_answered(error):
+                self.reset(client)
             raise DependencyUnavailable(DEPENDENCY, error.message or str(error)) from None
         except Exception as error:  # grpc and connection errors come in many types
-            self.reset()
+            self.reset(client)
             raise DependencyUnavailable(DEPENDENCY, f"{type(error).__name__}: {error}") from None
         finally:
             MILVUS_SECONDS.labels(method.__name__).observe(time.perf_counter() - started)
@@ -126,9 +152,12 @@ class MilvusConnection:
                 )
             return self._client
 
-    def reset(self) -> None:
-        """Forget the connection; the next call connects afresh."""
+    def reset(self, failed: MilvusClient | None) -> None:
+        """Forget the connection ``failed``, if it is still ours (another thread may already
+        have opened a fresh one, which must not be closed under it)."""
         with self._lock:
+            if failed is None or self._client is not failed:
+                return
             client, self._client = self._client, None
         if client is not None:
             try:
@@ -150,6 +179,16 @@ class MilvusConnection:
     @milvus_call
     def exists(self) -> bool:
         return self.client.has_collection(self.collection)
+
+    def collection_exists_soon(self, wait_s: float = 1.0) -> bool:
+        """The name answers again within ``wait_s`` (an alias just moved), or it is really
+        gone."""
+        deadline = time.monotonic() + wait_s
+        while not self.client.has_collection(self.collection):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
 
     def scan(self, fields: list[str], level: str, window: int = QUERY_WINDOW) -> list[dict]:
         """Every row, as plain queries of at most ``window`` rows, each at ``level``.

@@ -4,7 +4,8 @@
 
     {"model": {"arch", "dim", "fingerprint", "weights", "offline_backbone", "has_head"},
      "results": [{"vector": "<base64 float32 little-endian>", "width", "height",
-                  "predictions": [{"breed", "breed_id", "probability"}]}   # head only
+                  "predictions": [{"breed", "breed_id", "probability"}],   # best first
+                  "dog_score": 0.97}                                       # is it a dog
                  | {"error": {"code", "message"}}],                         # one per image
      "timings": {"decode_ms", "encode_ms"}}
 
@@ -43,9 +44,28 @@ class ModelInfo:
     weights: str  # "checkpoint" | "imagenet" | "random"
     offline_backbone: bool = False
     has_head: bool = False
+    # Calibrated with the model's vector recipe (encoder/understanding.py): a photo is a dog
+    # from ``dog_threshold``; a best result is a strong match from ``match_strong``, no close
+    # match below ``match_weak``.
+    dog_threshold: float = 0.15
+    match_strong: float = 0.93
+    match_weak: float = 0.6
+    # The vector's leading ``appearance_dims`` are the photo's look (pooled features), the rest
+    # its breed distribution. Near-copies are judged on the look alone: two confident photos of
+    # one breed share a breed distribution, so the whole vector would call them copies.
+    # 0: the whole vector is appearance (older collections).
+    appearance_dims: int = 0
+    # A stored photo whose look is at least this close to the query's is a near-copy of it
+    # (re-saved, resized, lightly cropped) and is shown first, whatever its breed part says.
+    copy_from: float = 0.92
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
+        calibration = {
+            name: float(data[name])
+            for name in ("dog_threshold", "match_strong", "match_weak", "copy_from")
+            if name in data
+        }
         return cls(
             arch=str(data["arch"]),
             dim=int(data["dim"]),
@@ -53,7 +73,36 @@ class ModelInfo:
             weights=str(data.get("weights", "unknown")),
             offline_backbone=bool(data.get("offline_backbone", False)),
             has_head=bool(data.get("has_head", False)),
+            appearance_dims=int(data.get("appearance_dims", 0)),
+            **calibration,
         )
+
+    def match_strength(self, similarity: float | None) -> str:
+        """``strong``, ``weak`` or ``none`` (no close match) for the best result's similarity."""
+        if similarity is None or similarity < self.match_weak:
+            return "none"
+        return "strong" if similarity >= self.match_strong else "weak"
+
+    def appearance(self, vectors: np.ndarray) -> np.ndarray:
+        """The look part of unit ``vectors`` (one or a stack), made unit again: what
+        near-duplicate detection compares."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if not 0 < self.appearance_dims < vectors.shape[-1]:
+            return vectors
+        part = vectors[..., : self.appearance_dims]
+        norms = np.linalg.norm(part, axis=-1, keepdims=True)
+        return part / np.maximum(norms, 1e-12)
+
+    def look_query(self, vector: np.ndarray) -> np.ndarray | None:
+        """A query vector that ranks stored vectors by look alone (the breed part zeroed: under
+        cosine its score is the look cosine times a constant), or None when the whole vector
+        is look."""
+        vector = np.asarray(vector, dtype=np.float32)
+        if vector.shape[-1] != self.dim or not 0 < self.appearance_dims < self.dim:
+            return None  # (or another model's vector: a re-index just moved the collection)
+        query = np.zeros_like(vector)
+        query[: self.appearance_dims] = self.appearance(vector)
+        return query
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,6 +127,7 @@ class EncodedImage:
     width: int = 0
     height: int = 0
     predictions: list[Prediction] = field(default_factory=list)
+    dog_score: float | None = None  # ImageNet probability mass on the dog breeds
     error_code: str | None = None
     error_message: str | None = None
 
@@ -95,6 +145,8 @@ class EncodedImage:
         }
         if self.predictions:
             out["predictions"] = [asdict(p) for p in self.predictions]
+        if self.dog_score is not None:
+            out["dog_score"] = self.dog_score
         return out
 
     @classmethod
@@ -107,4 +159,5 @@ class EncodedImage:
             width=int(data.get("width", 0)),
             height=int(data.get("height", 0)),
             predictions=[Prediction(**p) for p in data.get("predictions", [])],
+            dog_score=data.get("dog_score"),
         )

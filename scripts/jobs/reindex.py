@@ -24,6 +24,7 @@ from services.schema import ModelInfo
 from services.vectorstore import VectorStore
 
 SHOWN = 20  # photos named in a refusal; the rest are counted
+OLD_COLLECTION_GRACE_S = 1.0  # lets searches that resolved the alias to the old one finish
 
 
 class ReindexRefused(RuntimeError):
@@ -106,6 +107,7 @@ def reindex(
         raise
     old = store.point_alias_at(target.collection)
     if old is not None:
+        time.sleep(OLD_COLLECTION_GRACE_S)  # searches that resolved the alias just before
         store.drop_physical(old)
     report.collection = target.collection
     return report

@@ -17,7 +17,16 @@ from services.dataset import ImageFile
 from services.imaging import decode_image
 
 PRIVATE_KEYS = ("order", "gallery_vectors")
-HEADLINE = ["p@1", "p@5", "p@10", "map@10", "map@r", "recall@5", "head_top1", "head_top5"]
+HEADLINE = [
+    "p@1",
+    "p@10",
+    "map@10",
+    "map@r",
+    "breed_top1",
+    "breed_top5",
+    "is_dog_precision",
+    "is_dog_recall",
+]
 
 
 def slug(spec: str) -> str:
@@ -40,8 +49,12 @@ def write(
         for spec, result in report["models"].items():
             name = slug(spec)
             per_breed_bars(result["per_breed"], report["k"], out / f"per_breed_{name}.png")
-            embedding_map(result["gallery_vectors"], gallery, out / f"embedding_{name}.png")
             strips(result["order"], gallery, queries, out / f"strips_{name}.jpg")
+            vectors = result["gallery_vectors"]
+            if map_problem(vectors):
+                (out / f"embedding_{name}.txt").write_text(f"no map: {map_problem(vectors)}\n")
+            else:
+                embedding_map(vectors, gallery, out / f"embedding_{name}.png")
 
 
 def markdown(report: dict) -> str:
@@ -96,6 +109,16 @@ def per_breed_bars(per_breed: dict, k: int, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def map_problem(vectors: np.ndarray) -> str | None:
+    """Why t-SNE cannot map these vectors, or ``None``: a degenerate model (diverged, random)
+    gives vectors that are all alike, on which scikit-learn's t-SNE crashes the process."""
+    if len(vectors) < 5:
+        return f"{len(vectors)} vectors are too few to map"
+    finite = vectors[np.isfinite(vectors).all(axis=1)]
+    distinct = len(np.unique(np.round(finite, 5), axis=0))
+    return None if distinct >= 5 else f"only {distinct} distinct vectors (a degenerate model?)"
 
 
 def embedding_map(vectors: np.ndarray, gallery: list[ImageFile], path: Path, limit=1500) -> None:

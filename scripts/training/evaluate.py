@@ -1,12 +1,12 @@
 """Retrieval quality by breed: encode a gallery and queries, rank exactly, report metrics.
 
-    python scripts/evaluate.py data/stanford-dogs/Images --lists data/stanford-dogs/lists \\
-        --model imagenet --model checkpoints/finetuned.pt
+    python -m scripts.training.evaluate [IMAGES] --model imagenet --model checkpoints/ft.pt \\
+        [--not-dogs ../shared/data/distractors]
 
 Each ``--model`` is ``imagenet``, ``random`` (with ``--arch``) or a fine-tuned checkpoint path;
 several are evaluated side by side in one run. ``--encoder-url`` evaluates the model a running
 encoder serves instead, through its HTTP API. Writes ``report.json``, ``report.md`` and plots
-to ``--out``. The metric code is :mod:`scripts.metrics`, the same the quality tests use.
+to ``--out``. The metric code is :mod:`scripts.training.metrics`, the same the quality tests use.
 """
 
 from __future__ import annotations
@@ -15,102 +15,35 @@ import argparse
 import json
 import logging
 import sys
-import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
-from tqdm import tqdm
 
+from encoder.checkpoint import WeightsUnavailable
 from encoder.config import EncoderSettings
-from encoder.model import BACKBONES, WeightsUnavailable, load_encoder
+from encoder.model import BACKBONES
+from encoder.understanding import DOG_THRESHOLD, MATCH_WEAK
 from scripts.training import eval_report
-from scripts.training.labelled_images import (
-    LabelledImages,
-    add_dataset_arguments,
-    class_names_for,
-    lists_folder,
-    select_files,
+from scripts.training.encoding import Encoded, in_process_encoder, service_encoder
+from scripts.training.labelled_images import add_dataset_arguments, lists_folder, select_files
+from scripts.training.metrics import (
+    breed_guess,
+    confused_pairs,
+    is_dog_metrics,
+    match_bands,
+    per_label,
+    rank_gallery,
+    summarise,
 )
-from scripts.training.metrics import confused_pairs, per_label, rank_gallery, summarise
-from services.dataset import ImageFile, load_boxes
-from services.encoder_client import EncoderClient
+from services.dataset import IMAGE_SUFFIXES, ImageFile, load_boxes
 from services.errors import ApiError
 from services.files import NotWritable, check_writable
-from services.imaging import crop_fraction
 from services.logs import configure_logging
+from services.schema import ModelInfo
 
 log = logging.getLogger("evaluate")
-
-
-@dataclass
-class Encoded:
-    vectors: np.ndarray  # [N, dim] unit vectors
-    predictions: list[list[str]] = field(default_factory=list)  # top-5 breed names, head only
-    seconds: float = 0.0
-    model: dict = field(default_factory=dict)
-
-
-def in_process_encoder(spec: str, arch: str, args, boxes: dict | None = None):
-    """``encode(files) -> Encoded`` with the model ``spec`` names, loaded once."""
-    checkpoint = spec if spec not in ("imagenet", "random") else None
-    encoder = load_encoder(arch, "random" if spec == "random" else "auto", checkpoint, args.device)
-
-    def encode(files: list[ImageFile]) -> Encoded:
-        loader = DataLoader(
-            LabelledImages(files, class_names_for(files), encoder.transform, boxes=boxes),
-            batch_size=args.batch_size,
-            num_workers=args.workers,
-        )
-        vectors, predictions = [], []
-        started = time.perf_counter()
-        bar = tqdm(loader, desc=f"encode {Path(spec).name}", leave=False, disable=None)
-        for images, _ in bar:
-            batch_vectors, probabilities = encoder.embed(images)
-            vectors.append(batch_vectors.numpy())
-            if probabilities is not None:
-                top = probabilities.topk(min(5, probabilities.shape[1]), dim=1).indices
-                predictions.extend([[encoder.class_names[i] for i in row] for row in top.tolist()])
-        seconds = time.perf_counter() - started
-        return Encoded(np.concatenate(vectors), predictions, seconds, encoder.info.to_dict())
-
-    return encode
-
-
-def service_encoder(url: str, args, boxes: dict | None = None):
-    """``encode(files) -> Encoded`` through a running encoder's HTTP API."""
-    client = EncoderClient([url], timeout_s=300)
-
-    def encode(files: list[ImageFile]) -> Encoded:
-        vectors, predictions, model = [], [], None
-        started = time.perf_counter()
-        starts = range(0, len(files), args.batch_size)
-        for start in tqdm(starts, desc="encode", leave=False, disable=None):
-            chunk = files[start : start + args.batch_size]
-            model, results = client.encode([(f.relative_path, _bytes(f, boxes)) for f in chunk])
-            for file, result in zip(chunk, results, strict=True):
-                if not result.ok:
-                    raise SystemExit(f"{file.relative_path}: {result.error_message}")
-                vectors.append(result.vector)
-                predictions.append([p.breed for p in result.predictions])
-        has_head = bool(model and model.has_head)
-        return Encoded(
-            np.stack(vectors),
-            predictions if has_head else [],
-            time.perf_counter() - started,
-            model.to_dict() if model else {},
-        )
-
-    return encode
-
-
-def _bytes(file: ImageFile, boxes: dict | None) -> bytes:
-    data = file.path.read_bytes()
-    box = (boxes or {}).get(file.relative_path)
-    return crop_fraction(data, box) if box else data
 
 
 def evaluate(gallery: Encoded, queries: Encoded, gallery_files, query_files, k: int) -> dict:
@@ -127,10 +60,15 @@ def evaluate(gallery: Encoded, queries: Encoded, gallery_files, query_files, k: 
         "gallery_vectors": gallery.vectors,
     }
     if queries.predictions:
-        top1 = np.mean([p[0] == q for p, q in zip(queries.predictions, query_labels, strict=True)])
-        top5 = np.mean([q in p for p, q in zip(queries.predictions, query_labels, strict=True)])
-        result["metrics"]["head_top1"] = float(top1)
-        result["metrics"]["head_top5"] = float(top5)
+        result["metrics"].update(breed_guess(queries.predictions, query_labels))
+    calibration = ModelInfo.from_dict({"arch": "", "dim": 0, "fingerprint": "", **gallery.model})
+    best = (queries.vectors * gallery.vectors[order[:, 0]]).sum(axis=1)
+    right = np.asarray(gallery_labels)[order[:, 0]] == np.asarray(query_labels)
+    bands = match_bands(best, right, calibration.match_weak, calibration.match_strong)
+    result["metrics"].update(bands)
+    non_finite = gallery.non_finite + queries.non_finite
+    if non_finite:
+        result["metrics"]["non_finite_vectors"] = non_finite
     images = len(gallery_files) + len(query_files)
     result["metrics"]["encode_s_per_100_images"] = round(
         100 * (gallery.seconds + queries.seconds) / images, 2
@@ -177,7 +115,57 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         help="Stanford Dogs Annotation folder (default IMAGES/../Annotation)",
     )
+    parser.add_argument(
+        "--not-dogs",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder of photos of other things (cats, wolves, ...); repeat. Adds is-dog "
+        "precision and recall: the gallery and queries are the dogs",
+    )
     return parser.parse_args(argv)
+
+
+def photos_in(folders: list[Path]) -> list[ImageFile]:
+    """Every image under ``folders``, for the is-dog metrics (labels do not matter)."""
+    return [
+        ImageFile(path, path.as_posix(), folder.name)
+        for folder in folders
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    ]
+
+
+def run_model(spec: str, args, files: dict[str, list[ImageFile]], boxes: dict | None) -> dict:
+    """Encode everything with one model and measure it."""
+    if args.encoder_url:
+        encode = service_encoder(args.encoder_url, args, boxes)
+    else:
+        encode = in_process_encoder(spec, args.arch, args, boxes)
+    gallery, queries = encode(files["gallery"]), encode(files["queries"])
+    result = evaluate(gallery, queries, files["gallery"], files["queries"], args.k)
+    if files["not_dogs"]:
+        others = encode(files["not_dogs"])
+        dogs = np.concatenate([gallery.dog_scores, queries.dog_scores])
+        result["metrics"].update(is_dog_metrics(dogs, others.dog_scores, DOG_THRESHOLD))
+        best_for_others = (others.vectors @ gallery.vectors.T).max(axis=1)
+        weak = gallery.model.get("match_weak", MATCH_WEAK)
+        result["metrics"]["not_dogs_no_match_share"] = float((best_for_others < weak).mean())
+    result["model"] = gallery.model
+    return result
+
+
+def select(args) -> dict[str, list[ImageFile]]:
+    files = {
+        "gallery": select_files(args.images, args.lists, args.gallery_split, None, args.per_breed),
+        "queries": select_files(args.images, args.lists, args.query_split, None, args.per_breed),
+        "not_dogs": photos_in(args.not_dogs),
+    }
+    if not files["gallery"]:
+        raise SystemExit(f"the gallery ({args.gallery_split} split) is empty")
+    if not files["queries"]:
+        raise SystemExit(f"there are no queries ({args.query_split} split)")
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,18 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     except NotWritable as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    gallery_files = select_files(args.images, args.lists, args.gallery_split, None, args.per_breed)
-    query_files = select_files(args.images, args.lists, args.query_split, None, args.per_breed)
-    if not gallery_files:
-        raise SystemExit(f"the gallery ({args.gallery_split} split) is empty")
-    if not query_files:
-        raise SystemExit(f"there are no queries ({args.query_split} split)")
-
+    files = select(args)
     specs = [f"service:{args.encoder_url}"] if args.encoder_url else args.model or ["imagenet"]
     report = {
         "dataset": str(args.images),
-        "gallery": {"split": args.gallery_split, "images": len(gallery_files)},
-        "queries": {"split": args.query_split, "images": len(query_files)},
+        "gallery": {"split": args.gallery_split, "images": len(files["gallery"])},
+        "queries": {"split": args.query_split, "images": len(files["queries"])},
+        "not_dogs": {"folders": [str(f) for f in args.not_dogs], "images": len(files["not_dogs"])},
         "k": args.k,
         "models": {},
     }
@@ -211,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     boxes = {}
     if any(crops):
         annotations = args.annotations or args.images.parent / "Annotation"
-        boxes = load_boxes(annotations, [*gallery_files, *query_files])
+        boxes = load_boxes(annotations, [*files["gallery"], *files["queries"]])
         if not boxes:
             raise SystemExit(f"no bounding boxes found under {annotations}")
         report["boxes"] = {"annotations": str(annotations), "images_with_box": len(boxes)}
@@ -219,21 +202,13 @@ def main(argv: list[str] | None = None) -> int:
         for crop in crops:
             name = f"{spec} + box crop" if crop else spec
             try:
-                if args.encoder_url:
-                    encode = service_encoder(args.encoder_url, args, boxes if crop else None)
-                else:
-                    encode = in_process_encoder(spec, args.arch, args, boxes if crop else None)
-                gallery, queries = encode(gallery_files), encode(query_files)
+                report["models"][name] = run_model(spec, args, files, boxes if crop else None)
             except (WeightsUnavailable, ApiError) as error:
                 print(f"error: {spec}: {getattr(error, 'message', error)}", file=sys.stderr)
                 return 2
-            result = evaluate(gallery, queries, gallery_files, query_files, args.k)
-            result["model"] = gallery.model
-            report["models"][name] = result
-            log.info("evaluated", extra={"model": name, **result["metrics"]})
-
+            log.info("evaluated", extra={"model": name, **report["models"][name]["metrics"]})
     args.out.mkdir(parents=True, exist_ok=True)
-    eval_report.write(report, gallery_files, query_files, args.out, plots=not args.no_plots)
+    eval_report.write(report, files["gallery"], files["queries"], args.out, plots=not args.no_plots)
     print(json.dumps({spec: r["metrics"] for spec, r in report["models"].items()}, indent=2))
     return 0
 

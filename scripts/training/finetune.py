@@ -27,18 +27,18 @@ from torch.utils.data import DataLoader
 from torchvision import transforms
 from tqdm import tqdm
 
+from encoder.checkpoint import WeightsUnavailable, save_checkpoint
 from encoder.config import EncoderSettings
 from encoder.model import (
     BACKBONES,
     CROP,
     RANDOM_SEED,
+    Built,
     EmbeddingNet,
-    WeightsUnavailable,
     build_backbone,
     build_pretrained_backbone,
     choose_device,
     preprocess_transform,
-    save_checkpoint,
 )
 from scripts.training.labelled_images import (
     LabelledImages,
@@ -63,9 +63,10 @@ from services.logs import configure_logging
 log = logging.getLogger("finetune")
 
 
-def initial_backbone(arch: str, weights: str, seed: int) -> tuple[str, nn.Module]:
-    """ImageNet weights, or seeded random ones (``random``: reproducible, for tests only).
-    ``auto`` resolves as the encoder resolves it; returns the arch actually built."""
+def initial_backbone(arch: str, weights: str, seed: int) -> tuple[str, Built]:
+    """The backbone and its ImageNet classifier, with ImageNet weights or seeded random ones
+    (``random``: reproducible, for tests only). ``auto`` resolves as the encoder resolves it;
+    returns the arch actually built."""
     if weights != "random":
         return build_pretrained_backbone(arch)
     arch = "resnet152" if arch == "auto" else arch
@@ -263,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("finetune")
     try:
         check_writable(args.out.parent)  # before hours of training that could not be saved
-        args.arch, backbone = initial_backbone(args.arch, args.weights, args.seed)
+        args.arch, (backbone, classifier) = initial_backbone(args.arch, args.weights, args.seed)
     except (NotWritable, WeightsUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -272,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     device = choose_device(args.device)
     train_files, val_files, class_names = select_data(args)
-    net = EmbeddingNet(backbone, nn.Linear(BACKBONES[args.arch].dim, len(class_names)))
+    head = nn.Linear(BACKBONES[args.arch].dim, len(class_names))
+    net = EmbeddingNet(backbone, classifier, head)  # the ImageNet classifier stays frozen
     net.to(device).to(memory_format=torch.channels_last)
     run = prepare(args, net, (train_files, val_files), class_names, device)
     last_path = Path(f"{args.out}.last.pt")

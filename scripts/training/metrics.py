@@ -119,3 +119,41 @@ def confused_pairs(
             if item != label:
                 counts[tuple(sorted((label, item)))] += 1
     return [{"breeds": list(pair), "count": n} for pair, n in counts.most_common(top)]
+
+
+def breed_guess(predictions: Sequence[Sequence[str]], labels: Sequence[str]) -> dict[str, float]:
+    """Top-1 and top-5 accuracy of the breed guesses (each a list, best first)."""
+    pairs = list(zip(predictions, labels, strict=True))
+    return {
+        "breed_top1": sum(bool(p) and p[0] == label for p, label in pairs) / len(pairs),
+        "breed_top5": sum(label in p[:5] for p, label in pairs) / len(pairs),
+    }
+
+
+def is_dog_metrics(dogs: np.ndarray, others: np.ndarray, threshold: float) -> dict[str, float]:
+    """Precision and recall of "is a dog" (score >= ``threshold``); dogs are the positives."""
+    true_positives = int((dogs >= threshold).sum())
+    false_positives = int((others >= threshold).sum())
+    called = true_positives + false_positives
+    return {
+        "is_dog_precision": true_positives / called if called else 0.0,
+        "is_dog_recall": true_positives / len(dogs) if len(dogs) else 0.0,
+        "is_dog_threshold": threshold,
+        "not_dogs_taken_for_dogs": false_positives,
+        "dogs_missed": len(dogs) - true_positives,
+    }
+
+
+def match_bands(
+    best: np.ndarray, right_breed: np.ndarray, weak: float, strong: float
+) -> dict[str, float]:
+    """How the queries fall into the match-strength bands (by their best result's similarity),
+    and how often a strong match's best result is the right breed."""
+    strong_matches = best >= strong
+    return {
+        "match_strong_share": float(strong_matches.mean()),
+        "match_strong_right_breed": float(right_breed[strong_matches].mean())
+        if strong_matches.any()
+        else 0.0,
+        "match_none_share": float((best < weak).mean()),
+    }

@@ -112,7 +112,7 @@ def run_epoch(net: EmbeddingNet, loader, step: Step, desc: str) -> EpochResult:
             torch.set_grad_enabled(training),
             torch.autocast(step.device.type, enabled=step.use_amp),
         ):
-            _, logits = net(images)
+            _, _, logits = net(images)
             loss = step.criterion(logits.float(), labels)
         if not torch.isfinite(loss):
             bar.close()

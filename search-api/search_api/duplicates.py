@@ -1,10 +1,12 @@
-"""Near-duplicate groups: photos whose vectors are closer than a cosine threshold.
+"""Near-duplicate groups: photos whose look is closer than a cosine threshold.
 
 Exact duplicates cannot exist (ids are content hashes), but re-encoded, resized or lightly
 edited copies of one photo can. Every pair is compared exactly (blocked matrix products in
 numpy, O(N^2 d)): a few seconds at 20k images, so the answer is cached until the index
 changes. Pairs above the threshold are joined into groups (union-find), so A~B and B~C make
-one group even when A and C are a little further apart.
+one group even when A and C are a little further apart. The look is the appearance part of
+each vector (``ModelInfo.appearance``): the breed part would join every confident photo of a
+breed.
 """
 
 from __future__ import annotations
@@ -72,10 +74,11 @@ class DuplicateFinder:
 
     def _compute(self, threshold: float) -> dict[str, Any]:
         started = time.perf_counter()
-        ids, vectors = self.store.all_vectors() if self.store.model() is not None else ([], None)
-        if not ids:
+        model = self.store.model()
+        ids, vectors = self.store.all_vectors() if model is not None else ([], None)
+        if not ids or model is None:
             return {"groups": [], "compared": 0, "seconds": 0.0}
-        pairs = similar_pairs(vectors, threshold)
+        pairs = similar_pairs(model.appearance(vectors), threshold)
         best: dict[int, float] = {}
         for i, j, similarity in pairs:
             best[i] = max(best.get(i, 0.0), similarity)

@@ -17,6 +17,7 @@ from services.vectorstore import Hit, VectorStore, check_same_model
 
 MODEL_CACHE_S = 5.0
 OVERFETCH = 3  # hiding near-duplicates asks Milvus for this many times k, then keeps k
+NEAR_COPY_CANDIDATES = 4  # the closest photos by look that may be near-copies of the query
 
 
 @dataclass(frozen=True)
@@ -30,19 +31,25 @@ class ResultFilter:
         return k * OVERFETCH if self.duplicate_threshold is not None else k
 
     def apply(
-        self, hits: list[Hit], k: int, query: np.ndarray | None = None
+        self,
+        hits: list[Hit],
+        k: int,
+        query: np.ndarray | None = None,
+        model: ModelInfo | None = None,
     ) -> tuple[list[Hit], int]:
         """The hits to show (at most ``k``) and how many were hidden as near-duplicates: of a
-        higher-ranked hit, or of ``query`` (a stored photo the user already has)."""
+        higher-ranked hit, or of ``query`` (a stored photo the user already has). Copies are
+        judged on the look alone (``model.appearance``)."""
         if self.min_similarity is not None:
             hits = [hit for hit in hits if hit.similarity >= self.min_similarity]
         if self.duplicate_threshold is None:
             return hits[:k], 0
+        look = model.appearance if model is not None else (lambda v: np.asarray(v, np.float32))
         kept: list[Hit] = []
-        kept_vectors: list[np.ndarray] = [] if query is None else [query.astype(np.float32)]
+        kept_vectors: list[np.ndarray] = [] if query is None else [look(query)]
         hidden = 0
         for hit in hits:
-            vector = np.asarray(hit.fields.pop("vector"), dtype=np.float32)
+            vector = look(hit.fields.pop("vector"))
             if kept_vectors and float(np.max(np.stack(kept_vectors) @ vector)) >= (
                 self.duplicate_threshold
             ):
@@ -76,7 +83,11 @@ class SearchService:
         breed: str | None,
         only: ResultFilter,
         exclude_id: str | None = None,
-    ) -> tuple[list[Hit], int]:
+    ) -> tuple[list[Hit], int, float | None]:
+        """The hits to show, how many near-duplicates were hidden, and the best similarity
+        before any filter (what the match strength is judged on). Near-copies of the query come
+        first (:meth:`_near_copies`)."""
+        model = self.collection_model()
         hits = self.store.search(
             vector,
             only.fetch_k(k),
@@ -84,7 +95,47 @@ class SearchService:
             exclude_id=exclude_id,
             with_vectors=only.duplicate_threshold is not None,
         )
-        return only.apply(hits, k, query=vector if exclude_id else None)
+        copies = self._near_copies(
+            vector, model, breed, exclude_id, with_vectors=only.duplicate_threshold is not None
+        )
+        if copies:
+            copy_ids = {hit.id for hit in copies}
+            hits = copies + [hit for hit in hits if hit.id not in copy_ids]
+        best = max((hit.similarity for hit in hits), default=None)
+        query = vector if exclude_id else None
+        return *only.apply(hits, k, query=query, model=model), best
+
+    def _near_copies(
+        self,
+        vector: np.ndarray,
+        model: ModelInfo | None,
+        breed: str | None,
+        exclude_id: str | None,
+        *,
+        with_vectors: bool,
+    ) -> list[Hit]:
+        """Stored photos that look like near-copies of the query (``model.copy_from``), closest
+        first: asked of Milvus by look, because the breed part of a re-saved copy's vector can
+        swing far enough to lose it among photos of its breed. A near-copy's ``similarity`` is
+        its look cosine when that is higher; ``near_copy`` marks it."""
+        look = model.look_query(vector) if model is not None else None
+        if look is None:
+            return []
+        query_look = model.appearance(vector)
+        copies = []
+        for hit in self.store.search(
+            look, NEAR_COPY_CANDIDATES, breed=breed, exclude_id=exclude_id, with_vectors=True
+        ):
+            stored = np.asarray(hit.fields["vector"], dtype=np.float32)
+            look_similarity = float(model.appearance(stored) @ query_look)
+            if look_similarity < model.copy_from:
+                continue
+            full_similarity = float(stored @ np.asarray(vector, dtype=np.float32))
+            fields = {**hit.fields, "near_copy": True}
+            if not with_vectors:
+                fields.pop("vector")
+            copies.append(Hit(hit.id, max(full_similarity, look_similarity), fields))
+        return sorted(copies, key=lambda hit: -hit.similarity)
 
     def search_upload(
         self,
@@ -104,15 +155,16 @@ class SearchService:
             )
         stored = self.collection_model()
         hits: list[Hit] = []
-        hidden = 0
+        hidden, best = 0, None
         if stored is not None:
             if not stored.same_model(model):  # a re-index may have just switched
                 stored = self.collection_model(fresh=True) or stored
             check_same_model(stored, model, self.store.collection)
-            hits, hidden = self._search(encoded.vector, k, breed, only)
+            hits, hidden, best = self._search(encoded.vector, k, breed, only)
         finished = time.perf_counter()
         return {
-            "query": _query_summary(encoded),
+            "query": _query_summary(encoded, model),
+            "match": _match(best, model),
             "results": [serialise_hit(hit) for hit in hits],
             "hidden_duplicates": hidden,
             "index_empty": stored is None,
@@ -129,10 +181,12 @@ class SearchService:
         fetched = time.perf_counter()
         # The query photo is not its own result: "more like this" means other photos.
         vector = np.asarray(rows[0]["vector"])
-        hits, hidden = self._search(vector, k, breed, only, exclude_id=image_id)
+        hits, hidden, best = self._search(vector, k, breed, only, exclude_id=image_id)
         finished = time.perf_counter()
+        model = self.collection_model()
         return {
             "query": {"id": image_id, **image_urls(image_id)},
+            "match": _match(best, model) if model else None,
             "results": [serialise_hit(hit) for hit in hits],
             "hidden_duplicates": hidden,
             "timings": {
@@ -159,17 +213,40 @@ def serialise_row(row: dict[str, Any]) -> dict[str, Any]:
 def serialise_hit(hit: Hit) -> dict[str, Any]:
     # Pooled post-ReLU features are non-negative, so cosine lies in [0, 1]; clamp for rounding.
     similarity = min(1.0, max(0.0, hit.similarity))
-    return {**serialise_row({"id": hit.id, **hit.fields}), "similarity": round(similarity, 5)}
+    return {
+        **serialise_row({"id": hit.id, **hit.fields}),
+        "similarity": round(similarity, 5),
+        "near_copy": bool(hit.fields.get("near_copy", False)),
+    }
 
 
-def _query_summary(encoded: EncodedImage) -> dict[str, Any]:
-    summary: dict[str, Any] = {"width": encoded.width, "height": encoded.height}
-    if encoded.predictions:
-        summary["predictions"] = [
+def _query_summary(encoded: EncodedImage, model: ModelInfo) -> dict[str, Any]:
+    """The photo as the encoder understood it: size, breed guesses and whether it is a dog."""
+    summary: dict[str, Any] = {
+        "width": encoded.width,
+        "height": encoded.height,
+        "predictions": [
             {"breed": p.breed, "breed_id": p.breed_id, "probability": p.probability}
             for p in encoded.predictions
-        ]
+        ],
+    }
+    if encoded.dog_score is not None:
+        summary["dog"] = {
+            "is_dog": encoded.dog_score >= model.dog_threshold,
+            "score": encoded.dog_score,
+            "threshold": model.dog_threshold,
+        }
     return summary
+
+
+def _match(best: float | None, model: ModelInfo) -> dict[str, Any]:
+    """How close the closest photo is: strong, weak or none, with the calibrated bounds."""
+    return {
+        "strength": model.match_strength(best),
+        "best_similarity": None if best is None else round(min(1.0, max(0.0, best)), 5),
+        "strong_from": model.match_strong,
+        "weak_from": model.match_weak,
+    }
 
 
 def _timings(started: float, encoded: float, finished: float) -> dict[str, float]:

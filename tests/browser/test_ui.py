@@ -145,7 +145,7 @@ def test_keyboard_reaches_a_photo_and_opens_it(page):
 def test_footer_names_the_model_and_the_offline_backbone(page):
     footer = page.locator("footer")
     expect(footer).to_contain_text("24 photos indexed")
-    expect(footer).to_contain_text("efficientnet_lite0 \u00b7 1280-d \u00b7 checkpoint weights")
+    expect(footer).to_contain_text("efficientnet_lite0 \u00b7 1400-d \u00b7 checkpoint weights")
     expect(footer).to_contain_text("offline backbone")
     expect(footer).to_contain_text("fine-tuned")
 

@@ -152,7 +152,7 @@ def test_frontend_is_served_with_security_headers(stack):
 def test_stats_and_readiness(stack):
     stats = api(stack, "/api/stats").json()
     assert stats["count"] == 30 and stats["model_matches"] is True
-    assert stats["index_model"]["dim"] == 1280
+    assert stats["index_model"]["dim"] == 1280 + 120  # pooled features and the 120 breeds
     ready = api(stack, "/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
 

@@ -38,7 +38,9 @@ class ApiUnderTest:
         return [self.id_of(f) for f in self.files if f.breed == breed]
 
 
-def api_under_test(tmp_path: Path, per_breed: int = 4, **settings: object) -> ApiUnderTest:
+def api_under_test(
+    tmp_path: Path, per_breed: int = 4, encoder: FakeEncoder | None = None, **settings: object
+) -> ApiUnderTest:
     images = make_dataset(tmp_path / "dataset", per_breed=per_breed)
     config = SearchApiSettings(
         dataset_root=images,
@@ -48,7 +50,7 @@ def api_under_test(tmp_path: Path, per_breed: int = 4, **settings: object) -> Ap
     )
     store, encoder, deleted, fetcher = (
         FakeVectorStore(),
-        FakeEncoder(),
+        encoder or FakeEncoder(),
         FakeDeleted(),
         FakeFetcher(),
     )

@@ -35,7 +35,14 @@ class FakeEncoder:
 
     def __init__(self, model: ModelInfo = MODEL, predictions: list[Prediction] | None = None):
         self.model = model
-        self.predictions = predictions or []
+        self.predictions = predictions or [
+            Prediction("golden retriever", 56, 0.9),
+            Prediction("Labrador retriever", 57, 0.05),
+        ]
+        self.dog_score = 0.93  # what every photo scores: set it to see "not a dog"
+        # Set (with a model whose ``appearance_dims`` is 48) to add a breed part to every vector,
+        # as the real recipe does: ``l2n(concat(pixels, breed_part))``.
+        self.breed_part: np.ndarray | None = None
         self.down = False
         self.calls = 0
 
@@ -62,12 +69,17 @@ class FakeEncoder:
                 continue
             out = io.BytesIO()
             decoded.image.save(out, "PNG")
+            vector = pixels_vector(out.getvalue())
+            if self.breed_part is not None:
+                vector = np.concatenate([vector, np.asarray(self.breed_part, np.float32)])
+                vector /= np.linalg.norm(vector)
             results.append(
                 EncodedImage(
-                    vector=pixels_vector(out.getvalue()),
+                    vector=vector,
                     width=decoded.width,
                     height=decoded.height,
                     predictions=list(self.predictions),
+                    dog_score=self.dog_score,
                 )
             )
         return self.model, results

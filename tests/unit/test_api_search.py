@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 
 from services.schema import ModelInfo
 from tests.support.api import api_under_test
+from tests.support.fakes import DIM, FakeEncoder
 from tests.support.synthetic import image_bytes, make_image
 
 
@@ -156,3 +158,66 @@ def test_more_like_this_hides_copies_of_the_query_when_asked(api):
     hidden = api.client.get(url + "&hide_duplicates=true").get_json()
     assert copy_id not in {r["id"] for r in hidden["results"]} and len(hidden["results"]) == 3
     assert hidden["hidden_duplicates"] == 1
+
+
+def test_every_photo_search_says_what_the_photo_looks_like_and_how_close_the_match_is(api):
+    body = upload(api, api.files[0].path.read_bytes()).get_json()
+    assert body["query"]["predictions"][0] == {
+        "breed": "golden retriever",
+        "breed_id": 56,
+        "probability": 0.9,
+    }
+    assert body["query"]["dog"] == {"is_dog": True, "score": 0.93, "threshold": 0.15}
+    assert body["match"]["strength"] == "strong"  # the photo itself is in the index
+    assert body["match"]["best_similarity"] == pytest.approx(1.0, abs=1e-4)
+    similar = api.client.get(f"/api/images/{api.id_of(api.files[0])}/similar").get_json()
+    assert similar["match"]["strength"] in ("strong", "weak", "none") and "dog" not in similar
+
+
+def test_a_photo_that_is_not_a_dog_says_so_and_still_gets_its_nearest_photos(api):
+    api.encoder.dog_score = 0.04
+    body = upload(api, image_bytes(make_image(77), "PNG"), k="3").get_json()
+    assert body["query"]["dog"]["is_dog"] is False and len(body["results"]) == 3
+
+
+def test_no_close_match_when_the_best_result_is_under_the_calibrated_bound(tmp_path):
+    api = api_under_test(tmp_path)
+    fussy = ModelInfo("fake", 48, "f" * 16, "imagenet", match_strong=0.9999, match_weak=0.9995)
+    api.encoder.model = api.store.stored_model = fussy
+    body = upload(api, image_bytes(make_image(78), "PNG")).get_json()
+    assert body["match"]["strength"] == "none" and body["results"]  # shown, but said
+
+
+def test_a_near_copy_comes_first_even_when_its_breed_part_swung(tmp_path):
+    """A re-saved copy's breed distribution can swing to another breed; its look still finds
+    the original, which comes first marked ``near_copy`` (its vector cosine alone: 0.1)."""
+    model = ModelInfo("fake-breed-part", DIM + 2, "b" * 16, "imagenet", appearance_dims=DIM)
+    encoder = FakeEncoder(model)
+    encoder.breed_part = np.array([0.0, 3.0])
+    api = api_under_test(tmp_path, encoder=encoder)
+    photo = api.files[2]
+    encoder.breed_part = np.array([3.0, 0.0])  # the stored original: the other breed
+    _, (original,) = encoder.encode([("original.jpg", photo.path.read_bytes())])
+    api.store.rows[api.id_of(photo)]["vector"] = original.vector
+    encoder.breed_part = np.array([0.0, 3.0])
+
+    body = upload(api, photo.path.read_bytes(), k="3").get_json()
+    first, *others = body["results"]
+    assert first["id"] == api.id_of(photo) and first["near_copy"] is True
+    assert first["similarity"] == pytest.approx(1.0, abs=1e-4)
+    assert len(others) == 2 and not any(result["near_copy"] for result in others)
+    assert body["match"]["best_similarity"] == pytest.approx(1.0, abs=1e-4)
+    # The breed-aware ranking alone ranks it below every other photo.
+    vector = np.concatenate([original.vector[:DIM], [0.0, 3.0 / np.sqrt(10)]])
+    ranked = api.store.search(vector / np.linalg.norm(vector), len(api.files))
+    assert ranked[-1].id == api.id_of(photo)
+
+
+def test_near_copies_are_only_photos_that_look_nearly_the_same(tmp_path):
+    model = ModelInfo("fake-breed-part", DIM + 2, "b" * 16, "imagenet", appearance_dims=DIM)
+    encoder = FakeEncoder(model)
+    encoder.breed_part = np.array([0.0, 3.0])
+    api = api_under_test(tmp_path, encoder=encoder)
+    stranger = image_bytes(make_image(seed=987, size=(200, 150)))
+    body = upload(api, stranger, k="5").get_json()
+    assert not any(result["near_copy"] for result in body["results"])

@@ -2,7 +2,19 @@
 
 import numpy as np
 
-from search_api.duplicates import BLOCK, group_pairs, similar_pairs
+from search_api.duplicates import BLOCK, DuplicateFinder, group_pairs, similar_pairs
+from services.schema import ModelInfo
+from tests.support.fakes import FakeVectorStore
+
+ROW = {
+    "breed": "beagle",
+    "breed_id": 11,
+    "path": "",
+    "width": 1,
+    "height": 1,
+    "split": "",
+    "fingerprint": "",
+}
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -25,3 +37,32 @@ def test_groups_are_transitive_and_largest_first():
     groups = group_pairs(10, [(0, 1, 0.97), (1, 2, 0.96), (5, 7, 0.99)])
     assert groups == [[0, 1, 2], [5, 7]]
     assert group_pairs(4, []) == []
+
+
+def test_appearance_is_the_renormalised_look_part():
+    model = ModelInfo("m", 6, "f" * 16, "imagenet", appearance_dims=4)
+    vectors = unit(np.array([[3.0, 0, 0, 4.0, 10.0, 0], [0, 1.0, 0, 0, 0, 10.0]]))
+    look = model.appearance(vectors)
+    assert look.shape == (2, 4)
+    np.testing.assert_allclose(look[0], [0.6, 0, 0, 0.8], atol=1e-6)
+    np.testing.assert_allclose(model.appearance(vectors[1]), [0, 1.0, 0, 0], atol=1e-6)
+    whole = ModelInfo("m", 6, "f" * 16, "imagenet")  # an older collection: all of it is look
+    np.testing.assert_array_equal(whole.appearance(vectors), vectors)
+    assert ModelInfo.from_dict(model.to_dict()).appearance_dims == 4
+
+
+def test_confident_photos_of_one_breed_are_not_copies_but_a_resized_copy_is():
+    """The breed part of two confident photos of one breed is the same; only the look may
+    decide that two photos are copies (the whole vectors would be >= 0.95 apart)."""
+    rng = np.random.default_rng(1)
+    breed = np.zeros(8, np.float32)
+    breed[2] = 3.0
+    looks = unit(np.abs(rng.standard_normal((3, 16))))
+    looks[2] = unit(looks[0:1] + 0.01 * np.abs(rng.standard_normal((1, 16))))[0]
+    vectors = unit(np.hstack([looks, np.tile(breed, (3, 1))]))
+    assert float(vectors[0] @ vectors[1]) >= 0.95  # whole vectors: everything one group
+    store = FakeVectorStore()
+    store.ensure_collection(ModelInfo("m", 24, "f" * 16, "imagenet", appearance_dims=16))
+    store.upsert([{"id": f"p{i}", "vector": v, **ROW} for i, v in enumerate(vectors)])
+    found = DuplicateFinder(store).groups(0.95)
+    assert [group["ids"] for group in found["groups"]] == [["p0", "p2"]]

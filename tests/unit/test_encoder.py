@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from encoder.app import create_app
+from encoder.checkpoint import WeightsUnavailable, save_checkpoint
 from encoder.config import EncoderSettings
 from encoder.model import (
     BACKBONES,
@@ -15,7 +16,6 @@ from encoder.model import (
     build_backbone,
     load_encoder,
     preprocess_transform,
-    save_checkpoint,
 )
 from services.schema import unpack_vector
 from tests.support.synthetic import image_bytes, jpeg_bytes, make_image
@@ -46,25 +46,24 @@ def test_preprocessing_shape_and_normalisation():
     assert tensor.abs().max() < 0.01  # the ImageNet mean colour maps to ~0
 
 
-def test_random_resnet152_is_2048d_deterministic_and_loud(caplog):
+def test_random_resnet152_is_deterministic_and_loud(caplog):
     first = load_encoder("resnet152", "random")
     second = load_encoder("resnet152", "random")
-    assert first.info.dim == 2048 and first.info.weights == "random"
+    assert first.info.dim == 2048 + 120 and first.info.weights == "random"
     assert first.info.fingerprint == second.info.fingerprint
     assert "RANDOM WEIGHTS" in caplog.text
     batch = torch.stack([first.transform(make_image(seed)) for seed in range(2)])
-    vectors_a, probabilities = first.embed(batch)
-    vectors_b, _ = second.embed(batch)
-    assert probabilities is None
-    assert vectors_a.shape == (2, 2048)
-    assert torch.allclose(vectors_a.norm(dim=1), torch.ones(2), atol=1e-5)
-    assert torch.allclose(vectors_a, vectors_b, atol=1e-6)
+    a, b = first.embed(batch), second.embed(batch)
+    assert a.vectors.shape == (2, 2048 + 120) and a.breed_probabilities.shape == (2, 120)
+    assert torch.allclose(a.vectors.norm(dim=1), torch.ones(2), atol=1e-5)
+    assert torch.allclose(a.breed_probabilities.sum(dim=1), torch.ones(2), atol=1e-5)
+    assert torch.allclose(a.vectors, b.vectors, atol=1e-6)
 
 
 def test_offline_backbone_info(lite_app):
     info = lite_app.test_client().get("/info").get_json()
     assert info["model"]["arch"] == "efficientnet_lite0"
-    assert info["model"]["dim"] == 1280
+    assert info["model"]["dim"] == 1280 + 120  # pooled features and the 120 breeds
     assert info["model"]["offline_backbone"] is True
     assert info["model"]["weights"] == "imagenet"
 
@@ -73,7 +72,7 @@ def test_vector_is_the_same_alone_or_inside_a_batch(lite_app):
     client = lite_app.test_client()
     alone = vectors(encode(client, jpeg_bytes(7)))[0]
     in_batch = vectors(encode(client, *(jpeg_bytes(seed) for seed in (1, 2, 7, 3))))[2]
-    assert alone.shape == (1280,)
+    assert alone.shape == (1400,)
     assert abs(np.linalg.norm(alone) - 1) < 1e-5
     np.testing.assert_allclose(alone, in_batch, atol=1e-5)
 
@@ -104,7 +103,7 @@ def test_a_bad_image_fails_alone(lite_app):
     ok_first, bad, ok_last = body["results"]
     assert "vector" in ok_first and "vector" in ok_last
     assert bad["error"]["code"] == "invalid_image"
-    assert body["model"]["dim"] == 1280
+    assert body["model"]["dim"] == 1400
 
 
 def test_http_errors_are_json(lite_app):
@@ -125,7 +124,7 @@ def test_http_errors_are_json(lite_app):
 def test_checkpoint_with_head_round_trips_into_the_service(tmp_path):
     torch.manual_seed(0)
     net = EmbeddingNet(
-        build_backbone("efficientnet_lite0", pretrained=False), torch.nn.Linear(1280, 3)
+        *build_backbone("efficientnet_lite0", pretrained=False), torch.nn.Linear(1280, 3)
     )
     names = ["Chihuahua", "Japanese spaniel", "golden retriever"]
     path = tmp_path / "model.pt"
@@ -144,10 +143,25 @@ def test_checkpoint_with_head_round_trips_into_the_service(tmp_path):
 
 
 def test_checkpoint_errors_are_clear(tmp_path):
-    from encoder.model import WeightsUnavailable
-
     with pytest.raises(WeightsUnavailable, match="does not exist"):
         load_encoder(checkpoint=tmp_path / "missing.pt")
     torch.save({"something": 1}, tmp_path / "other.pt")
-    with pytest.raises(WeightsUnavailable, match="not a dogsearch checkpoint"):
+    with pytest.raises(WeightsUnavailable, match="not a dogsearch-checkpoint/2 checkpoint"):
         load_encoder(checkpoint=tmp_path / "other.pt")
+
+
+SHARED = __import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+@pytest.mark.realdata
+def test_a_dog_is_told_from_a_cat_and_its_breed_is_guessed(lite_app):
+    golden = SHARED / "stanford-dogs-sample" / "Images" / "n02099601-golden_retriever"
+    cats = SHARED / "distractors" / "cats"
+    if not golden.is_dir() or not cats.is_dir():
+        pytest.skip("../shared/data is absent")
+    photos = sorted(golden.glob("*.jpg"))[:3] + sorted(cats.iterdir())[:3]
+    body = encode(lite_app.test_client(), *(p.read_bytes() for p in photos))
+    dogs, others = body["results"][:3], body["results"][3:]
+    assert all(r["dog_score"] >= 0.15 for r in dogs), [r["dog_score"] for r in dogs]
+    assert all(r["dog_score"] < 0.15 for r in others), [r["dog_score"] for r in others]
+    assert [r["predictions"][0]["breed"] for r in dogs] == ["golden retriever"] * 3

@@ -31,7 +31,7 @@ def brute_force_p_at_1_and_recall_at_5(images, lists) -> tuple[float, float]:
         batch = torch.stack(
             [encoder.transform(decode_image(f.path.read_bytes()).image) for f in files]
         )
-        return encoder.embed(batch)[0].numpy()
+        return encoder.embed(batch).vectors.numpy()
 
     gallery = select_files(images, lists, "train")
     queries = select_files(images, lists, "test")
@@ -111,3 +111,33 @@ def test_evaluate_reports_with_and_without_box_crops(dataset, tmp_path):
     plain = report["models"]["random"]["metrics"]
     cropped = report["models"]["random + box crop"]["metrics"]
     assert plain != cropped  # the crop changed what the model saw
+
+
+def test_a_diverged_model_with_one_breed_is_reported_not_crashed_on(tmp_path, monkeypatch):
+    """A model whose vectors are NaN (diverged fine-tuning) and a gallery of one breed: the
+    report says so, and every file (plots included) is still written."""
+    images = make_dataset(tmp_path / "one", per_breed=6, breeds=("n02085620-Chihuahua",))
+    lists = write_split_lists(images, tmp_path / "lists", train_per_breed=3)
+    encoder_type = type(load_encoder("efficientnet_lite0", "random"))
+    real_embed = encoder_type.embed
+
+    def diverged(self, batch):
+        understood = real_embed(self, batch)
+        nan = torch.full_like(understood.vectors, float("nan"))
+        return type(understood)(
+            nan,
+            torch.full_like(understood.breed_probabilities, float("nan")),
+            understood.dog_scores,
+        )
+
+    monkeypatch.setattr(encoder_type, "embed", diverged)
+    out = tmp_path / "report"
+    argv = random_lite0_argv(images, lists, "--out", str(out), "--not-dogs", str(images))
+    assert evaluate.main(argv) == 0
+    (metrics,) = [
+        m["metrics"] for m in json.loads((out / "report.json").read_text())["models"].values()
+    ]
+    assert metrics["non_finite_vectors"] == 6 and metrics["queries"] == 3
+    assert {"is_dog_precision", "breed_top1", "match_none_share"} <= set(metrics)
+    assert (out / "report.md").is_file() and list(out.glob("strips_*.jpg"))
+    assert list(out.glob("embedding_*"))  # the map, or a note saying why there is none

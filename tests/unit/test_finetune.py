@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from encoder.app import create_app
+from encoder.checkpoint import load_checkpoint
 from encoder.config import EncoderSettings
-from encoder.model import load_checkpoint
 from scripts.training import finetune
 from services.dataset import BreedList
 from tests.support.synthetic import jpeg_bytes, make_dataset, write_split_lists
@@ -57,7 +57,9 @@ def test_only_layer4_and_the_head_change_by_default(dataset, tmp_path, capsys):
     payload = run(dataset, tmp_path / "resnet.pt", "--epochs", "1")
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["history"][0]["epoch"] == 1
-    before = finetune.initial_backbone("resnet152", "random", finetune.RANDOM_SEED)[1].state_dict()
+    before = finetune.initial_backbone("resnet152", "random", finetune.RANDOM_SEED)[1][
+        0
+    ].state_dict()
     after = backbone_state(payload)
     assert before.keys() == after.keys()
     changed = {name for name in before if not torch.equal(before[name], after[name])}
@@ -82,7 +84,7 @@ def test_two_stages_and_the_offline_backbone(dataset, tmp_path):
         "--optimizer",
         "sgd",
     )
-    before = finetune.initial_backbone("efficientnet_lite0", "random", finetune.RANDOM_SEED)[1]
+    before = finetune.initial_backbone("efficientnet_lite0", "random", finetune.RANDOM_SEED)[1][0]
     after = backbone_state(payload)
     changed = {n for n, t in before.state_dict().items() if not torch.equal(t, after[n])}
     prefixes = ("conv_head.", "bn2.", "blocks.6.")
@@ -110,7 +112,7 @@ def test_the_checkpoint_serves_breed_predictions(dataset, tmp_path):
         app.extensions["encoding"].stop()
     assert body["model"]["has_head"] is True
     assert body["model"]["fingerprint"] == payload["fingerprint"]
-    assert body["model"]["dim"] == 1280
+    assert body["model"]["dim"] == 1280 + len(payload["class_names"])
     predictions = body["results"][0]["predictions"]
     assert len(predictions) == 5
     assert all(p["breed"] == payload["class_names"][p["breed_id"]] for p in predictions)

@@ -1,4 +1,5 @@
-"""ONNX Runtime gives torch's vectors and probabilities, and runs only where it should."""
+"""ONNX Runtime gives torch's vectors, breed probabilities and dog scores, and runs only where
+it should."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 import torch
 
 from encoder.app import create_app
+from encoder.checkpoint import save_checkpoint
 from encoder.config import EncoderSettings
-from encoder.model import EmbeddingNet, build_backbone, load_encoder, save_checkpoint
+from encoder.model import EmbeddingNet, build_backbone, load_encoder
 from encoder.onnx_backend import BackendUnavailable, OnnxEmbedder, choose_embed, wants_onnx
 from tests.support.synthetic import jpeg_bytes, make_image
 
@@ -26,28 +28,33 @@ def with_head(tmp_path_factory):
     """A lite0 checkpoint with a 3-way head, so the export carries logits too."""
     torch.manual_seed(0)
     net = EmbeddingNet(
-        build_backbone("efficientnet_lite0", pretrained=False), torch.nn.Linear(1280, 3)
+        *build_backbone("efficientnet_lite0", pretrained=False), torch.nn.Linear(1280, 3)
     )
     path = tmp_path_factory.mktemp("ckpt") / "head.pt"
     save_checkpoint(path, net, "efficientnet_lite0", class_names=["a", "b", "c"])
     return load_encoder(checkpoint=path, device="cpu")
 
 
-def test_vectors_and_probabilities_match_torch(with_head, tmp_path):
+def same(a, b) -> bool:
+    pairs = zip(vars(a).values(), vars(b).values(), strict=True)
+    return all(torch.allclose(x, y, atol=1e-5) for x, y in pairs)
+
+
+def test_vectors_probabilities_and_dog_scores_match_torch(with_head, tmp_path):
     images = batch_of(with_head)
-    torch_vectors, torch_probabilities = with_head.embed(images)
-    onnx_vectors, onnx_probabilities = OnnxEmbedder(with_head, tmp_path).embed(images)
-    assert onnx_vectors.shape == torch_vectors.shape == (3, 1280)
-    assert torch.allclose(onnx_vectors, torch_vectors, atol=1e-5)
-    assert torch.allclose(onnx_probabilities, torch_probabilities, atol=1e-5)
+    by_torch = with_head.embed(images)
+    by_onnx = OnnxEmbedder(with_head, tmp_path).embed(images)
+    assert by_onnx.vectors.shape == by_torch.vectors.shape == (3, 1280 + 3)
+    assert by_onnx.breed_probabilities.shape == (3, 3) and by_onnx.dog_scores.shape == (3,)
+    assert same(by_onnx, by_torch)
 
 
 def test_resnet152_without_a_head_matches_torch(tmp_path):
     encoder = load_encoder("resnet152", "random", device="cpu")
     images = batch_of(encoder, 2)
-    vectors, probabilities = OnnxEmbedder(encoder, tmp_path).embed(images)
-    assert probabilities is None
-    assert torch.allclose(vectors, encoder.embed(images)[0], atol=1e-5)
+    by_onnx = OnnxEmbedder(encoder, tmp_path).embed(images)
+    assert by_onnx.breed_probabilities.shape == (2, 120)  # the ImageNet classifier's breeds
+    assert same(by_onnx, encoder.embed(images))
 
 
 def test_the_export_is_cached_by_fingerprint(with_head, tmp_path):
