@@ -56,6 +56,13 @@ def id_ranges(prefix: str) -> list[tuple[str | None, str | None, bool]]:
     return ranges
 
 
+def lost_collection(error: MilvusException) -> bool:
+    """The collection went away during the call: a re-index dropped the one the alias named.
+    Milvus 2.3 says so as "collection not found", or, when it went between a search's two
+    phases, as an "incomplete query result"."""
+    return error.code == COLLECTION_NOT_FOUND or "incomplete query result" in str(error.message)
+
+
 def server_answered(error: Exception) -> bool:
     """Milvus answered about the request itself (its error codes from 100 on: no such
     collection, not loaded, bad parameter...): the connection is sound, and closing it would
@@ -87,7 +94,7 @@ def milvus_call(method):
             if error.code == COLLECTION_NOT_LOADED:
                 log.warning("collection was released; loading it", extra={"c": self.collection})
                 self.client.load_collection(self.collection)
-            elif error.code == COLLECTION_NOT_FOUND and self.collection_exists_soon():
+            elif lost_collection(error) and self.collection_exists_soon():
                 log.warning("collection gone mid-call: alias moved", extra={"c": self.collection})
             else:
                 raise

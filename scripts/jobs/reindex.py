@@ -24,7 +24,7 @@ from services.schema import ModelInfo
 from services.vectorstore import VectorStore
 
 SHOWN = 20  # photos named in a refusal; the rest are counted
-OLD_COLLECTION_GRACE_S = 1.0  # lets searches that resolved the alias to the old one finish
+OLD_COLLECTION_GRACE_S = 5.0  # searches that resolved the alias to the old one finish
 
 
 class ReindexRefused(RuntimeError):

@@ -93,8 +93,15 @@ def test_what_counts_as_milvus_answering():
     assert not server_answered(OSError("broken pipe"))
 
 
-def test_a_collection_lost_to_a_moving_alias_is_asked_again_on_the_same_connection():
-    connection = Connection([MilvusException(100, "collection 'dogs' does not exist")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        MilvusException(100, "collection 'dogs' does not exist"),
+        MilvusException(65535, "incomplete query result, missing id 59d5, len(searchIDs) = 4"),
+    ],
+)
+def test_a_collection_lost_to_a_moving_alias_is_asked_again_on_the_same_connection(error):
+    connection = Connection([error])
     assert connection.call() == "client0" and not connection.opened[0].closed
 
 
