@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """JSON lines on stderr: ``{"time", "level", "logger", "message", "service", ...}``."""
-    handler = logging.StreamHandler(sys.stderr)
+def configure_logging(service: str, level: str = "INFO", stream: TextIO | None = None) -> None:
+    """JSON lines on ``stream`` (stderr): ``{"time", "level", "logger", "message", "service"}``."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         JsonFormatter(
             "{asctime}{levelname}{name}{message}",

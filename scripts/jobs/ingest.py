@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -78,13 +79,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="encoder request timeout, s")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        help="append the structured log lines here instead of stderr (make up keeps the console "
+        "for people)",
+    )
     parser.add_argument("--json", action="store_true", help="also print the report as JSON")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging("ingest", "WARNING")
+    if args.log_file is None:
+        configure_logging("ingest", "WARNING")
+        return _run(args)
+    args.log_file.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    with args.log_file.open("a") as log_file:
+        configure_logging("ingest", "WARNING", log_file)
+        try:
+            return _run(args)
+        finally:  # a caller in the same process (make up) gets its logging back
+            root.handlers[:] = handlers
+            root.setLevel(level)
+
+
+def _run(args: argparse.Namespace) -> int:
     if not args.root.is_dir():
         print(f"error: {args.root} is not a folder", file=sys.stderr)
         return 2

@@ -56,10 +56,12 @@ class ManagedProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen | None = None
+    log_start: int = 0  # where this run's output begins in the log, which earlier runs share
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the child
+        self.log_start = log_file.seek(0, os.SEEK_END)
         self.process = subprocess.Popen(
             self.command,
             cwd=REPO_ROOT,
@@ -90,10 +92,14 @@ class ManagedProcess:
             self.process.wait(5)
 
     def log_tail(self, lines: int = 30) -> str:
+        """The last ``lines`` this run wrote (not an earlier run's, which would mislead)."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            with open(self.log_path, "rb") as log:
+                log.seek(self.log_start)
+                text = log.read().decode(errors="replace")
         except OSError:
             return ""
+        return "\n".join(text.splitlines()[-lines:])
 
     def wait_until(self, check: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

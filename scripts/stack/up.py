@@ -1,10 +1,14 @@
 """Start the whole stack on this machine (the README's first command) and keep it running.
 
-    python scripts/up.py [--images DIR]
+    python -m scripts.stack.up [--images DIR] [--port 5000] [--data-dir data] [--no-ingest]
 
 Milvus Lite server, encoder and search API start on loopback, the dataset is indexed (only new
 images), and the UI is served at http://localhost:5000. Ctrl-C stops everything; nothing is left
 running. Without ``--images`` it uses ``data/stanford-dogs/Images``, downloading it first.
+
+Before it starts or writes anything it takes the data folder's instance lock and checks its
+three ports (``scripts.stack.preflight``): a second instance on the same folder, or a port
+taken by any program, is refused at once with who holds it and the flag that avoids it.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from pathlib import Path
 
 import requests
 
-from scripts.jobs import download_stanford_dogs, ingest
 from scripts.stack.local import REPO_ROOT, LocalStack
+from scripts.stack.preflight import AlreadyRunning, InstanceLock, Port, taken_ports
 
-DEFAULT_IMAGES = REPO_ROOT / "data" / "stanford-dogs" / "Images"
+DEFAULT_DATA = REPO_ROOT / "data"
+DEFAULT_IMAGES = DEFAULT_DATA / "stanford-dogs" / "Images"
 BANNER = "=" * 72
 
 
@@ -30,6 +35,8 @@ def _dataset(images: Path | None) -> Path | None:
         return images.resolve() if images.is_dir() else None
     if not DEFAULT_IMAGES.is_dir():
         print("Stanford Dogs is not in data/stanford-dogs yet: downloading it (757 MB).")
+        from scripts.jobs import download_stanford_dogs
+
         if download_stanford_dogs.main([]) != 0:
             return None
     return DEFAULT_IMAGES
@@ -55,17 +62,28 @@ def _announce_model(stack: LocalStack) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Run dogsearch locally on the embedded Milvus Lite."
+        description="Run dogsearch locally on the embedded Milvus Lite.",
+        epilog="It refuses to start, before touching anything, when it already runs from the same "
+        "data folder or when one of its ports is taken; the message says who holds it.",
     )
     parser.add_argument(
         "--images", type=Path, help="folder of breed folders (default: Stanford Dogs)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address the UI listens on")
-    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--port", type=int, default=5000, help="the UI's port (default: 5000)")
+    parser.add_argument("--encoder-port", type=int, default=8001, help="default: 8001, loopback")
+    parser.add_argument("--milvus-port", type=int, default=19530, help="default: 19530, loopback")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA,
+        help="where the index, logs, added photos and thumbnails live (default: data/); "
+        "one instance per folder",
+    )
     parser.add_argument("--limit", type=int, help="index at most this many images (try-out)")
-    parser.add_argument("--no-ingest", action="store_true")
+    parser.add_argument("--no-ingest", action="store_true", help="serve what is indexed already")
     parser.add_argument(
         "--milvus",
         choices=["lite", "server"],
@@ -73,8 +91,40 @@ def main(argv: list[str] | None = None) -> int:
         help="Milvus Lite (default: starts in 1.4 s) or the Milvus server binary (the engine "
         "production runs; faster searches beyond a few thousand photos). README, Milvus.",
     )
-    args = parser.parse_args(argv)
+    return parser
 
+
+def _ports(args: argparse.Namespace) -> list[Port]:
+    return [
+        Port(args.port, "the UI and search API", "--port", args.host),
+        Port(args.encoder_port, "the encoder", "--encoder-port"),
+        Port(args.milvus_port, "Milvus", "--milvus-port"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    data_dir = args.data_dir.resolve()
+    try:
+        lock = InstanceLock(data_dir).acquire(f"http://localhost:{args.port}")
+    except AlreadyRunning as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: cannot use the data folder {data_dir}: {error.strerror}", file=sys.stderr)
+        return 1
+    try:
+        problems = taken_ports(_ports(args))
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1 if problems else _run(args, data_dir)
+    except KeyboardInterrupt:  # before anything started, e.g. during the download
+        return 0
+    finally:
+        lock.release()  # only now: the stack is down, a new instance may start
+
+
+def _run(args: argparse.Namespace, data_dir: Path) -> int:
     images = _dataset(args.images)
     if images is None:
         where = args.images or DEFAULT_IMAGES
@@ -86,16 +136,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     encoder_env = {"ENCODER_ARCH": os.environ.get("ENCODER_ARCH", "auto")}
     stack = LocalStack(
-        REPO_ROOT / "data",
+        data_dir,
         images,
         encoder_env=encoder_env,
-        milvus_port=19530,
-        encoder_port=8001,
+        milvus_port=args.milvus_port,
+        encoder_port=args.encoder_port,
         api_port=args.port,
         api_host=args.host,
         milvus_backend=args.milvus,
     )
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    previous_term = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         name = "Milvus Lite" if args.milvus == "lite" else "the Milvus server"
         print(f"starting {name}, the encoder (loads the model) and the search API ...")
@@ -104,12 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         stack.start_api()
         _announce_model(stack)
         if not args.no_ingest:
-            extra = ["--limit", str(args.limit)] if args.limit else []
-            if ingest.main(stack.ingest_args(*extra)) != 0:
-                print("ingest did not finish; the UI still serves what is indexed", file=sys.stderr)
+            _ingest(stack, args.limit)
         print(
             f"{BANNER}\ndogsearch is running: http://localhost:{args.port}  (Ctrl-C stops it)\n"
-            f"logs: {stack.workdir / 'logs'}\n{BANNER}"
+            f"ports: UI {args.port}, encoder {args.encoder_port}, Milvus {args.milvus_port}\n"
+            f"logs: {stack.workdir / 'logs'}\n{BANNER}",
+            flush=True,
         )
         while all(process.running for process in stack.processes.values()):
             time.sleep(1)
@@ -122,8 +172,39 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        print("stopping ...")
+        _stop(stack)
+        signal.signal(signal.SIGTERM, previous_term)
+
+
+def _ingest(stack: LocalStack, limit: int | None) -> None:
+    """Index new images in this process: progress bar and summary on the console, the
+    structured (JSON) log lines in ``logs/ingest.log``."""
+    # Imported here, not at the top: pymilvus takes 0.5 s, and a refusal must come at once.
+    from scripts.jobs import ingest
+
+    extra = ["--limit", str(limit)] if limit else []
+    log_path = stack.workdir / "logs" / "ingest.log"
+    before = log_path.stat().st_size if log_path.exists() else 0
+    finished = ingest.main(stack.ingest_args("--log-file", str(log_path), *extra)) == 0
+    if not finished:
+        print("ingest did not finish; the UI still serves what is indexed", file=sys.stderr)
+    if log_path.exists() and log_path.stat().st_size > before:
+        print(f"ingest logged warnings: see {log_path}", file=sys.stderr)
+
+
+def _stop(stack: LocalStack) -> None:
+    """Stop every process, and say so only once they are all down."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut it
+    try:
+        print("stopping ...", flush=True)
         stack.stop()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    alive = [name for name, process in stack.processes.items() if process.running]
+    if alive:
+        print(f"error: {', '.join(alive)} did not stop", file=sys.stderr)
+    else:
+        print("stopped", flush=True)
 
 
 if __name__ == "__main__":
