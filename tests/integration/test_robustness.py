@@ -207,8 +207,18 @@ def test_a_short_soak_has_no_errors(indexed):
 
 
 def test_both_services_export_prometheus_metrics(indexed):
-    """After the soak: request counts by endpoint from both gunicorn workers, encoder batches,
-    Milvus and encoder call times, and error counts by code."""
+    """Request counts by endpoint from both gunicorn workers, encoder batches, Milvus and encoder
+    call times, and error counts by code. The test makes its own traffic, so it holds in any
+    order."""
+    some_id = requests.get(indexed.api_url + "/api/images", timeout=10).json()["images"][0]["id"]
+    similar = requests.get(f"{indexed.api_url}/api/images/{some_id}/similar", timeout=30)
+    assert similar.status_code == 200
+    upload = requests.post(
+        indexed.api_url + "/api/search", files={"image": ("q.jpg", jpeg())}, timeout=30
+    )
+    assert upload.status_code == 200
+    bad_k = requests.get(f"{indexed.api_url}/api/images/{some_id}/similar?k=0", timeout=10)
+    assert_error(bad_k, 400, "invalid_k")
     api = requests.get(indexed.api_url + "/metrics", timeout=10)
     assert api.status_code == 200 and api.headers["Content-Type"].startswith("text/plain")
     text = api.text
