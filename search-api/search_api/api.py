@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
+from search_api import replies
 from search_api.catalog import Catalog
 from search_api.config import SearchApiSettings
-from search_api.params import bool_param, float_param, image_id, int_param, optional_text
+from search_api.operations import ENCODER, MILVUS, UPLOAD, Example, operation
+from search_api.params import IMAGE_ID, Location, Param, Setting
 from search_api.search import ResultFilter, SearchService, serialise_row
 from services.errors import ApiError, NotFound
 from services.imaging import crop_fraction, make_thumbnail
@@ -30,42 +32,87 @@ def _catalog() -> Catalog:
     return current_app.extensions["catalog"]
 
 
-def _k() -> int:
-    settings = _settings()
-    return int_param(
-        _param("k"),
-        "k",
-        default=settings.default_k,
-        low=1,
-        high=settings.max_k,
-    )
+IN_REQUEST: tuple[Location, ...] = ("query", "form", "json")  # where a search's options may be
+K = Param(
+    "k",
+    "int",
+    "How many results to return.",
+    where=IN_REQUEST,
+    low=1,
+    high=Setting("max_k"),
+    default=Setting("default_k"),
+    example=5,
+)
+BREED = Param(
+    "breed",
+    "text",
+    "Only photos of this breed (any case): a breed the index has (GET /api/breeds).",
+    where=IN_REQUEST,
+    example="Chihuahua",
+)
+MIN_SIMILARITY = Param(
+    "min_similarity",
+    "float",
+    "Leave out results less similar than this (cosine similarity).",
+    where=IN_REQUEST,
+    low=0.0,
+    high=1.0,
+    example=0.6,
+)
+HIDE_DUPLICATES = Param(
+    "hide_duplicates",
+    "bool",
+    "Leave out near-copies of a higher-ranked result or of the query photo "
+    "(at the similarity SEARCH_API_DUPLICATE_THRESHOLD).",
+    where=IN_REQUEST,
+    default=False,
+    example=True,
+)
+DUPLICATE_THRESHOLD = Param(
+    "duplicate_threshold",
+    "float",
+    "Hide near-copies from this similarity up (implies hide_duplicates).",
+    where=IN_REQUEST,
+    low=0.5,
+    high=1.0,
+    example=0.97,
+)
+IMAGE = Param("image", "file", "The photo to search with.", where=("form",))
+URL = Param(
+    "url",
+    "text",
+    "Or a photo's http(s) URL, which the service fetches (public addresses only).",
+    where=IN_REQUEST,
+    example="https://example.com/rex.jpg",
+)
+BOX = Param(
+    "box",
+    "text",
+    "Search one region: left,top,right,bottom as fractions (0 to 1) of the photo.",
+    where=IN_REQUEST,
+    example="0.1,0.2,0.8,0.9",
+)
+RANKING = (K, BREED, MIN_SIMILARITY, HIDE_DUPLICATES, DUPLICATE_THRESHOLD)
+SIMILAR = (IMAGE_ID, *(param.at("query") for param in RANKING))
+PAGE = Param("page", "int", "The page, from 1.", low=1, high=10**7, default=1, example=2)
+PER_PAGE = Param(
+    "per_page", "int", "Photos per page.", low=1, high=Setting("max_per_page"), default=48
+)
+BROWSE_BREED = BREED.at("query")
 
 
-def _json_body() -> dict:
-    if not request.is_json:
-        return {}
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError("the body is not a JSON object", code="invalid_json")
-    return body
-
-
-def _param(name: str) -> str | None:
-    """A parameter from the query string, the form (uploads) or a JSON body (URL search)."""
-    value = request.args.get(name) or request.form.get(name) or _json_body().get(name)
-    return None if value is None else str(value)
-
-
-def _result_filter() -> ResultFilter:
-    min_similarity = float_param(_param("min_similarity"), "min_similarity", low=0.0, high=1.0)
-    threshold = float_param(_param("duplicate_threshold"), "duplicate_threshold", low=0.5, high=1.0)
-    if threshold is None and bool_param(_param("hide_duplicates"), "hide_duplicates"):
+def _ranking(params: tuple[Param, ...]) -> tuple[int, str | None, ResultFilter]:
+    """``k``, the breed and the result filter, as both searches read them."""
+    given = {param.name: param.read() for param in params if param.kind != "id"}
+    threshold = given["duplicate_threshold"]
+    if threshold is None and given["hide_duplicates"]:
         threshold = _settings().duplicate_threshold
-    return ResultFilter(min_similarity, threshold)
+    breed = _search().check_breed(given["breed"])
+    return given["k"], breed, ResultFilter(given["min_similarity"], threshold)
 
 
 def _box() -> tuple[float, float, float, float] | None:
-    raw = optional_text(_param("box"))
+    raw = BOX.read()
     if raw is None:
         return None
     parts = raw.split(",")
@@ -79,22 +126,43 @@ def _box() -> tuple[float, float, float, float] | None:
 
 
 @api.post("/search")
+@operation(
+    "Search by photo",
+    tag="search",
+    params=(IMAGE, URL, *RANKING, BOX),
+    replies=(replies.SEARCH,),
+    errors=(
+        "no_image",
+        "unknown_breed",
+        "invalid_box",
+        "invalid_json",
+        "url_not_allowed",
+        "url_fetch_failed",
+        "model_mismatch",
+        *UPLOAD,
+        *ENCODER,
+        *MILVUS,
+    ),
+    examples=(
+        Example("A photo file, five results", form={"image": "@rex.jpg", "k": 5}),
+        Example(
+            "A photo's URL, hiding near-duplicates",
+            json={"url": URL.example, "hide_duplicates": True},
+        ),
+        Example("k below 1 is refused", form={"image": "@rex.jpg", "k": 0}, status=400),
+    ),
+)
 def search():
-    """A photo as multipart ``image``, or a ``url`` to fetch (form field or JSON body).
-
-    Optional ``k``, ``breed``, ``min_similarity``, ``hide_duplicates``/``duplicate_threshold``,
-    and ``box`` (left,top,right,bottom fractions of the photo) to search one region.
-    """
-    upload = request.files.get("image")
-    url = optional_text(_param("url")) if upload is None else None
+    """A photo as multipart ``image``, or a ``url`` to fetch (form field or JSON body); the
+    options come in the query string, the form or the JSON body alike."""
+    upload = IMAGE.read()
+    url = URL.read() if upload is None else None
     if upload is None and url is None:
         raise ApiError(
             "send the photo as a multipart file field named 'image', or give a 'url'",
             code="no_image",
         )
-    k = _k()
-    breed = _search().check_breed(optional_text(_param("breed")))
-    only = _result_filter()
+    k, breed, only = _ranking(RANKING)
     box = _box()
     if upload is not None:
         data, name = upload.read(), upload.filename or "upload"
@@ -110,14 +178,29 @@ def search():
 
 
 @api.get("/images/<raw_id>/similar")
+@operation(
+    "More like this: photos similar to a stored one",
+    tag="search",
+    params=SIMILAR,
+    replies=(replies.SIMILAR,),
+    errors=("unknown_breed", *MILVUS),
+    examples=(Example("Five more like this one", path={"id": IMAGE_ID.example}, query={"k": 5}),),
+)
 def similar(raw_id: str):
-    k = _k()
-    breed = _search().check_breed(optional_text(request.args.get("breed")))
-    only = _result_filter()
-    return jsonify({"k": k, "breed": breed, **_search().similar(image_id(raw_id), k, breed, only)})
+    """The photo itself is not among its results: "more like this" means other photos."""
+    image_id = IMAGE_ID.parse(raw_id)
+    k, breed, only = _ranking(SIMILAR)
+    return jsonify({"k": k, "breed": breed, **_search().similar(image_id, k, breed, only)})
 
 
 @api.get("/breeds")
+@operation(
+    "Breeds in the index, and the labels a photo can be given",
+    tag="browse",
+    replies=(replies.BREEDS,),
+    errors=MILVUS,
+    examples=(Example("Every breed"),),
+)
 def breeds():
     snapshot = _catalog().snapshot()
     known = list(current_app.extensions["library"].breeds.names)  # labels a photo can be given
@@ -125,14 +208,21 @@ def breeds():
 
 
 @api.get("/images")
+@operation(
+    "Browse the photos, a page at a time",
+    tag="browse",
+    params=(BROWSE_BREED, PAGE, PER_PAGE),
+    replies=(replies.IMAGES,),
+    errors=("unknown_breed", *MILVUS),
+    examples=(
+        Example("A breed's second page", query={"breed": "Chihuahua", "page": 2, "per_page": 2}),
+        Example("per_page 0 is refused", query={"per_page": 0}, status=400),
+    ),
+)
 def images():
-    settings = _settings()
-    breed = optional_text(request.args.get("breed"))
-    page = int_param(request.args.get("page"), "page", default=1, low=1, high=10**7)
-    per_page = int_param(
-        request.args.get("per_page"), "per_page", default=48, low=1, high=settings.max_per_page
-    )
-    breed = _search().check_breed(breed)
+    """In path order, so a page holds the same photos until the library changes."""
+    breed = _search().check_breed(BROWSE_BREED.read())
+    page, per_page = PAGE.read(), PER_PAGE.read()
     rows, total = _catalog().snapshot().page(breed, page, per_page)
     return jsonify(
         {
@@ -147,13 +237,31 @@ def images():
 
 
 @api.get("/images/<raw_id>")
+@operation(
+    "One photo's metadata",
+    tag="browse",
+    params=(IMAGE_ID,),
+    replies=(replies.IMAGE,),
+    errors=MILVUS,
+    examples=(
+        Example("A stored photo", path={"id": IMAGE_ID.example}),
+        Example("An id nothing has", path={"id": "0" * 24}, status=404),
+    ),
+)
 def image(raw_id: str):
-    row = lookup_row(image_id(raw_id))
+    row = lookup_row(IMAGE_ID.parse(raw_id))
     path = stored_file(row)
     return jsonify({**serialise_row(row), "file_bytes": path.stat().st_size if path else None})
 
 
 @api.get("/stats")
+@operation(
+    "Index size, models and limits",
+    tag="browse",
+    replies=(replies.STATS,),
+    errors=MILVUS,
+    examples=(Example("The numbers"),),
+)
 def stats():
     """Index size and whether the encoder's model matches the one that built the index."""
     search, settings = _search(), _settings()

@@ -11,6 +11,7 @@ from flask import Flask, send_from_directory
 from search_api.api import api
 from search_api.catalog import Catalog
 from search_api.config import SearchApiSettings
+from search_api.docs import docs, document_service_routes
 from search_api.duplicates import DuplicateFinder
 from search_api.files import files
 from search_api.library import Library
@@ -89,6 +90,8 @@ def create_app(
     app.register_blueprint(api)
     app.register_blueprint(manage)
     app.register_blueprint(files)
+    app.register_blueprint(docs)
+    document_service_routes(app)
 
     serve_frontend(app, settings.frontend_dir.resolve())
     if warm:

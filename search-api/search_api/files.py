@@ -14,7 +14,8 @@ from flask import Blueprint, Response, current_app, send_file
 
 from search_api.api import lookup_row, stored_file
 from search_api.config import SearchApiSettings
-from search_api.params import image_id
+from search_api.operations import MILVUS, Example, Reply, operation
+from search_api.params import IMAGE_ID
 from services.errors import ApiError, NotFound
 from services.files import write_atomically
 from services.imaging import make_thumbnail
@@ -22,6 +23,8 @@ from services.imaging import make_thumbnail
 log = logging.getLogger(__name__)
 files = Blueprint("files", __name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
+ONE = (Example("One photo", path={"id": IMAGE_ID.example}),)
+BYTES = {"type": "string", "format": "binary"}
 
 
 def _settings() -> SearchApiSettings:
@@ -29,7 +32,7 @@ def _settings() -> SearchApiSettings:
 
 
 def _original_path(raw_id: str) -> tuple[str, Path]:
-    image_id_ = image_id(raw_id)
+    image_id_ = IMAGE_ID.parse(raw_id)
     try:
         path = stored_file(lookup_row(image_id_))
     except NotFound:  # a deleted photo stays viewable, so it can be restored
@@ -44,7 +47,16 @@ def _original_path(raw_id: str) -> tuple[str, Path]:
 
 
 @files.get("/images/<raw_id>")
+@operation(
+    "The photo's file",
+    tag="files",
+    params=(IMAGE_ID,),
+    replies=(Reply(200, "The file as stored (cached for a year).", BYTES, media="image/*"),),
+    errors=MILVUS,
+    examples=ONE,
+)
 def original(raw_id: str):
+    """A deleted photo's file stays viewable, so that the bin can show what it restores."""
     _, path = _original_path(raw_id)
     response = send_file(path, conditional=True, max_age=31536000)
     response.headers["Cache-Control"] = IMMUTABLE
@@ -52,6 +64,16 @@ def original(raw_id: str):
 
 
 @files.get("/thumbs/<raw_id>")
+@operation(
+    "The photo's thumbnail",
+    tag="files",
+    params=(IMAGE_ID,),
+    replies=(
+        Reply(200, "A JPEG, SEARCH_API_THUMB_SIZE px on its long side.", BYTES, media="image/jpeg"),
+    ),
+    errors=MILVUS,
+    examples=ONE,
+)
 def thumbnail(raw_id: str):
     image_id_, path = _original_path(raw_id)
     settings = _settings()

@@ -2,16 +2,74 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
+from search_api import replies
 from search_api.catalog import Catalog
 from search_api.library import Library
-from search_api.params import float_param, image_id, int_param, optional_text
+from search_api.operations import ENCODER, MILVUS, Example, operation
+from search_api.params import IMAGE_ID, Param, Setting
 from search_api.recycle import RecycleBin
 from search_api.search import serialise_row
 from services.errors import ApiError
 
 manage = Blueprint("manage", __name__, url_prefix="/api")
+PHOTOS = Param(
+    "image",
+    "file",
+    "The photos to add: one or more multipart file fields named image.",
+    where=("form",),
+    required=True,
+    many=True,
+    high=Setting("max_images_per_upload"),
+    code="too_many_images",
+)
+LABEL = Param(
+    "breed",
+    "text",
+    "The breed of every photo sent: a name from the breed list (any case), or unknown.",
+    where=("form",),
+    default="unknown",
+    example="beagle",
+)
+IDS = Param(
+    "ids",
+    "id",
+    "The ids of the photos to delete.",
+    where=("json",),
+    many=True,
+    high=10_000,
+    code="invalid_selection",
+    example=[IMAGE_ID.example],
+)
+BREED_TO_DELETE = Param(
+    "breed",
+    "text",
+    "Or delete every photo of this breed (a breed the index has).",
+    where=("json",),
+    code="unknown_breed",
+    example="Chihuahua",
+)
+NEW_LABEL = Param(
+    "breed",
+    "text",
+    "The new label: a name from the breed list (any case), or unknown.",
+    where=("json",),
+    required=True,
+    code="invalid_breed",
+    example="beagle",
+)
+THRESHOLD = Param(
+    "threshold",
+    "float",
+    "Photos at least this similar count as near-duplicates (cosine similarity).",
+    low=0.5,
+    high=1.0,
+    default=Setting("duplicate_threshold"),
+    example=0.97,
+)
+LIMIT = Param("limit", "int", "The most groups to list.", low=1, high=10_000, default=100)
+ONE = (Example("One photo", path={"id": IMAGE_ID.example}),)
 
 
 def _library() -> Library:
@@ -26,24 +84,46 @@ def _catalog() -> Catalog:
     return current_app.extensions["catalog"]
 
 
-def _json_object() -> dict:
-    body = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(body, dict):
-        raise ApiError("send a JSON object (Content-Type: application/json)", code="invalid_json")
-    return body
-
-
 @manage.post("/images")
+@operation(
+    "Add photos to the library",
+    tag="library",
+    params=(PHOTOS, LABEL),
+    replies=(replies.ADDED, replies.ALREADY_STORED),
+    errors=(
+        "no_image",
+        "unknown_breed",
+        "payload_too_large",
+        "invalid_image",
+        "empty_file",
+        "image_too_large",
+        "too_many_pixels",
+        "model_mismatch",
+        "storage_error",
+        *ENCODER,
+        *MILVUS,
+    ),
+    examples=(
+        Example(
+            "Two photos of a beagle",
+            form={"image": ["@rex.jpg", "@bella.jpg"], "breed": "beagle"},
+            status=201,
+        ),
+        Example(
+            "A label that is not a breed",
+            form={"image": "@rex.jpg", "breed": "unicorn"},
+            status=400,
+        ),
+    ),
+)
 def add_images():
-    """Multipart: one or more ``image`` files and an optional ``breed`` (or ``unknown``)."""
-    uploads = request.files.getlist("image")
+    """Each photo is stored and searchable at once; each gets its own outcome. When every
+    photo fails, the answer is a 400 with the first photo's error and every outcome."""
+    uploads = PHOTOS.read()
     if not uploads:
         raise ApiError("send one or more photos as multipart fields named 'image'", code="no_image")
-    limit = current_app.extensions["settings"].max_images_per_upload
-    if len(uploads) > limit:
-        raise ApiError(f"at most {limit} photos per request", code="too_many_images", status=413)
     files = [(upload.filename or f"photo-{n}", upload.read()) for n, upload in enumerate(uploads)]
-    results = _library().add(files, optional_text(request.form.get("breed")))
+    results = _library().add(files, LABEL.read())
     _catalog().invalidate()
     added = sum(result["status"] == "added" for result in results)
     if added:
@@ -55,8 +135,16 @@ def add_images():
 
 
 @manage.delete("/images/<raw_id>")
+@operation(
+    "Delete a photo (it can be restored)",
+    tag="library",
+    params=(IMAGE_ID,),
+    replies=(replies.DELETED,),
+    errors=("storage_error", *MILVUS),
+    examples=ONE,
+)
 def delete_image(raw_id: str):
-    outcome = _recycle().delete([image_id(raw_id)])
+    outcome = _recycle().delete([IMAGE_ID.parse(raw_id)])
     _catalog().invalidate()
     if not outcome["deleted"]:
         raise ApiError(f"no image with id {raw_id[:80]!r}", code="not_found", status=404)
@@ -64,33 +152,43 @@ def delete_image(raw_id: str):
 
 
 @manage.post("/images/delete")
+@operation(
+    "Delete many photos: by id, or a whole breed",
+    tag="library",
+    params=(IDS, BREED_TO_DELETE),
+    replies=(replies.DELETED,),
+    errors=("invalid_json", "invalid_selection", "storage_error", *MILVUS),
+    examples=(
+        Example("By id", json={"ids": [IMAGE_ID.example]}),
+        Example("Every photo of a breed", json={"breed": "Chihuahua"}),
+        Example("Both at once is refused", json={"ids": [], "breed": "Chihuahua"}, status=400),
+    ),
+)
 def delete_images():
-    """JSON ``{"ids": [...]}`` or ``{"breed": "..."}`` (every image of that breed)."""
-    body = _json_object()
-    ids, breed = body.get("ids"), body.get("breed")
+    """A JSON object with either ``ids`` or ``breed``; ids not stored are listed as missing."""
+    ids, breed = IDS.read(), BREED_TO_DELETE.read()
     if (ids is None) == (breed is None):
         raise ApiError("give either 'ids' (a list) or 'breed'", code="invalid_selection")
     if breed is not None:
-        if not isinstance(breed, str):
-            raise ApiError("'breed' must be a breed name", code="unknown_breed")
         breed = current_app.extensions["search"].check_breed(breed)
         ids = [row["id"] for row in _catalog().snapshot().rows if row["breed"] == breed]
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise ApiError("'ids' must be a list of image ids", code="invalid_selection")
-    if len(ids) > 10_000:
-        raise ApiError("at most 10000 ids per request", code="invalid_selection", status=413)
-    outcome = _recycle().delete([image_id(i) for i in ids])
+    outcome = _recycle().delete(ids)
     _catalog().invalidate()
     return jsonify(outcome)
 
 
 @manage.get("/duplicates")
+@operation(
+    "Groups of near-duplicate photos",
+    tag="library",
+    params=(THRESHOLD, LIMIT),
+    replies=(replies.DUPLICATES,),
+    errors=MILVUS,
+    examples=(Example("Close copies, ten groups", query={"threshold": 0.97, "limit": 10}),),
+)
 def duplicates():
-    """Groups of near-duplicate photos: ``threshold`` (cosine, default from the settings)."""
-    settings = current_app.extensions["settings"]
-    threshold = float_param(request.args.get("threshold"), "threshold", low=0.5, high=1.0)
-    threshold = settings.duplicate_threshold if threshold is None else threshold
-    limit = int_param(request.args.get("limit"), "limit", default=100, low=1, high=10_000)
+    """Near-copies are judged on the photos' look alone, not their breed."""
+    threshold, limit = THRESHOLD.read(), LIMIT.read()
     found = current_app.extensions["duplicates"].groups(threshold)
     shown = found["groups"][:limit]
     by_id = dict(_catalog().snapshot().by_id)
@@ -115,6 +213,13 @@ def duplicates():
 
 
 @manage.get("/deleted")
+@operation(
+    "Deleted photos",
+    tag="library",
+    replies=(replies.BIN,),
+    errors=MILVUS,
+    examples=(Example("The bin"),),
+)
 def deleted_photos():
     """Deleted photos, newest first, each restorable: dataset originals (kept out of every
     ingest until restored) and photos added through the API (their file in the trash)."""
@@ -123,25 +228,49 @@ def deleted_photos():
 
 
 @manage.post("/images/<raw_id>/restore")
+@operation(
+    "Restore a deleted photo",
+    tag="library",
+    params=(IMAGE_ID,),
+    replies=(replies.RESTORED,),
+    errors=("file_missing", "file_changed", "invalid_image", "model_mismatch", *ENCODER, *MILVUS),
+    examples=ONE,
+)
 def restore_image(raw_id: str):
     """Undo a deletion: the photo is encoded again from its file and searchable at once."""
-    outcome = _recycle().restore(image_id(raw_id))
+    outcome = _recycle().restore(IMAGE_ID.parse(raw_id))
     _catalog().invalidate()
     return jsonify(outcome)
 
 
 @manage.delete("/deleted/<raw_id>")
+@operation(
+    "Purge a deleted photo for good",
+    tag="library",
+    params=(IMAGE_ID,),
+    replies=(replies.PURGED,),
+    errors=("read_only_original", *MILVUS),
+    examples=ONE,
+)
 def purge_image(raw_id: str):
     """Delete a photo added through the API for good (its file leaves the trash)."""
-    return jsonify(_recycle().purge(image_id(raw_id)))
+    return jsonify(_recycle().purge(IMAGE_ID.parse(raw_id)))
 
 
 @manage.patch("/images/<raw_id>")
+@operation(
+    "Change a photo's breed label",
+    tag="library",
+    params=(IMAGE_ID, NEW_LABEL),
+    replies=(replies.ROW,),
+    errors=("invalid_json", "unknown_breed", *MILVUS),
+    examples=(
+        Example("Label it a beagle", path={"id": IMAGE_ID.example}, json={"breed": "beagle"}),
+    ),
+)
 def relabel_image(raw_id: str):
     """JSON ``{"breed": "..."}``: a breed from the list, or ``unknown``."""
-    body = _json_object()
-    if "breed" not in body or not isinstance(body["breed"], str):
-        raise ApiError("give the new 'breed' as a string", code="invalid_breed")
-    row = _library().relabel(image_id(raw_id), body["breed"])
+    breed = NEW_LABEL.read()
+    row = _library().relabel(IMAGE_ID.parse(raw_id), breed)
     _catalog().invalidate()
     return jsonify(row)

@@ -1,0 +1,235 @@
+"""The OpenAPI 3.1 document of the search API, generated from the app it describes.
+
+It walks ``app.url_map``: each route's view carries the operation declared beside it
+(:func:`search_api.operations.operation`), whose parameters are the very specs the view
+validates with, and bounds or defaults that come from settings (``max_k``) are filled in from
+this app's settings. So the document cannot drift from what is enforced; a route without a
+declaration is left out and listed by :func:`undocumented`, which a test keeps empty.
+``apispec`` assembles the document (components, references, path parameters).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from http import HTTPStatus
+from typing import Any
+
+from apispec import APISpec
+from flask import Flask
+from werkzeug.routing import Rule
+
+from search_api.operations import ERRORS, Example, Operation, Reply, operation_of
+from search_api.params import Param
+from search_api.replies import PHOTO_ID, SCHEMAS, ref
+
+TITLE = "dogsearch search API"
+VERSION = "1.0.0"  # the API contract's version: bump it on a change that breaks clients
+DESCRIPTION = (
+    "Reverse image search of dog photos: search by photo or URL, browse, and manage the "
+    'library. Every error is JSON: `{"error": {"code", "message"}}`; clients match on `code`.'
+)
+# Routes that are not part of the API, and why.
+NOT_API = {
+    "index": "the web page itself (HTML for people), not an API",
+    "static_file": "the web page's scripts, styles and icons",
+}
+SKIPPED_METHODS = {"HEAD", "OPTIONS"}  # answered by Flask for every route
+KIND_SCHEMAS: dict[str, dict[str, Any]] = {
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "bool": {"type": "boolean"},
+    "text": {"type": "string"},
+    "id": PHOTO_ID,
+    "file": {"type": "string", "format": "binary"},
+}
+
+
+def routes(app: Flask) -> Iterator[tuple[Rule, Operation | None]]:
+    """Every route of ``app`` but those in :data:`NOT_API`, with its declared operation."""
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, sorted(r.methods or ()))):
+        if rule.endpoint not in NOT_API:
+            yield rule, operation_of(app.view_functions[rule.endpoint])
+
+
+def methods_of(rule: Rule) -> list[str]:
+    return sorted(set(rule.methods or ()) - SKIPPED_METHODS)
+
+
+def undocumented(app: Flask) -> list[str]:
+    """``METHOD /path`` of each route that has no declared operation."""
+    return [
+        f"{','.join(methods_of(rule))} {rule.rule}" for rule, found in routes(app) if found is None
+    ]
+
+
+def openapi_path(rule: Rule, operation: Operation) -> str:
+    """Flask's ``/api/images/<raw_id>`` as ``/api/images/{id}``: the name its spec gives."""
+    names = {p.arg or p.name: p.name for p in operation.params if "path" in p.where}
+
+    def template(match: re.Match[str]) -> str:
+        return "{" + names.get(match["name"], match["name"]) + "}"
+
+    return re.sub(r"<(?:[^:<>]+:)?(?P<name>[^<>:]+)>", template, rule.rule)
+
+
+def build_document(app: Flask) -> dict[str, Any]:
+    """The whole document, for this app's routes and settings."""
+    settings = app.extensions["settings"]
+    spec = APISpec(TITLE, VERSION, "3.1.0", info={"description": DESCRIPTION})
+    for name, schema in SCHEMAS.items():
+        spec.components.schema(name, schema)
+    for rule, found in routes(app):
+        if found is None:
+            continue
+        view = app.view_functions[rule.endpoint]
+        resolved = [resolve(param, settings) for param in found.params]
+        operations = {
+            method.lower(): _operation(found, resolved, rule.endpoint, inspect.getdoc(view))
+            for method in methods_of(rule)
+        }
+        spec.path(openapi_path(rule, found), operations=operations)
+    return spec.to_dict()
+
+
+def _operation(
+    found: Operation, params: list[Param], endpoint: str, docstring: str | None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "operationId": endpoint.replace(".", "_"),
+        "summary": found.summary,
+        "tags": [found.tag],
+        "parameters": [
+            _parameter(param, place)
+            for place in ("path", "query")
+            for param in params
+            if place in param.where
+        ],
+        "responses": _responses(found, params),
+    }
+    description = found.description or (docstring or "").replace("``", "`")
+    if description:
+        out["description"] = description
+    body = _request_body(params, found.examples)
+    if body:
+        out["requestBody"] = body
+    if found.examples:
+        out["x-examples"] = [_example(example) for example in found.examples]
+    return out
+
+
+def schema_of(param: Param) -> dict[str, Any]:
+    """The JSON Schema of one value of ``param`` (resolved: numbers, not settings)."""
+    schema = dict(KIND_SCHEMAS[param.kind])
+    if param.kind in ("int", "float"):
+        schema.update(
+            {k: v for k, v in (("minimum", param.low), ("maximum", param.high)) if v is not None}
+        )
+    if param.default is not None:
+        schema["default"] = param.default
+    if param.many:
+        schema = {"type": "array", "items": schema}
+        if param.high is not None:
+            schema["maxItems"] = param.high
+    return schema
+
+
+def resolve(param: Param, settings: object) -> Param:
+    """``param`` with this deployment's numbers, its description naming their settings."""
+    words = {"low": "minimum", "high": "maximum", "default": "default"}
+    sources = [f"{words[name]} {s.env}" for name, s in param.settings_used.items()]
+    if not sources:
+        return param
+    note = f" (Set by the service's settings: {', '.join(sources)}.)"
+    return replace(param.resolved(settings), description=param.description + note)
+
+
+def _parameter(param: Param, place: str) -> dict[str, Any]:
+    out = {
+        "name": param.name,
+        "in": place,
+        "required": param.required or place == "path",
+        "description": param.description,
+        "schema": schema_of(param),
+    }
+    if param.example is not None:
+        out["example"] = param.example
+    return out
+
+
+def _request_body(params: list[Param], examples: tuple[Example, ...]) -> dict[str, Any] | None:
+    content: dict[str, Any] = {}
+    for place, media in (("form", "multipart/form-data"), ("json", "application/json")):
+        fields = [param for param in params if place in param.where]
+        if not fields:
+            continue
+        schema = {
+            "type": "object",
+            "properties": {p.name: {**schema_of(p), "description": p.description} for p in fields},
+        }
+        required = [p.name for p in fields if p.required]
+        if required:
+            schema["required"] = required
+        content[media] = {"schema": schema}
+        shown = {
+            f"example{n}": {"summary": e.summary, "value": e.form if place == "form" else e.json}
+            for n, e in enumerate(examples, 1)
+            if (e.form if place == "form" else e.json)
+        }
+        if shown:
+            content[media]["examples"] = shown
+    if not content:
+        return None
+    in_body = [param for param in params if param.where != ("query",) and "path" not in param.where]
+    return {"required": any(param.required for param in in_body), "content": content}
+
+
+def _responses(found: Operation, params: list[Param]) -> dict[str, Any]:
+    out: dict[str, Any] = {str(reply.status): _reply(reply) for reply in found.replies}
+    errors: dict[int, dict[str, str]] = {}
+    for param in params:
+        for status, code, message in param.errors():
+            errors.setdefault(status, {}).setdefault(code, message)
+    for code in found.errors:
+        status, meaning = ERRORS[code]
+        errors.setdefault(status, {}).setdefault(code, meaning)
+    for status, codes in sorted(errors.items()):
+        if str(status) in out:
+            raise ValueError(f"{found.summary}: {status} is both an answer and an error")
+        out[str(status)] = _errors(status, codes)
+    return out
+
+
+def _reply(reply: Reply) -> dict[str, Any]:
+    schema = reply.schema or {"type": "string"}
+    media: dict[str, Any] = {"schema": ref(schema) if isinstance(schema, str) else schema}
+    if reply.example is not None:
+        media["example"] = reply.example
+    return {"description": reply.description, "content": {reply.media: media}}
+
+
+def _errors(status: int, codes: dict[str, str]) -> dict[str, Any]:
+    """One status's error answers: the error format, its codes listed, an example of each."""
+    schema = {
+        "allOf": [ref("Error")],
+        "properties": {"error": {"properties": {"code": {"enum": sorted(codes)}}}},
+    }
+    examples = {
+        code: {"summary": message, "value": {"error": {"code": code, "message": message}}}
+        for code, message in codes.items()
+    }
+    return {
+        "description": f"{HTTPStatus(status).phrase}: {', '.join(codes)}",
+        "content": {"application/json": {"schema": schema, "examples": examples}},
+    }
+
+
+def _example(example: Example) -> dict[str, Any]:
+    out: dict[str, Any] = {"summary": example.summary, "status": example.status}
+    for name in ("path", "query", "form", "json"):
+        value = getattr(example, name)
+        if value:
+            out[name] = value
+    return out
