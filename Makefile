@@ -51,7 +51,7 @@ lint: $(VENV)/.dev ## ruff lint and format check
 format: $(VENV)/.dev ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
-screenshots: test-deps ## retake docs/search-results.png (needs ../shared/data)
+screenshots: test-deps ## retake docs/search-results.png and docs/search-results-phone.png (needs ../shared/data)
 	DOGSEARCH_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q tests/browser/test_screenshot.py
 
 DATASET ?= data/stanford-dogs

@@ -1,4 +1,5 @@
 // The one module that knows the API's URLs and its error format {"error": {"code", "message"}}.
+// An ApiError carries the code; messages.js says it in words.
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -8,23 +9,10 @@ export class ApiError extends Error {
   }
 }
 
-const FRIENDLY = {
-  image_too_large: "That file is too large.",
-  invalid_image: "That file is not an image we can read.",
-  encoder_unavailable: "The encoder service is unavailable, so photo search is down. Browsing still works.",
-  milvus_unavailable: "The vector database (Milvus) is unavailable. Try again in a moment.",
-  encoder_timeout: "The encoder took too long to answer. Try again.",
-  overloaded: "The service is busy. Try again in a moment.",
-  url_not_allowed: "That address cannot be fetched (only public http/https addresses are).",
-  url_fetch_failed: "That URL could not be downloaded.",
-};
-
 function failure(status, body, statusText) {
   const error = body?.error ?? {};
-  const code = error.code ?? `http_${status}`;
-  const detail = error.message ?? statusText;
-  const friendly = FRIENDLY[code];
-  return new ApiError(status, code, friendly ? `${friendly} (${detail})` : detail);
+  // The API's own message is for developers; the page shows messages.js's words for the code.
+  return new ApiError(status, error.code ?? `http_${status}`, error.message ?? statusText);
 }
 
 async function request(path, options = {}) {
@@ -111,6 +99,9 @@ export const api = {
   deleteImage: (id) => request(`/api/images/${encodeURIComponent(id)}`, { method: "DELETE" }),
   relabel: (id, breed) => request(`/api/images/${encodeURIComponent(id)}`, json("PATCH", { breed })),
   duplicates: (threshold) => request(`/api/duplicates${query({ threshold })}`),
+  deleted: () => request("/api/deleted"),
+  restore: (id) => request(`/api/images/${encodeURIComponent(id)}/restore`, { method: "POST" }),
+  purge: (id) => request(`/api/deleted/${encodeURIComponent(id)}`, { method: "DELETE" }),
 };
 
 function appendOptions(form, { k, breed, minSimilarity, hideDuplicates, box }) {

@@ -1,9 +1,4 @@
-// Display helpers: how names, numbers and durations read on the page.
-
-/** "golden retriever" -> "Golden retriever"; the stored name stays the filter value. */
-export function breedLabel(name) {
-  return name ? name.charAt(0).toUpperCase() + name.slice(1) : "Unknown breed";
-}
+// Display helpers: how numbers and durations read on the page. Breed names: context.labelOf.
 
 export const count = (n) => Number(n).toLocaleString("en");
 

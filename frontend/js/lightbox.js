@@ -1,61 +1,55 @@
-// The large view of one photo: Esc closes (native <dialog>), arrow keys move through the grid.
+// The large view of one photo: Esc closes (native <dialog>), arrow keys move through the list it
+// was opened on, except while a control (the breed list) has focus: there they are the control's.
 import { api } from "./api.js";
-import { breedLabel, bytes, percent } from "./format.js";
+import { labelOf } from "./context.js";
+import { $, element } from "./dom.js";
+import { bytes, percent } from "./format.js";
+import { deletePhoto, relabelPhoto } from "./library-actions.js";
+
+const CONTROLS = "select, input, textarea, [contenteditable]";
 
 export class Lightbox {
-  constructor({ onMoreLikeThis, onRelabel, onDelete }) {
-    this.dialog = document.getElementById("lightbox");
-    this.image = document.getElementById("lightbox-image");
-    this.title = document.getElementById("lightbox-title");
-    this.meta = document.getElementById("lightbox-meta");
-    this.original = document.getElementById("lightbox-original");
+  constructor({ onMoreLikeThis, onClosed }) {
+    this.dialog = $("lightbox");
+    this.breedSelect = $("lightbox-breed");
     this.items = [];
     this.index = 0;
-    this.onMoreLikeThis = onMoreLikeThis;
-    this.returnFocus = null;
-    this.breedSelect = document.getElementById("lightbox-breed");
-    document.getElementById("lightbox-relabel").addEventListener("click", async () => {
-      const item = this.items[this.index];
-      const updated = await onRelabel(item, this.breedSelect.value);
-      if (updated) this.show(this.index);
-    });
-    document.getElementById("lightbox-delete").addEventListener("click", async () => {
-      const item = this.items[this.index];
-      if (!window.confirm(`Delete this ${breedLabel(item.breed)} photo from the library?`)) return;
-      if (await onDelete(item)) this.close();
-    });
-
-    document.getElementById("lightbox-close").addEventListener("click", () => this.close());
-    document.getElementById("lightbox-prev").addEventListener("click", () => this.move(-1));
-    document.getElementById("lightbox-next").addEventListener("click", () => this.move(1));
-    document.getElementById("more-like-this").addEventListener("click", () => {
+    this.onClosed = onClosed;
+    this.questionFor = null; // a view's own words before a delete (the last copy of a group)
+    $("lightbox-relabel").addEventListener("click", () => this.relabel());
+    $("lightbox-delete").addEventListener("click", () => this.delete());
+    $("lightbox-close").addEventListener("click", () => this.close());
+    $("lightbox-prev").addEventListener("click", () => this.move(-1));
+    $("lightbox-next").addEventListener("click", () => this.move(1));
+    $("more-like-this").addEventListener("click", () => {
       const item = this.items[this.index];
       this.close();
-      this.onMoreLikeThis(item);
+      onMoreLikeThis(item);
     });
     this.dialog.addEventListener("keydown", (event) => {
+      if (event.target.closest?.(CONTROLS)) return;
       if (event.key === "ArrowLeft") this.move(-1);
       else if (event.key === "ArrowRight") this.move(1);
     });
     this.dialog.addEventListener("click", (event) => {
       if (event.target === this.dialog) this.close(); // a click on the backdrop
     });
-    this.dialog.addEventListener("close", () => this.returnFocus?.focus());
+    this.dialog.addEventListener("close", () => this.onClosed?.(this.items[this.index], this.index));
   }
 
-  open(items, index, opener) {
+  /** ``readOnly``: a deleted photo, to look at only (restore it from its card). */
+  open(items, index, { readOnly = false } = {}) {
     this.items = items;
-    this.returnFocus = opener ?? null;
+    this.dialog.classList.toggle("read-only", readOnly);
+    for (const id of ["more-like-this", "lightbox-manage"]) $(id).hidden = readOnly;
     this.show(index);
     if (!this.dialog.open) this.dialog.showModal();
-    document.getElementById("more-like-this").focus();
+    (readOnly ? $("lightbox-close") : $("more-like-this")).focus();
   }
 
   setBreeds(names) {
     this.breedSelect.replaceChildren(
-      ...["unknown", ...names].map((name) =>
-        Object.assign(document.createElement("option"), { value: name, textContent: breedLabel(name) }),
-      ),
+      ...["unknown", ...names].map((name) => element("option", { value: name, textContent: labelOf(name) })),
     );
   }
 
@@ -68,26 +62,40 @@ export class Lightbox {
     this.show((this.index + step + this.items.length) % this.items.length);
   }
 
+  async relabel() {
+    const item = this.items[this.index];
+    if (await relabelPhoto(item, this.breedSelect.value)) this.show(this.index);
+  }
+
+  async delete() {
+    const item = this.items[this.index];
+    if (!(await deletePhoto(item, { question: this.questionFor?.(item) ?? null }))) return;
+    this.items = this.items.filter((other) => other !== item);
+    this.close();
+  }
+
   show(index) {
     this.index = index;
     const item = this.items[index];
-    const label = breedLabel(item.breed);
-    this.image.src = item.image_url;
-    this.image.alt = `${label} photo, full size`;
-    this.title.textContent = label;
-    this.original.href = item.image_url;
+    const label = labelOf(item.breed);
+    $("lightbox-image").src = item.image_url;
+    $("lightbox-image").alt = `${label} photo, full size`;
+    $("lightbox-title").textContent = label;
+    $("lightbox-original").href = item.image_url;
     if (![...this.breedSelect.options].some((o) => o.value === item.breed)) {
-      this.breedSelect.append(Object.assign(document.createElement("option"), { value: item.breed, textContent: label }));
+      this.breedSelect.append(element("option", { value: item.breed, textContent: label }));
     }
     this.breedSelect.value = item.breed;
     const parts = [`${item.width} × ${item.height} px`];
     if (item.similarity !== undefined) parts.push(`${percent(item.similarity)} similar`);
+    if (item.near_copy) parts.push("same photo as yours");
     parts.push(`${index + 1} of ${this.items.length}`);
-    this.meta.textContent = parts.join(" · ");
+    const meta = $("lightbox-meta");
+    meta.textContent = parts.join(" · ");
     api.image(item.id).then(
       (detail) => {
         if (this.items[this.index]?.id !== item.id || !detail.file_bytes) return;
-        this.meta.textContent = [parts[0], bytes(detail.file_bytes), ...parts.slice(1)].join(" · ");
+        meta.textContent = [parts[0], bytes(detail.file_bytes), ...parts.slice(1)].join(" · ");
       },
       () => {}, // the size is a nicety; the photo is already shown
     );

@@ -63,7 +63,7 @@ def test_add_photos_with_progress_per_file(page, lib_stack, console, tmp_path):
     expect(outcomes).to_have_count(3)
     expect(outcomes.nth(0)).to_have_text("added")
     expect(outcomes.nth(1)).to_have_text("added")
-    expect(outcomes.nth(2)).to_contain_text("not an image")
+    expect(outcomes.nth(2)).to_contain_text("not a photo we can read")
     expect(page.get_by_role("link", name="Chihuahua 8")).to_be_visible()
     new_id = content_id(photos[0].read_bytes())
     detail = requests.get(f"{lib_stack.api_url}/api/images/{new_id}", timeout=10).json()
@@ -93,25 +93,59 @@ def test_relabel_and_delete_from_the_large_view(page, lib_stack):
     assert_gone(lib_stack, target)
 
 
-def test_near_duplicates_page_shows_the_group_and_deletes(page, lib_stack):
-    original = next(iter_image_files(lib_stack.dataset_root)).path.read_bytes()
-    image = Image.open(io.BytesIO(original))
+def add_resized_copy(stack) -> tuple[str, str]:
+    """A slightly resized copy of a dataset photo, added through the API: (copy id, original id)."""
+    original = sorted(iter_image_files(stack.dataset_root), key=lambda f: f.relative_path)[0]
+    data = original.path.read_bytes()
+    image = Image.open(io.BytesIO(data))
     out = io.BytesIO()
     image.resize((image.width - 6, image.height - 4)).save(out, "JPEG", quality=75)
-    copy_id = content_id(out.getvalue())
     added = requests.post(
-        f"{lib_stack.api_url}/api/images", files={"image": ("copy.jpg", out.getvalue())}, timeout=60
+        f"{stack.api_url}/api/images", files={"image": ("copy.jpg", out.getvalue())}, timeout=60
     )
-    assert added.status_code == 201
+    assert added.status_code in (200, 201)
+    return content_id(out.getvalue()), content_id(data)
+
+
+def test_near_duplicates_delete_asks_first_and_can_be_undone(page, lib_stack):
+    """▲ It deleted at once, with no question and no undo."""
+    copy_id, original_id = add_resized_copy(lib_stack)
     page.get_by_role("link", name="Near-duplicates").click()
     group = page.locator(".dup-group").filter(has=page.locator(f"img[src$='{copy_id}']"))
     expect(group).to_have_count(1)
     expect(group.locator(".card")).to_have_count(2)
-    group.locator("li").filter(has=page.locator(f"img[src$='{copy_id}']")).get_by_role(
-        "button", name="Delete"
-    ).click()
-    expect(page.locator(f"#grid img[src$='{copy_id}']")).to_have_count(0)
+    copy_card = group.locator("li").filter(has=page.locator(f"img[src$='{copy_id}']"))
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    copy_card.get_by_role("button", name="Delete").click()
+    expect(page.locator(f"#grid img[src$='{copy_id}']")).to_have_count(1)
+    assert requests.get(f"{lib_stack.api_url}/api/images/{copy_id}", timeout=10).ok
+    assert "Delete this" in questions[0] and "restore" in questions[0]
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    copy_card.get_by_role("button", name="Delete").click()
+    expect(page.locator(f"#grid img[src$='{copy_id}']")).to_have_count(0)  # the group is gone
     assert_gone(lib_stack, copy_id)
+    expect(page.locator("#toast")).to_contain_text("Deleted")
+    page.locator("#toast").get_by_role("button", name="Undo").click()
+    expect(page.locator(f"#grid img[src$='{copy_id}']")).to_have_count(1)  # back, in its group
+    assert requests.get(f"{lib_stack.api_url}/api/images/{copy_id}", timeout=10).ok
+    assert original_id != copy_id
+
+
+def test_a_photo_in_a_duplicate_group_opens_large(page, lib_stack, console):
+    """▲ A click threw "Cannot read properties of undefined (reading 'breed')"."""
+    copy_id, _ = add_resized_copy(lib_stack)
+    page.goto(f"{lib_stack.api_url}/?view=duplicates")  # loaded directly, too
+    group = page.locator(".dup-group").filter(has=page.locator(f"img[src$='{copy_id}']"))
+    group.locator(f"button.card:has(img[src$='{copy_id}'])").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#lightbox-image")).to_have_attribute("src", f"/images/{copy_id}")
+    expect(dialog.locator("#lightbox-meta")).to_contain_text("of 2")
+    page.keyboard.press("Escape")
+    expect(group.locator(f"button.card:has(img[src$='{copy_id}'])")).to_be_focused()
+    assert console.unexpected() == []
 
 
 def wait_until_settled(page) -> None:
@@ -170,3 +204,71 @@ def test_drawing_a_region_on_the_query_searches_only_that_part(page, lib_stack):
     page.get_by_role("button", name="Search the whole photo").click()
     expect(page.locator("#query-meta")).to_contain_text("320 \u00d7 240")
     expect(page.locator("#crop-box")).to_be_hidden()
+
+
+def test_after_a_delete_every_count_updates_and_focus_moves_to_the_next_photo(page, lib_stack):
+    """▲ The heading kept the old count ("49-96 of 168" beside 167) and focus fell to <body>."""
+    page.get_by_role("link", name=re.compile("^Golden retriever")).click()
+    meta = page.locator("#view-meta")
+    expect(meta).to_have_text(re.compile(r"of \d+ photos"))
+    total = int(re.search(r"of (\d+)", meta.inner_text()).group(1))
+    ids = card_ids(page)
+    page.locator("#grid .card").nth(1).click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete…").click()
+    expect(meta).to_have_text(re.compile(f"of {total - 1} photos?$"))
+    expect(page.get_by_role("link", name=f"Golden retriever {total - 1}")).to_be_visible()
+    assert card_ids(page) == [ids[0], *ids[2:]]
+    focused = page.evaluate("document.activeElement.closest('button.card')?.dataset.id ?? null")
+    assert focused == ids[2]  # the photo that took its place
+    page.locator("#toast").get_by_role("button", name="Undo").click()
+    expect(meta).to_have_text(re.compile(f"of {total} photos$"))
+
+
+def test_a_relabelled_photo_leaves_its_old_breeds_grid(page, lib_stack):
+    """▲ It stayed in the old breed's grid, captioned "Unknown"."""
+    page.get_by_role("link", name=re.compile("^Chihuahua")).click()
+    expect(page.locator("#grid .card").first).to_be_visible()
+    moved = card_ids(page)[0]
+    page.locator("#grid .card").first.click()
+    page.get_by_label("Change breed").select_option("unknown")
+    page.get_by_role("button", name="Save breed").click()
+    expect(page.locator("#lightbox-title")).to_have_text("Unknown")
+    page.keyboard.press("Escape")
+    expect(page.locator(f"#grid img[src$='{moved}']")).to_have_count(0)
+    expect(page.get_by_role("link", name=re.compile("^Unknown"))).to_be_visible()
+    page.locator("#toast").get_by_role("button", name="Undo").click()
+    expect(page.locator(f"#grid img[src$='{moved}']")).to_have_count(1)
+
+
+def test_deleted_photos_can_be_restored_from_their_view(page, lib_stack):
+    target = sorted(iter_image_files(lib_stack.dataset_root), key=lambda f: f.relative_path)[-1]
+    target_id = content_id(target.path.read_bytes())
+    assert requests.delete(f"{lib_stack.api_url}/api/images/{target_id}", timeout=10).ok
+    page.get_by_role("link", name="Deleted photos").click()
+    card = page.locator("#grid > li").filter(has=page.locator(f"img[src$='{target_id}']"))
+    expect(card).to_have_count(1)
+    expect(card.get_by_role("button", name=re.compile("for good"))).to_have_count(0)  # original
+    card.get_by_role("button", name=re.compile("^Restore")).click()
+    expect(card).to_have_count(0)
+    expect(page.locator("#toast")).to_contain_text("Restored")
+    assert requests.get(f"{lib_stack.api_url}/api/images/{target_id}", timeout=10).ok
+
+
+def test_add_panel_failures_exists_and_escape(page, lib_stack, console, tmp_path):
+    console.allow("status of 400")
+    existing = sorted(iter_image_files(lib_stack.dataset_root), key=lambda f: f.relative_path)[0]
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a photo")
+    page.get_by_role("button", name="Add photos…").click()
+    page.get_by_label("Label them as").select_option("Japanese spaniel")
+    page.set_input_files("#add-input", [str(existing.path), str(text)])
+    rows = page.locator("#add-progress li")
+    expect(rows.nth(0).locator(".outcome")).to_have_text(
+        f"already in the library as {existing.breed[:1].upper() + existing.breed[1:]}; label kept"
+    )
+    expect(rows.nth(1).locator(".outcome")).to_contain_text("not a photo we can read")
+    expect(rows.nth(1).locator("progress")).to_be_hidden()  # no full bar for a failure
+    page.keyboard.press("Escape")
+    expect(page.locator("#add-panel")).to_be_hidden()
+    expect(page.get_by_role("button", name="Add photos…")).to_be_focused()

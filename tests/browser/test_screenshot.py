@@ -1,6 +1,7 @@
 """The README's screenshot: a photo search over real Stanford Dogs photos, taken by this test.
 
-Writes ``search-results.png`` to ``$DOGSEARCH_SCREENSHOT_DIR`` (``make screenshots`` sets it to
+Writes ``search-results.png`` (desktop) and ``search-results-phone.png`` to
+``$DOGSEARCH_SCREENSHOT_DIR`` (``make screenshots`` sets it to
 ``docs/``) or to a temporary folder. The photos are copied to a temporary dataset for the run
 only; nothing of the shared data goes into the repository except the picture.
 """
@@ -35,21 +36,48 @@ def real_stack(tmp_path_factory, stanford_sample):
     stack.stop()
 
 
-def test_search_results_screenshot(chromium, real_stack, console, stanford_sample, tmp_path):
+def save_png(page, path: Path) -> None:
+    page.evaluate("Promise.all([...document.images].map(i => i.decode().catch(() => null)))")
+    png = Image.open(io.BytesIO(page.screenshot()))
+    # 256 colours: a third of the bytes, and still a fair picture of the page.
+    png.convert("RGB").quantize(256).save(path, optimize=True)
+
+
+def search(page, stanford_sample: Path) -> None:
     folder = stanford_sample / "Images" / "n02099601-golden_retriever"
     query = sorted(folder.glob("*.jpg"))[PER_BREED + 3]  # not in the index
-    page = open_page(chromium, console, real_stack.api_url, viewport={"width": 1280, "height": 860})
     page.set_input_files("#photo-input", str(query))
     expect(page.locator("#grid.ranked .card")).to_have_count(12)
     top = page.locator("#grid .caption").all_inner_texts()[:5]
     assert top[0] == "Golden retriever" and top.count("Golden retriever") >= 4, top
-    page.evaluate("Promise.all([...document.images].map(i => i.decode().catch(() => null)))")
+    expect(page.locator("#predictions li").first).to_contain_text("Golden retriever")
+    expect(page.locator("#understanding")).to_contain_text("match")
+
+
+@pytest.mark.parametrize(
+    ("name", "viewport"),
+    [("search-results.png", (1280, 860)), ("search-results-phone.png", (390, 844))],
+)
+def test_search_results_screenshot(
+    chromium, real_stack, console, stanford_sample, tmp_path, name, viewport
+):
+    width, height = viewport
+    phone = width < 500
+    page = open_page(
+        chromium,
+        console,
+        real_stack.api_url,
+        viewport={"width": width, "height": height},
+        is_mobile=phone,
+        device_scale_factor=1,
+    )
+    search(page, stanford_sample)
+    if phone:  # the results are what a phone shows first, under the query
+        assert page.locator("#grid").bounding_box()["y"] < height
     target = Path(os.environ.get("DOGSEARCH_SCREENSHOT_DIR") or tmp_path)
     target.mkdir(parents=True, exist_ok=True)
-    png = Image.open(io.BytesIO(page.screenshot()))
-    # 256 colours: a third of the bytes, and still a fair picture of the page.
-    png.convert("RGB").quantize(256).save(target / "search-results.png", optimize=True)
-    assert Image.open(target / "search-results.png").size == (1280, 860)
+    save_png(page, target / name)
+    assert Image.open(target / name).size == viewport
     page.context.close()
     assert console.unexpected() == []
     assert len(list(iter_image_files(real_stack.dataset_root))) == 6 * PER_BREED

@@ -106,7 +106,7 @@ def test_upload_finds_the_indexed_copy_first(page, ui_stack):
 
 def test_upload_restricted_to_a_breed(page, ui_stack):
     photo = next(iter_image_files(ui_stack.dataset_root))
-    page.get_by_label("Breed", exact=True).select_option("golden retriever")
+    page.get_by_label("Search within").select_option("golden retriever")
     page.set_input_files("#photo-input", str(photo.path))
     expect(page.locator("#grid.ranked .card")).to_have_count(8)
     expect(page.locator("#grid .caption")).to_have_text(["Golden retriever"] * 8)
@@ -116,11 +116,16 @@ def test_a_non_image_gets_a_clear_message(page, console, tmp_path):
     console.allow("status of 400")  # Chromium logs every 4xx response
     fake = tmp_path / "not-a-dog.jpg"
     fake.write_text("this is text, not a JPEG")
+    before = card_ids(page)
     page.set_input_files("#photo-input", str(fake))
     alert = page.locator("#notice")
-    expect(alert).to_be_visible()
-    expect(alert).to_contain_text("not an image")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Search failed")
+    expect(alert).to_have_text(
+        "That file is not a photo we can read. Try a JPEG, PNG, WebP or GIF."
+    )  # one message, for a person: not the API's words too
+    # A failed search changes nothing else: the heading, the grid and the URL stay as they were.
+    expect(page.get_by_role("heading", level=1)).to_have_text("All breeds")
+    assert card_ids(page) == before and query(page) == {}
+    expect(page.locator("#query-panel")).to_be_hidden()
 
 
 def test_a_file_over_the_limit_is_refused_before_upload(page, tmp_path):
@@ -129,7 +134,7 @@ def test_a_file_over_the_limit_is_refused_before_upload(page, tmp_path):
     requests_sent = []
     page.on("request", lambda r: "/api/search" in r.url and requests_sent.append(r.url))
     page.set_input_files("#photo-input", str(big))
-    expect(page.locator("#notice")).to_contain_text("too large")
+    expect(page.locator("#notice")).to_contain_text("too big")
     assert requests_sent == []
 
 
@@ -189,3 +194,136 @@ def test_phone_sized_screen_has_no_sideways_scroll(chromium, ui_stack, console):
     assert columns == 2
     page.context.close()
     assert console.unexpected() == []
+
+
+def test_arrow_keys_in_the_breed_list_change_only_the_list(page):
+    """▲ With focus on "Change breed", \u2192 also moved to the next photo (and Save breed then
+    mislabelled it)."""
+    page.get_by_role("link", name="Chihuahua 8").click()
+    page.locator("#grid .card").first.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.locator("#lightbox-meta")).to_contain_text("1 of 8")
+    shown = dialog.locator("#lightbox-image").get_attribute("src")
+    breed = page.get_by_label("Change breed")
+    breed.focus()
+    chosen = breed.input_value()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowRight")
+    expect(breed).not_to_have_value(chosen)  # the list's own keys still work on the list
+    page.wait_for_timeout(300)
+    expect(dialog.locator("#lightbox-meta")).to_contain_text("1 of 8")
+    assert dialog.locator("#lightbox-image").get_attribute("src") == shown
+    page.get_by_role("button", name="More like this").focus()
+    page.keyboard.press("ArrowRight")  # elsewhere in the dialog the keys still move
+    expect(dialog.locator("#lightbox-meta")).to_contain_text("2 of 8")
+
+
+def test_keyboard_on_search_options_keeps_focus_and_searches_once_per_pause(page, ui_stack):
+    """▲ One key press fired one search and focus jumped to <main>; later presses did nothing."""
+    first = sorted(iter_image_files(ui_stack.dataset_root), key=lambda f: f.relative_path)[0]
+    page.goto(f"{ui_stack.api_url}/?similar={content_id(first.path.read_bytes())}")
+    expect(page.locator("#grid.ranked .card").first).to_be_visible()
+    searches: list[str] = []
+    page.on("request", lambda r: "/similar" in r.url and searches.append(r.url))
+    slider = page.get_by_label("Min. similarity")
+    slider.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    expect(page).to_have_url(re.compile("min=5"))
+    expect(slider).to_be_focused()
+    expect(page.locator("#grid")).to_have_attribute("aria-busy", "false")
+    assert len(searches) == 1 and "min_similarity=0.05" in searches[0]
+    page.keyboard.press("ArrowRight")  # later presses still work
+    expect(page).to_have_url(re.compile("min=6"))
+    expect(slider).to_be_focused()
+    results = page.get_by_label("Results")
+    results.focus()
+    page.keyboard.press("ArrowDown")
+    expect(page).to_have_url(re.compile("k=24"))
+    expect(results).to_be_focused()
+
+
+def test_a_page_past_the_end_shows_the_last_page(page, ui_stack):
+    page.goto(f"{ui_stack.api_url}/?breed=Chihuahua&page=99")
+    expect(page.locator("#grid .card")).to_have_count(8)
+    expect(page.locator("#view-meta")).to_have_text("1\u20138 of 8 photos")
+    assert query(page) == {"breed": ["Chihuahua"]}
+
+
+def test_links_with_values_the_page_cannot_show_are_corrected_in_view(page, ui_stack):
+    """restrict=nosuch showed "any breed" silently; k=1000 added a "1000" choice."""
+    first = sorted(iter_image_files(ui_stack.dataset_root), key=lambda f: f.relative_path)[0]
+    image = content_id(first.path.read_bytes())
+    page.goto(f"{ui_stack.api_url}/?similar={image}&k=1000&restrict=nosuch")
+    expect(page.locator("#grid.ranked .card").first).to_be_visible()
+    expect(page.locator("#note")).to_contain_text("no breed \u201cnosuch\u201d")
+    expect(page.locator("#note")).to_contain_text("showing 100")
+    expect(page.get_by_label("Results")).to_have_value("100")
+    assert "1000" not in page.get_by_label("Results").locator("option").all_inner_texts()
+    expect(page.get_by_label("Search within")).to_have_value("")
+    assert query(page) == {"similar": [image], "k": ["100"]}
+    page.goto(f"{ui_stack.api_url}/?restrict=chihuahua&similar={image}")  # any case is the breed
+    expect(page.get_by_label("Search within")).to_have_value("Chihuahua")
+    expect(page.locator("#grid .caption").first).to_have_text("Chihuahua")
+
+
+def test_a_photo_that_is_not_in_the_library(page, ui_stack, console):
+    console.allow("status of 404")
+    page.get_by_role("link", name="Chihuahua 8").click()
+    page.goto(f"{ui_stack.api_url}/?similar=nothex")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Photo not found")
+    expect(page.locator("#empty")).to_contain_text("not in the library")
+    expect(page.locator("#grid .card")).to_have_count(0)
+    expect(page.locator("#query-panel")).to_be_hidden()
+    expect(page.locator("#breed-list [aria-current]")).to_have_count(0)
+    page.goto(f"{ui_stack.api_url}/?similar={'ab' * 12}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Photo not found")
+
+
+def test_the_page_says_what_the_query_was_taken_for(page, ui_stack):
+    """The synthetic photos are shapes, not dogs: the page says so, with the breed guesses and
+    how close the best match is."""
+    photo = next(iter_image_files(ui_stack.dataset_root))
+    page.set_input_files("#photo-input", str(photo.path))
+    expect(page.locator("#grid.ranked .card").first).to_be_visible()
+    understanding = page.locator("#understanding")
+    expect(understanding).to_contain_text("doesn\u2019t look like a dog")
+    expect(understanding).to_contain_text(re.compile("Close matches|No very close match|No close"))
+    expect(page.locator("#predictions-title")).to_have_text("Looks like")
+    first = page.locator("#grid .card").first
+    expect(first.locator(".tag")).to_have_text("Same photo")  # the indexed copy of the upload
+
+
+def test_enter_on_search_by_photo_opens_the_file_chooser(page):
+    page.get_by_role("button", name="Search by photo").focus()
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    assert not chooser.value.is_multiple()
+
+
+def test_phone_shows_results_first_and_breeds_behind_a_button(chromium, ui_stack, console):
+    page = open_page(
+        chromium, console, ui_stack.api_url, viewport={"width": 390, "height": 844}, is_mobile=True
+    )
+    grid_top = page.locator("#grid").bounding_box()["y"]
+    assert grid_top < 400, grid_top  # it started ~640 px down, under every breed
+    expect(page.locator("#breed-list")).to_be_hidden()
+    expect(page.get_by_label("Results")).to_be_hidden()  # search options folded away
+    page.get_by_role("button", name="Breeds").click()
+    expect(page.get_by_role("link", name="Chihuahua 8")).to_be_visible()
+    page.get_by_role("link", name="Chihuahua 8").click()
+    expect(page.locator("#breed-list")).to_be_hidden()
+    expect(page.locator("#grid .caption")).to_have_text(["Chihuahua"] * 8)
+    page.locator("#grid .card").first.click()
+    prev = page.locator("#lightbox-prev").bounding_box()
+    following = page.locator("#lightbox-next").bounding_box()
+    assert abs(prev["y"] - following["y"]) < 2  # ← and → side by side
+    page.context.close()
+    assert console.unexpected() == []
+
+
+def test_breed_filter_that_matches_nothing_says_so(page):
+    page.get_by_label("Filter breeds").fill("zebra")
+    expect(page.locator("#breed-none")).to_have_text("No breed matches \u201czebra\u201d.")
+    page.get_by_label("Filter breeds").fill("")
+    expect(page.locator("#breed-none")).to_be_hidden()
