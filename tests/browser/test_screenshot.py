@@ -1,4 +1,5 @@
-"""The README's screenshot: a photo search over real Stanford Dogs photos, taken by this test.
+"""The README's screenshot: a photo search over real Stanford Dogs photos, taken by this test;
+and what the page says of a real cat photo.
 
 Writes ``search-results.png`` (desktop) and ``search-results-phone.png`` to
 ``$DOGSEARCH_SCREENSHOT_DIR`` (``make screenshots`` sets it to
@@ -14,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import requests
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -52,6 +54,7 @@ def search(page, stanford_sample: Path) -> None:
     assert top[0] == "Golden retriever" and top.count("Golden retriever") >= 4, top
     expect(page.locator("#predictions li").first).to_contain_text("Golden retriever")
     expect(page.locator("#understanding")).to_contain_text("match")
+    expect(page.locator("#understanding")).not_to_contain_text("look like a dog")
 
 
 @pytest.mark.parametrize(
@@ -81,3 +84,30 @@ def test_search_results_screenshot(
     page.context.close()
     assert console.unexpected() == []
     assert len(list(iter_image_files(real_stack.dataset_root))) == 6 * PER_BREED
+
+
+def test_a_cat_photo_is_not_taken_for_a_dog(chromium, real_stack, console, stanford_sample):
+    """A real cat photo: the page says it does not look like a dog, and still shows the nearest
+    photos. (About one cat in six passes as a dog; the test takes the first of the sorted cat
+    photos that the API calls a cat, and fails if none of the first five is.)"""
+    cats = sorted((stanford_sample.parent / "distractors" / "cats").glob("*.jpg"))
+    if not cats:
+        pytest.skip("no cat photos in ../shared/data/distractors")
+    cat = next(
+        (
+            photo
+            for photo in cats[:5]
+            if not requests.post(
+                real_stack.api_url + "/api/search",
+                files={"image": (photo.name, photo.read_bytes())},
+                timeout=60,
+            ).json()["query"]["dog"]["is_dog"]
+        ),
+        None,
+    )
+    assert cat is not None, "the first five cat photos were all taken for dogs"
+    page = open_page(chromium, console, real_stack.api_url, viewport={"width": 1280, "height": 900})
+    page.set_input_files("#photo-input", str(cat))
+    expect(page.locator("#grid.ranked .card")).to_have_count(12)
+    expect(page.locator("#understanding")).to_contain_text("doesn\u2019t look like a dog")
+    page.context.close()
