@@ -1,6 +1,6 @@
 """The production path, end to end, on whatever Docker engine ``DOCKER_HOST`` names.
 
-    make compose-smoke IMAGES=/path/to/stanford-dogs          # holds Images/ (and lists/)
+    make compose-smoke DATASET=/path/to/stanford-dogs         # holds Images/ (and lists/)
     python -m scripts.stack.compose_smoke --dataset DIR [-f docker-compose.yml -f OVERRIDE]
 
 Build, ``up --wait``, ingest the folder, search by upload, add a photo through the API, delete a
