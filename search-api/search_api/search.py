@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,10 @@ class SearchService:
         self.encoder = encoder
         self.catalog = catalog
         self._collection_model: tuple[float | None, ModelInfo | None] = (None, None)
+        # The near-copy search runs beside the main one: right after a write both read Strong,
+        # and each waits for Milvus's next time tick (measured in compose: 0.93 s for the two
+        # in a row); side by side they wait once.
+        self._beside = ThreadPoolExecutor(max_workers=8, thread_name_prefix="near-copies")
 
     def collection_model(self, *, fresh: bool = False) -> ModelInfo | None:
         """The model recorded on the collection (cached briefly: it changes only on re-index)."""
@@ -88,16 +93,14 @@ class SearchService:
         before any filter (what the match strength is judged on). Near-copies of the query come
         first (:meth:`_near_copies`)."""
         model = self.collection_model()
+        with_vectors = only.duplicate_threshold is not None
+        near_copies = self._beside.submit(
+            self._near_copies, vector, model, breed, exclude_id, with_vectors=with_vectors
+        )
         hits = self.store.search(
-            vector,
-            only.fetch_k(k),
-            breed=breed,
-            exclude_id=exclude_id,
-            with_vectors=only.duplicate_threshold is not None,
+            vector, only.fetch_k(k), breed=breed, exclude_id=exclude_id, with_vectors=with_vectors
         )
-        copies = self._near_copies(
-            vector, model, breed, exclude_id, with_vectors=only.duplicate_threshold is not None
-        )
+        copies = near_copies.result()
         if copies:
             copy_ids = {hit.id for hit in copies}
             hits = copies + [hit for hit in hits if hit.id not in copy_ids]
