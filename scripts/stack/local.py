@@ -21,6 +21,8 @@ from pathlib import Path
 
 import requests
 
+import services  # noqa: F401 - turns gRPC's fork handlers off: we fork after pymilvus ran
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PR_SET_PDEATHSIG = 1
 
