@@ -56,11 +56,17 @@ def id_ranges(prefix: str) -> list[tuple[str | None, str | None, bool]]:
     return ranges
 
 
+# How Milvus 2.3 reports a collection dropped under a running call (code 65535): between a
+# search's two phases; or, for a search the proxy had routed to the old collection (it resolves
+# the alias from a cache for a moment after it moves), when that collection's shards are gone.
+LOST_MID_CALL = ("incomplete query result", "failed to get delegator")
+
+
 def lost_collection(error: MilvusException) -> bool:
     """The collection went away during the call: a re-index dropped the one the alias named.
-    Milvus 2.3 says so as "collection not found", or, when it went between a search's two
-    phases, as an "incomplete query result"."""
-    return error.code == COLLECTION_NOT_FOUND or "incomplete query result" in str(error.message)
+    Milvus says so as "collection not found", or as one of :data:`LOST_MID_CALL`."""
+    message = str(error.message)
+    return error.code == COLLECTION_NOT_FOUND or any(text in message for text in LOST_MID_CALL)
 
 
 def server_answered(error: Exception) -> bool:

@@ -98,6 +98,11 @@ def test_what_counts_as_milvus_answering():
     [
         MilvusException(100, "collection 'dogs' does not exist"),
         MilvusException(65535, "incomplete query result, missing id 59d5, len(searchIDs) = 4"),
+        MilvusException(
+            65535,
+            "failed to get delegator -1 for channel by-dev-rootcoord-dml_5_470832484351613986v0: "
+            "can not find client of node -1",
+        ),
     ],
 )
 def test_a_collection_lost_to_a_moving_alias_is_asked_again_on_the_same_connection(error):
