@@ -260,9 +260,10 @@ class LocalStack:
         self.start_api()
         return self
 
-    def ingest_args(self, *extra: str) -> list[str]:
+    def ingest_args(self, *extra: str, root: Path | None = None) -> list[str]:
+        """Arguments of an ingest into this stack (of ``root``, by default its dataset)."""
         return [
-            str(self.dataset_root),
+            str(root or self.dataset_root),
             "--encoder-url",
             self.encoder_url,
             "--milvus-uri",

@@ -20,9 +20,7 @@ from scripts.training import evaluate
 from scripts.training.metrics import summarise
 from services.dataset import content_id, files_in_split, iter_image_files, load_split
 from services.encoder_client import EncoderClient
-from services.settings import MilvusSettings
-from services.vectorstore import VectorStore
-from tests.support.stack import make_stack
+from tests.support.stack import make_stack, store_of
 from tests.support.synthetic import image_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.milvus, pytest.mark.realdata]
@@ -38,7 +36,7 @@ def real(tmp_path_factory, stanford_sample: Path):
     with stack:
         assert ingest.main(stack.ingest_args("--split", "train", "--no-progress")) == 0
         encoder = EncoderClient([stack.encoder_url], timeout_s=120)
-        store = VectorStore(MilvusSettings(uri=stack.milvus_uri))
+        store = store_of(stack)
         split = load_split(stanford_sample / "lists")
         queries = files_in_split(stack.dataset_root, split, "test")
         vectors = encode(encoder, [f.path.read_bytes() for f in queries])
@@ -156,14 +154,7 @@ def test_cats_stay_out_of_dog_matches(real, stanford_sample: Path):
     distractors = stanford_sample.parent / "distractors"
     if not (distractors / "cats").is_dir():
         pytest.skip("no cat photos in ../shared/data/distractors")
-    args = [
-        str(distractors),
-        "--encoder-url",
-        stack.encoder_url,
-        "--milvus-uri",
-        stack.milvus_uri,
-        "--no-progress",
-    ]
+    args = stack.ingest_args("--no-progress", root=distractors)
     cats = [content_id(f.path.read_bytes()) for f in iter_image_files(distractors)]
     assert ingest.main(args) == 0
     try:

@@ -12,8 +12,7 @@ import requests
 from scripts.jobs import ingest
 from scripts.stack.local import LocalStack
 from services.dataset import content_id, iter_image_files
-from services.settings import MilvusSettings
-from services.vectorstore import VectorStore
+from tests.support.stack import store_of
 from tests.support.synthetic import jpeg_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.milvus]
@@ -49,7 +48,7 @@ def wait_for_stats(stack, **expected) -> dict:
 
 def test_reindex_switches_models_in_one_step_and_keeps_labels(stack, other_encoder):
     assert ingest.main(stack.ingest_args("--no-progress")) == 0
-    alias = VectorStore(MilvusSettings(uri=stack.milvus_uri))
+    alias = store_of(stack)
     relabelled = content_id(next(iter_image_files(stack.dataset_root)).path.read_bytes())
     patched = requests.patch(
         f"{stack.api_url}/api/images/{relabelled}", json={"breed": "beagle"}, timeout=10
@@ -111,7 +110,7 @@ def test_a_reindex_with_a_missing_source_stops_before_switching_and_loses_nothin
     )
     assert added.status_code == 201
     added_id = added.json()["results"][0]["id"]
-    alias = VectorStore(MilvusSettings(uri=stack.milvus_uri))
+    alias = store_of(stack)
     before = {row["id"] for row in alias.all_rows()}
     collection = alias.physical_collection()
     collections = set(alias.client.list_collections())

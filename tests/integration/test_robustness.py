@@ -10,8 +10,7 @@ from PIL import Image
 
 from scripts.bench import soak
 from scripts.jobs import ingest
-from services.settings import MilvusSettings
-from services.vectorstore import VectorStore
+from tests.support.stack import store_of
 from tests.support.synthetic import image_bytes, make_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.milvus]
@@ -67,7 +66,7 @@ UPLOADS = {
 def indexed(stack):
     """The stack with the synthetic dataset indexed, and what the index holds before the test."""
     assert ingest.main(stack.ingest_args("--no-progress")) == 0
-    store = VectorStore(MilvusSettings(uri=stack.milvus_uri))
+    store = store_of(stack)
     before = sorted(row["id"] for row in store.all_rows())
     yield stack
     assert sorted(row["id"] for row in store.all_rows()) == before, "bad input changed the index"

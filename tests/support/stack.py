@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from scripts.stack.local import LocalStack
+from services.consistency import MARKER_NAME, ChangeMarker, ReadConsistency
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
 
@@ -35,7 +36,11 @@ def make_stack(workdir: Path, dataset_root: Path, **options) -> LocalStack:
 
 
 def store_of(stack: LocalStack, collection: str | None = None) -> VectorStore:
-    return VectorStore(MilvusSettings(uri=stack.milvus_uri), collection)
+    """The stack's store, made as the product's writers make theirs: a write through it moves
+    the change marker of the stack's library, so the API reads strongly right after it."""
+    settings = MilvusSettings(uri=stack.milvus_uri)
+    marker = ChangeMarker(stack.workdir / "library" / MARKER_NAME)
+    return VectorStore(settings, collection, ReadConsistency(marker, settings.strong_after_write_s))
 
 
 def stored_ids(stack: LocalStack, collection: str | None = None) -> list[str]:
