@@ -105,6 +105,7 @@ class Library:
         ids = [content_id(data) for _, data in uploads]
         known = [i for i, e in zip(ids, encoded, strict=True) if e.ok]
         stored = {row["id"]: row["breed"] for row in self.store.get(known, to_write=True)}
+        was_deleted = self.deleted.among([i for i in known if i not in stored])
         results: list[dict[str, Any]] = []
         for (name, data), image_id, result in zip(uploads, ids, encoded, strict=True):
             if not result.ok:
@@ -119,6 +120,8 @@ class Library:
                 self._store(
                     data, photo_from({**fields, "path": LIBRARY_PREFIX + relative}, model, result)
                 )
+                if image_id in was_deleted:
+                    self.resolve_deleted(image_id)
                 stored[image_id] = breed_name
                 results.append(
                     {"file": name, "id": image_id, "status": "added", "breed": breed_name}
@@ -139,6 +142,22 @@ class Library:
             target.unlink(missing_ok=True)  # no file without its row
             raise
         log.info("image added", extra={"id": photo.id, "breed": photo.breed})
+
+    def resolve_deleted(self, image_id: str) -> None:
+        """A photo is live again under a new row: its deletion record no longer tells the
+        truth, so it is forgotten, and a deleted library copy's file leaves the trash (the
+        live photo holds the same bytes: the id is their hash). One stored truth per id."""
+        record = self.deleted.get(image_id)
+        if record is None:
+            return
+        self.deleted.forget([image_id])
+        trash = self.files.trash_of(record["path"])
+        if trash is not None:
+            trash.unlink(missing_ok=True)
+        log.info(
+            "deletion record resolved by a live photo",
+            extra={"id": image_id, "deleted_path": record["path"]},
+        )
 
     def relabel(self, image_id: str, breed: str | None) -> dict[str, Any]:
         rows = self.store.get([image_id], with_vectors=True, to_write=True)

@@ -13,7 +13,8 @@ Order, so that whatever fails, no row points at a missing file and nothing is lo
   the records again), then move library files to the trash and drop thumbnails; a file that
   cannot be moved puts its row back.
 - restore: encode the photo again from its file, move a library file back, upsert its row
-  (a failure moves the file back to the trash), then forget the record.
+  (a failure moves the file back to the trash), then forget the record. A photo that is live
+  again (added anew after its deletion) is never overwritten: its stale record is dropped.
 """
 
 from __future__ import annotations
@@ -94,6 +95,10 @@ class RecycleBin:
             if self.store.get([image_id], to_write=True):
                 return {"status": "exists", "id": image_id}
             raise NotFound(f"no deleted photo with id {image_id}")
+        live = self.store.get([image_id], to_write=True)
+        if live:  # added again since: the live photo wins, never overwritten by the record
+            self.library.resolve_deleted(image_id)
+            return {"status": "exists", "id": image_id}
         source = self.files.deleted_file(record["path"])
         if source is None:
             raise ApiError(

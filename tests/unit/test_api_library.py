@@ -128,6 +128,20 @@ def test_a_deleted_original_is_listed_viewable_and_restorable(api):
     assert api.client.post(f"/api/images/{'f' * 24}/restore").status_code == 404
 
 
+def test_adding_a_deleted_original_again_keeps_one_truth(api):
+    file = api.files[4]
+    image_id = api.id_of(file)
+    api.client.delete(f"/api/images/{image_id}")
+    added = add(api, file.path.read_bytes(), breed="Kuvasz").get_json()["results"][0]
+    assert (added["status"], added["breed"].casefold()) == ("added", "kuvasz")
+    assert api.client.get("/api/deleted").get_json()["total"] == 0
+    restored = api.client.post(f"/api/images/{image_id}/restore")
+    assert restored.get_json()["status"] == "exists"
+    row = api.store.rows[image_id]
+    assert row["breed"] == added["breed"] and row["path"].startswith("@library/")
+    assert (api.settings.library_dir / row["path"].removeprefix("@library/")).is_file()
+
+
 def test_relabel_moves_a_photo_between_breeds_in_browsing(api):
     image_id = api.id_of(api.files[0])
     response = api.client.patch(f"/api/images/{image_id}", json={"breed": "golden retriever"})

@@ -61,6 +61,9 @@ class FakeDeleted:
         for i in ids:
             self.records.pop(i, None)
 
+    def among(self, ids):
+        return {i for i in ids if i in self.records}
+
     def get(self, image_id):
         return self.records.get(image_id)
 
@@ -196,3 +199,47 @@ def test_restoring_a_photo_whose_file_is_gone_is_a_409_and_keeps_the_record(tmp_
     assert (refused.value.status, refused.value.code) == (409, "file_missing")
     assert [photo["id"] for photo in bin_.deleted_photos()] == [image_id]
     assert image_id not in store.rows
+
+
+def test_adding_a_deleted_original_again_resolves_its_record(tmp_path):
+    store = FakeStore()
+    lib = library(tmp_path, store)
+    bin_ = RecycleBin(lib)
+    image_id = dataset_photo(tmp_path, store)
+    bin_.delete([image_id])
+    data = (tmp_path / "data" / "n1-pug" / "a.jpg").read_bytes()
+    (added,) = lib.add([("a.jpg", data)], "kuvasz")
+    assert (added["status"], added["breed"]) == ("added", "kuvasz")
+    assert bin_.deleted_photos() == []  # one stored truth per id: the live photo
+    row = store.rows[image_id]
+    assert row["breed"] == "kuvasz" and lib.file_of(row).read_bytes() == data
+    assert bin_.restore(image_id)["status"] == "exists"  # nothing to restore: kuvasz stays
+    assert store.rows[image_id]["breed"] == "kuvasz"
+
+
+def test_adding_a_trashed_library_photo_again_empties_its_trash(tmp_path):
+    store = FakeStore()
+    lib = library(tmp_path, store)
+    bin_ = RecycleBin(lib)
+    data = b"\xff\xd8 library bytes"
+    image_id = lib.add([("a.jpg", data)], "unknown")[0]["id"]
+    bin_.delete([image_id])
+    trash = lib.files.trash_of(lib.deleted.get(image_id)["path"])
+    assert trash.is_file()
+    assert lib.add([("a.jpg", data)], "kuvasz")[0]["status"] == "added"
+    assert not trash.exists() and bin_.deleted_photos() == []
+    assert lib.file_of(store.rows[image_id]).read_bytes() == data
+
+
+def test_a_restore_never_overwrites_a_live_photo(tmp_path):
+    store = FakeStore()
+    lib = library(tmp_path, store)
+    bin_ = RecycleBin(lib)
+    image_id = dataset_photo(tmp_path, store)
+    bin_.delete([image_id])
+    data = (tmp_path / "data" / "n1-pug" / "a.jpg").read_bytes()
+    lib.add([("a.jpg", data)], "kuvasz")
+    lib.deleted.record([{**store.rows[image_id], "breed": "pug", "path": "n1-pug/a.jpg"}])
+    assert bin_.restore(image_id) == {"status": "exists", "id": image_id}
+    assert store.rows[image_id]["breed"] == "kuvasz"
+    assert bin_.deleted_photos() == []  # the stale record is gone, not left to mislead
