@@ -33,6 +33,7 @@ class ApiError(Exception):
 
     status = 400
     code = "bad_request"
+    headers: dict[str, str] = {}  # sent with the answer (e.g. WWW-Authenticate on a 401)
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
         super().__init__(message)
@@ -76,6 +77,14 @@ class DependencyTimeout(ApiError):
         self.dependency = dependency
 
 
+class Unauthorized(ApiError):
+    """The request needs a credential it lacks or got wrong: 401, with the scheme to use."""
+
+    status = 401
+    code = "unauthorized"
+    headers = {"WWW-Authenticate": 'Bearer realm="dogsearch"'}
+
+
 class Overloaded(ApiError):
     status = 503
     code = "overloaded"
@@ -93,7 +102,9 @@ def register_error_handlers(app: Flask) -> None:
     def _api_error(error: ApiError):
         if error.status >= 500:
             log.warning("request failed", extra={"code": error.code, "detail": error.message})
-        return error_response(error.status, error.code, error.message)
+        response = error_response(error.status, error.code, error.message)
+        response.headers.update(error.headers)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

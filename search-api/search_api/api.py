@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify
 
 from search_api import replies
+from search_api.auth import writes_mode
 from search_api.catalog import Catalog
 from search_api.config import SearchApiSettings
 from search_api.operations import ENCODER, MILVUS, UPLOAD, Example, operation
@@ -151,6 +152,7 @@ def _box() -> tuple[float, float, float, float] | None:
         ),
         Example("k below 1 is refused", form={"image": "@rex.jpg", "k": 0}, status=400),
     ),
+    read_only=True,  # a POST only to carry the photo: needs no write key
 )
 def search():
     """A photo as multipart ``image``, or a ``url`` to fetch (form field or JSON body); the
@@ -263,7 +265,8 @@ def image(raw_id: str):
     examples=(Example("The numbers"),),
 )
 def stats():
-    """Index size and whether the encoder's model matches the one that built the index."""
+    """Index size, whether the encoder's model matches the one that built the index, and
+    whether writes need the write key (``writes``: ``key`` or ``open``)."""
     search, settings = _search(), _settings()
     stored = search.collection_model()
     count = search.store.count() if stored is not None else 0
@@ -284,6 +287,7 @@ def stats():
             "encoder_error": encoder_error,
             "model_matches": matches,
             "reindex_needed": matches is False,
+            "writes": writes_mode(settings),
             "limits": {
                 "max_upload_bytes": settings.max_upload_bytes,
                 "default_k": settings.default_k,

@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask, send_from_directory
 
 from search_api.api import api
+from search_api.auth import require_write_key
 from search_api.catalog import Catalog
 from search_api.config import SearchApiSettings
 from search_api.docs import docs, document_service_routes
@@ -86,6 +87,7 @@ def create_app(
     )
     register_error_handlers(app)
     install_metrics(app)
+    require_write_key(app)  # after metrics, so a refused write is counted like any answer
     app.register_blueprint(health_blueprint(lambda: _readiness(search)))
     app.register_blueprint(api)
     app.register_blueprint(manage)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.imaging import DEFAULT_MAX_PIXELS
@@ -34,5 +34,8 @@ class SearchApiSettings(StorageSettings):
     duplicate_threshold: float = 0.95  # cosine above which two photos count as near-copies
     catalog_ttl_s: float = 15.0
     log_level: str = "INFO"
+    # When set, every write (add, delete, relabel, restore, purge) needs
+    # ``Authorization: Bearer <key>``; reads stay open. A secret, so logged as stars.
+    write_key: SecretStr = SecretStr("")
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     encoder: EncoderClientSettings = Field(default_factory=EncoderClientSettings)

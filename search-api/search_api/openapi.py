@@ -21,7 +21,7 @@ from apispec import APISpec
 from flask import Flask
 from werkzeug.routing import Rule
 
-from search_api.operations import ERRORS, Example, Operation, Reply, operation_of
+from search_api.operations import ERRORS, Example, Operation, Reply, is_write, operation_of
 from search_api.params import Param
 from search_api.replies import PHOTO_ID, SCHEMAS, ref
 
@@ -37,6 +37,16 @@ NOT_API = {
     "static_file": "the web page's scripts, styles and icons",
 }
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}  # answered by Flask for every route
+WRITE_KEY = "writeKey"  # the security scheme every write route declares
+WRITE_KEY_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": (
+        "The write key, `Authorization: Bearer <key>`: needed by every write when the service "
+        "runs with SEARCH_API_WRITE_KEY set (GET /api/stats says so: `writes` is `key`). "
+        "Reads never need it."
+    ),
+}
 KIND_SCHEMAS: dict[str, dict[str, Any]] = {
     "int": {"type": "integer"},
     "float": {"type": "number"},
@@ -81,13 +91,16 @@ def build_document(app: Flask) -> dict[str, Any]:
     spec = APISpec(TITLE, VERSION, "3.1.0", info={"description": DESCRIPTION})
     for name, schema in SCHEMAS.items():
         spec.components.schema(name, schema)
+    spec.components.security_scheme(WRITE_KEY, WRITE_KEY_SCHEME)
     for rule, found in routes(app):
         if found is None:
             continue
         view = app.view_functions[rule.endpoint]
         resolved = [resolve(param, settings) for param in found.params]
         operations = {
-            method.lower(): _operation(found, resolved, rule.endpoint, inspect.getdoc(view))
+            method.lower(): _operation(
+                found, resolved, rule.endpoint, inspect.getdoc(view), is_write(method, found)
+            )
             for method in methods_of(rule)
         }
         spec.path(openapi_path(rule, found), operations=operations)
@@ -95,7 +108,7 @@ def build_document(app: Flask) -> dict[str, Any]:
 
 
 def _operation(
-    found: Operation, params: list[Param], endpoint: str, docstring: str | None
+    found: Operation, params: list[Param], endpoint: str, docstring: str | None, write: bool
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "operationId": endpoint.replace(".", "_"),
@@ -107,8 +120,10 @@ def _operation(
             for param in params
             if place in param.where
         ],
-        "responses": _responses(found, params),
+        "responses": _responses(found, params, write),
     }
+    if write:
+        out["security"] = [{WRITE_KEY: []}]
     description = found.description or (docstring or "").replace("``", "`")
     if description:
         out["description"] = description
@@ -186,9 +201,11 @@ def _request_body(params: list[Param], examples: tuple[Example, ...]) -> dict[st
     return {"required": any(param.required for param in in_body), "content": content}
 
 
-def _responses(found: Operation, params: list[Param]) -> dict[str, Any]:
+def _responses(found: Operation, params: list[Param], write: bool) -> dict[str, Any]:
     out: dict[str, Any] = {str(reply.status): _reply(reply) for reply in found.replies}
     errors: dict[int, dict[str, str]] = {}
+    if write:
+        errors[401] = {"unauthorized": ERRORS["unauthorized"][1]}
     for param in params:
         for status, code, message in param.errors():
             errors.setdefault(status, {}).setdefault(code, message)
@@ -199,6 +216,10 @@ def _responses(found: Operation, params: list[Param]) -> dict[str, Any]:
         if str(status) in out:
             raise ValueError(f"{found.summary}: {status} is both an answer and an error")
         out[str(status)] = _errors(status, codes)
+    if write:
+        out["401"]["headers"] = {
+            "WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}
+        }
     return out
 
 

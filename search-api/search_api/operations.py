@@ -4,6 +4,10 @@ The declaration (summary, parameters, answers with example bodies, error codes, 
 requests) is attached to the view function; :mod:`search_api.openapi` walks ``app.url_map``
 and reads it from each route's view, so a route without one is visible (and fails a test).
 The parameters are the same :class:`~search_api.params.Param` specs the view reads with.
+
+Whether a route changes state is read from the declaration too (:func:`is_write`): every
+method but GET, HEAD and OPTIONS writes unless its operation says ``read_only``, so a new
+POST route needs the write key (:mod:`search_api.auth`) until it is declared harmless.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from search_api.params import Param
 
 View = TypeVar("View", bound=Callable[..., Any])
 ATTRIBUTE = "openapi_operation"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class Operation:
     errors: tuple[str, ...] = ()  # codes in ERRORS, besides those of the params
     examples: tuple[Example, ...] = ()
     description: str = ""  # the view's docstring when empty
+    read_only: bool = False  # a POST that only reads (search): no write key needed
 
 
 def operation(
@@ -66,12 +72,13 @@ def operation(
     errors: tuple[str, ...] = (),
     examples: tuple[Example, ...] = (),
     description: str = "",
+    read_only: bool = False,
 ) -> Callable[[View], View]:
     """Declare what the decorated view is; put it below the route decorator."""
     unknown = [code for code in errors if code not in ERRORS]
     if unknown:  # at import: an undocumented code is a programming error
         raise ValueError(f"error codes missing from operations.ERRORS: {unknown}")
-    declared = Operation(summary, tag, replies, params, errors, examples, description)
+    declared = Operation(summary, tag, replies, params, errors, examples, description, read_only)
 
     def attach(view: View) -> View:
         setattr(view, ATTRIBUTE, declared)
@@ -82,6 +89,13 @@ def operation(
 
 def operation_of(view: Callable[..., Any]) -> Operation | None:
     return getattr(view, ATTRIBUTE, None)
+
+
+def is_write(method: str, declared: Operation | None) -> bool:
+    """Whether ``method`` on a route declared so changes state (undeclared: it may)."""
+    if method.upper() in SAFE_METHODS:
+        return False
+    return declared is None or not declared.read_only
 
 
 # Every error code an operation may name: its status and what it means. Parameter errors
@@ -96,6 +110,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "unknown_breed": (400, "the index has no such breed"),
     "url_not_allowed": (400, "the URL is not http(s) or resolves to a private address"),
     "url_fetch_failed": (400, "the URL could not be fetched"),
+    "unauthorized": (401, "this change needs the write key: Authorization: Bearer <key>"),
     "not_found": (404, "no image with that id"),
     "model_mismatch": (409, "the index was built by another model: re-index"),
     "file_missing": (409, "the photo's file is gone, so it cannot be restored"),

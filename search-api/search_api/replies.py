@@ -229,6 +229,7 @@ STATS = Reply(
             "encoder_error": nullable(STRING),
             "model_matches": nullable(BOOLEAN),
             "reindex_needed": BOOLEAN,
+            "writes": {"enum": ["open", "key"]},
             "limits": record(
                 {
                     "max_upload_bytes": INTEGER,
@@ -247,6 +248,7 @@ STATS = Reply(
         "encoder_error": None,
         "model_matches": True,
         "reindex_needed": False,
+        "writes": "key",
         "limits": {
             "max_upload_bytes": 20971520,
             "default_k": 12,
