@@ -3,13 +3,15 @@
     make compose-smoke DATASET=/path/to/stanford-dogs         # holds Images/ (and lists/)
     python -m scripts.stack.compose_smoke --dataset DIR [-f docker-compose.yml -f OVERRIDE]
 
-Build, ``up --wait``, ingest the folder, search by upload, add a photo through the API, delete a
-dataset photo, ingest again (it stays deleted), re-index (every photo is kept, the added one
+Build, ``up --wait``, ingest the folder, search by upload, check that a write without the
+write key is refused, add a photo through the API and delete a dataset photo (both with the
+key), ingest again (it stays deleted), re-index (every photo is kept, the added one
 included), evaluate (the job can write its report), scale the encoder to 2 and search again,
 run a job (the encoder count stays 2), ``down -v``. Every check compares the exact set of
 stored photo ids with the expected one. Prints one JSON object of timings and counts.
 
-It runs as its own compose project (``dogsearch-smoke``) on free ports, so a stack you run is
+It runs as its own compose project (``dogsearch-smoke``) on free loopback ports, with MinIO
+credentials and a write key of its own, made at random for each run, so a stack you run is
 never touched, and removes that project with its volumes at the end (``--keep`` leaves it).
 """
 
@@ -19,6 +21,7 @@ import argparse
 import io
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -83,6 +86,11 @@ class Compose:
 @dataclass
 class Api:
     url: str
+    write_key: str
+
+    def auth(self) -> dict[str, str]:
+        """The header every write sends (compose always requires the write key)."""
+        return {"Authorization": f"Bearer {self.write_key}"}
 
     def stored_ids(self) -> set[str]:
         ids: set[str] = set()
@@ -156,13 +164,19 @@ def library_checks(compose: Compose, api: Api, photos: dict[str, Path], report: 
     time.sleep(STRONG_AFTER_WRITE_S + 1)
     search_timings(api, photos, "search", report)
 
+    check(api.get("/api/stats")["writes"] == "key", "stats: writes do not need the key")
+    refused = requests.delete(f"{api.url}/api/images/{second}", timeout=60)
+    check(refused.status_code == 401, f"delete without the key: HTTP {refused.status_code}")
     added_bytes = mirrored(photos[first].read_bytes())
     added = requests.post(
-        api.url + "/api/images", files={"image": ("mirrored.jpg", added_bytes)}, timeout=120
+        api.url + "/api/images",
+        files={"image": ("mirrored.jpg", added_bytes)},
+        headers=api.auth(),
+        timeout=120,
     )
     check(added.status_code == 201, f"add: HTTP {added.status_code} {added.text[:300]}")
     added_id = added.json()["results"][0]["id"]
-    deleted = requests.delete(f"{api.url}/api/images/{second}", timeout=60)
+    deleted = requests.delete(f"{api.url}/api/images/{second}", headers=api.auth(), timeout=60)
     check(deleted.status_code == 200, f"delete: HTTP {deleted.status_code}")
     expected = (expected | {added_id}) - {second}
     wait_until_stored(api, expected, "after add and delete")
@@ -212,11 +226,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arch", default="efficientnet_lite0", help="ENCODER_ARCH for the run")
     parser.add_argument("--keep", action="store_true", help="leave the project running")
     args = parser.parse_args(argv)
-    port = free_port()
+    port, write_key = free_port(), secrets.token_urlsafe(32)
     env = {
         **os.environ,
         "DATASET_DIR": str(args.dataset.resolve()),
+        "SEARCH_API_BIND": "127.0.0.1",
         "SEARCH_API_PORT": str(port),
+        # compose has no default secrets: fresh ones per run, never printed
+        "MINIO_ACCESS_KEY": "smoke-" + secrets.token_hex(8),
+        "MINIO_SECRET_KEY": secrets.token_urlsafe(32),
+        "SEARCH_API_WRITE_KEY": write_key,
         "MILVUS_PORT": str(free_port()),
         "ENCODER_ARCH": args.arch,
         "ENCODER_REPLICAS": "1",
@@ -224,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     compose = Compose(args.file or ["docker-compose.yml"], env)
     started = time.perf_counter()
     try:
-        report = run(compose, Api(f"http://127.0.0.1:{port}"), args.dataset)
+        report = run(compose, Api(f"http://127.0.0.1:{port}", write_key), args.dataset)
         ok = True
     except (SmokeFailed, requests.RequestException, subprocess.TimeoutExpired) as error:
         print(f"compose smoke FAILED: {error}", file=sys.stderr)
