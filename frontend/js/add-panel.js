@@ -55,21 +55,19 @@ export class AddPanel {
       return { file, row, bar, outcome };
     });
     let added = 0;
+    let refused = null; // no write key: the rest of the batch is not sent (one question)
     for (const entry of rows) {
       // One at a time: honest progress, bounded load.
-      added += (await this.addOne(entry, breed)) ? 1 : 0;
+      if (refused) failed(entry, messageFor(refused));
+      else added += (await this.addOne(entry, breed)) ? 1 : 0;
+      if (entry.error?.code === "unauthorized") refused = entry.error;
     }
     if (added) this.onAdded(added);
   }
 
-  async addOne({ file, row, bar, outcome }, breed) {
-    const fail = (text) => {
-      row.classList.add("failed");
-      bar.value = 0;
-      bar.hidden = true;
-      outcome.textContent = text;
-      return false;
-    };
+  async addOne(entry, breed) {
+    const { file, row, bar, outcome } = entry;
+    const fail = (text) => failed(entry, text);
     if (file.size > this.maxUploadBytes) {
       return fail(`too big: ${bytes(file.size)}, the limit is ${bytes(this.maxUploadBytes)}`);
     }
@@ -81,6 +79,7 @@ export class AddPanel {
         if (fraction >= 1) outcome.textContent = "encoding";
       });
     } catch (error) {
+      entry.error = error;
       return fail(messageFor(error));
     }
     const result = body.results[0];
@@ -96,4 +95,12 @@ export class AddPanel {
       result.breed === breed ? `already in the library` : `already in the library as ${kept}; label kept`;
     return false;
   }
+}
+
+function failed({ row, bar, outcome }, text) {
+  row.classList.add("failed");
+  bar.value = 0;
+  bar.hidden = true;
+  outcome.textContent = text;
+  return false;
 }

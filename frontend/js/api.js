@@ -1,5 +1,6 @@
 // The one module that knows the API's URLs and its error format {"error": {"code", "message"}}.
-// An ApiError carries the code; messages.js says it in words.
+// An ApiError carries the code; messages.js says it in words. Writes carry the write key
+// (Authorization: Bearer), kept in sessionStorage for this tab and asked for when needed.
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -28,18 +29,19 @@ async function request(path, options = {}) {
   return body;
 }
 
-const json = (method, body) => ({
+const json = (method, body, headers = {}) => ({
   method,
-  headers: { "Content-Type": "application/json" },
+  headers: { "Content-Type": "application/json", ...headers },
   body: JSON.stringify(body),
 });
 
 /** POST a form with upload progress (fetch has none): onProgress(fraction 0..1). */
-function upload(path, form, onProgress) {
+function upload(path, form, onProgress, headers = {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", path);
     xhr.setRequestHeader("Accept", "application/json");
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) onProgress?.(event.loaded / event.total);
     });
@@ -56,6 +58,64 @@ function upload(path, form, onProgress) {
     );
     xhr.send(form);
   });
+}
+
+const KEY_STORAGE = "dogsearch.writeKey";
+const writeKey = {
+  needed: false, // /api/stats said writes: "key"
+  ask: async () => null, // ({wrong}) -> the key, or null when the person cancels
+  asking: null,
+};
+
+/** Writes need the key (``mode`` is /api/stats' ``writes``); ``ask`` shows the page's dialog. */
+export function useWriteKey({ mode, ask }) {
+  if (mode !== undefined) writeKey.needed = mode === "key";
+  if (ask) writeKey.ask = ask;
+}
+
+function storedKey() {
+  try {
+    return sessionStorage.getItem(KEY_STORAGE);
+  } catch {
+    return null; // storage disabled: the key is asked for at each write
+  }
+}
+
+function keepKey(key) {
+  try {
+    if (key) sessionStorage.setItem(KEY_STORAGE, key);
+    else sessionStorage.removeItem(KEY_STORAGE);
+  } catch {}
+}
+
+/** One dialog at a time, however many writes wait for it; a cancel refuses them all. */
+async function askKey(wrong) {
+  writeKey.asking ??= writeKey.ask({ wrong }).finally(() => (writeKey.asking = null));
+  const key = await writeKey.asking;
+  if (!key) throw new ApiError(401, "unauthorized", "no write key was given");
+  return key;
+}
+
+/** ``send(headers)`` a write with the stored key. Without one, the key is asked for first when
+ * writes need it, else once the API refuses; a refused key is forgotten and asked for once. */
+async function write(send) {
+  let key = storedKey();
+  const askedFirst = !key && writeKey.needed;
+  if (askedFirst) key = await askKey(false);
+  const auth = (value) => (value ? { Authorization: `Bearer ${value}` } : {});
+  try {
+    const body = await send(auth(key));
+    keepKey(key);
+    return body;
+  } catch (error) {
+    if (error.code !== "unauthorized") throw error;
+    keepKey(null);
+    if (askedFirst) throw error; // the key just typed was refused: say so, do not loop
+    key = await askKey(Boolean(key));
+    const body = await send(auth(key));
+    keepKey(key);
+    return body;
+  }
 }
 
 function query(params) {
@@ -94,14 +154,17 @@ export const api = {
     const form = new FormData();
     form.append("image", file, file.name || "photo");
     form.append("breed", breed || "unknown");
-    return upload("/api/images", form, onProgress);
+    return write((headers) => upload("/api/images", form, onProgress, headers));
   },
-  deleteImage: (id) => request(`/api/images/${encodeURIComponent(id)}`, { method: "DELETE" }),
-  relabel: (id, breed) => request(`/api/images/${encodeURIComponent(id)}`, json("PATCH", { breed })),
+  deleteImage: (id) =>
+    write((headers) => request(`/api/images/${encodeURIComponent(id)}`, { method: "DELETE", headers })),
+  relabel: (id, breed) =>
+    write((headers) => request(`/api/images/${encodeURIComponent(id)}`, json("PATCH", { breed }, headers))),
   duplicates: (threshold) => request(`/api/duplicates${query({ threshold })}`),
   deleted: () => request("/api/deleted"),
-  restore: (id) => request(`/api/images/${encodeURIComponent(id)}/restore`, { method: "POST" }),
-  purge: (id) => request(`/api/deleted/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  restore: (id) =>
+    write((headers) => request(`/api/images/${encodeURIComponent(id)}/restore`, { method: "POST", headers })),
+  purge: (id) => write((headers) => request(`/api/deleted/${encodeURIComponent(id)}`, { method: "DELETE", headers })),
 };
 
 function appendOptions(form, { k, breed, minSimilarity, hideDuplicates, box }) {

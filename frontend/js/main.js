@@ -1,6 +1,6 @@
 // Wires the page: state from the URL -> the view's module -> grid, query panel, breed list.
 import { AddPanel } from "./add-panel.js";
-import { api } from "./api.js";
+import { api, useWriteKey } from "./api.js";
 import { initBreeds, markCurrentBreed, renderBreeds } from "./breeds.js";
 import { actions, app, findBreed } from "./context.js";
 import { checkRestrict, currentOptions, initControls, renderBreedChoices, rerunSearch, syncControls } from "./controls.js";
@@ -18,6 +18,7 @@ import { deleteQuestion, duplicatesView } from "./views/duplicates.js";
 import { enableCrop, initPhotoSearch, photoResults, searchByPhoto } from "./views/photo.js";
 import { showItems } from "./views/results.js";
 import { similar } from "./views/similar.js";
+import { askForWriteKey, initWriteKeyDialog } from "./write-key.js";
 
 const BUSY = {
   similar: "Finding similar photos…",
@@ -108,7 +109,10 @@ async function refreshBreeds() {
     renderBreedChoices();
     markCurrentBreed(readState(), findBreed(readState().breed ?? ""));
   }
-  if (stats.value) renderFooter(stats.value);
+  if (stats.value) {
+    useWriteKey({ mode: stats.value.writes });
+    renderFooter(stats.value);
+  }
 }
 
 function exportResults(format) {
@@ -129,6 +133,7 @@ function linkTo(id, partial) {
 function wire() {
   initBreeds();
   initPhotoSearch();
+  initWriteKeyDialog();
   initControls((options) => rerunSearch(options, searchByPhoto));
   $("prev-page").addEventListener("click", () => navigate({ ...readState(), page: readState().page - 1 }));
   $("next-page").addEventListener("click", () => navigate({ ...readState(), page: readState().page + 1 }));
@@ -161,6 +166,8 @@ async function start() {
   const [stats, breeds] = await Promise.allSettled([api.stats(), api.breeds()]);
   app.stats = stats.value ?? null;
   if (app.stats?.limits) app.maxUploadBytes = app.stats.limits.max_upload_bytes;
+  // Write controls show either way: with writes: "key", the first write asks for the key.
+  useWriteKey({ mode: app.stats?.writes, ask: askForWriteKey });
   app.breeds = breeds.value?.breeds ?? [];
   app.total = breeds.value?.total ?? 0;
   app.known = breeds.value?.known ?? [];

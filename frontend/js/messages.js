@@ -23,6 +23,7 @@ const MESSAGES = {
   file_changed: "The photo's file has changed since it was deleted, so it cannot be restored as it was.",
   read_only_original: "Dataset originals are never deleted for good; they can only be restored.",
   storage_error: "The photo could not be stored: the library folder is not writable or is full.",
+  unauthorized: "Changing the library needs the write key, and none was accepted. Try again to enter it.",
   invalid_box: "That region of the photo could not be used. Draw it again.",
 };
 

@@ -1,5 +1,6 @@
 """Library management and search options in a real browser: add with progress, relabel,
-delete with confirmation, near-duplicates, minimum similarity, export, search by URL."""
+delete with confirmation, near-duplicates, minimum similarity, export, search by URL, and the
+write key asked for in the page."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from services.dataset import content_id, iter_image_files
-from tests.support.browser import card_ids, open_page, start_indexed_stack
+from tests.support.browser import card_ids, open_page, start_api_beside, start_indexed_stack
 from tests.support.synthetic import make_dataset, make_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
+WRITE_KEY = "browser-test-write-key"
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +29,16 @@ def lib_stack(tmp_path_factory):
     stack = start_indexed_stack(tmp_path_factory.mktemp("lib-ui-stack"), images)
     yield stack
     stack.stop()
+
+
+@pytest.fixture(scope="module")
+def keyed_api(lib_stack, tmp_path_factory):
+    """A search API with a write key over the same Milvus, encoder and library."""
+    api = start_api_beside(
+        lib_stack, tmp_path_factory.mktemp("keyed-api"), SEARCH_API_WRITE_KEY=WRITE_KEY
+    )
+    yield api
+    api.stop()
 
 
 @pytest.fixture
@@ -272,3 +284,69 @@ def test_add_panel_failures_exists_and_escape(page, lib_stack, console, tmp_path
     page.keyboard.press("Escape")
     expect(page.locator("#add-panel")).to_be_hidden()
     expect(page.get_by_role("button", name="Add photos…")).to_be_focused()
+
+
+def test_a_write_asks_for_the_key_in_the_page_then_succeeds(chromium, console, keyed_api):
+    """Writes need the key: the controls still show, the first write asks for it in a dialog,
+    the tab keeps it (a second write and an undo do not ask), a stale key is asked again."""
+    console.allow("status of 401")  # the refused write of a stale key, below
+    url = keyed_api.api_url
+    assert requests.get(f"{url}/api/stats", timeout=10).json()["writes"] == "key"
+    page = open_page(chromium, console, url, viewport={"width": 1280, "height": 900})
+    dialog = page.get_by_role("dialog", name="Write key needed")
+    expect(page.get_by_role("button", name="Add photos…")).to_be_visible()
+    target = card_ids(page)[0]
+    before = requests.get(f"{url}/api/images/{target}", timeout=10).json()["breed"]
+    new = "beagle" if before != "beagle" else "golden retriever"
+
+    def breed_of() -> str:
+        return requests.get(f"{url}/api/images/{target}", timeout=10).json()["breed"]
+
+    page.locator("#grid .card").first.click()
+    expect(page.get_by_role("button", name="Save breed")).to_be_visible()
+    page.get_by_label("Change breed").select_option(new)
+    page.get_by_role("button", name="Save breed").click()
+    expect(dialog).to_be_visible()  # stats said so: asked before anything was sent
+    page.get_by_label("Write key", exact=True).fill("not the key")
+    page.get_by_role("button", name="Use key").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#notice")).to_contain_text("needs the write key")
+    assert breed_of() == before
+    assert page.evaluate("sessionStorage.getItem('dogsearch.writeKey')") is None
+
+    page.get_by_role("button", name="Save breed").click()
+    expect(dialog).to_be_visible()
+    expect(page.get_by_text("That key was not accepted")).to_be_hidden()
+    page.get_by_label("Write key", exact=True).fill(WRITE_KEY)
+    page.get_by_label("Write key", exact=True).press("Enter")
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#lightbox-title")).to_have_text(re.compile(new, re.I))
+    assert breed_of() == new
+    assert page.evaluate("sessionStorage.getItem('dogsearch.writeKey')") == WRITE_KEY
+
+    page.keyboard.press("Escape")
+    page.locator("#toast").get_by_role("button", name="Undo").click()  # the tab has the key
+    deadline = time.monotonic() + 10
+    while breed_of() != before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert breed_of() == before
+    expect(dialog).to_be_hidden()
+
+    page.evaluate("sessionStorage.setItem('dogsearch.writeKey', 'stale')")  # the key changed
+    page.locator("#grid .card").filter(has=page.locator(f"img[src$='{target}']")).click()
+    page.get_by_label("Change breed").select_option(new)
+    page.get_by_role("button", name="Save breed").click()
+    expect(dialog).to_be_visible()  # refused with 401, then asked
+    expect(page.get_by_text("That key was not accepted")).to_be_visible()
+    page.get_by_label("Write key", exact=True).fill(WRITE_KEY)
+    page.get_by_role("button", name="Use key").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#lightbox-title")).to_have_text(re.compile(new, re.I))  # retried
+    assert breed_of() == new
+    headers = {"Authorization": f"Bearer {WRITE_KEY}"}
+    restored = requests.patch(
+        f"{url}/api/images/{target}", json={"breed": before}, headers=headers, timeout=10
+    )
+    assert restored.status_code == 200
+    page.context.close()
+    assert console.unexpected() == [], "the page logged errors"

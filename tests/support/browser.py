@@ -39,6 +39,25 @@ def start_indexed_stack(workdir: Path, dataset_root: Path, **encoder_env: str) -
     return stack
 
 
+def start_api_beside(stack: LocalStack, workdir: Path, **api_env: str) -> LocalStack:
+    """A second search API over ``stack``'s Milvus, encoder and library, with settings of its
+    own (a write key, say): the same photos behind another door. ``stop()`` stops only it."""
+    api = LocalStack(
+        workdir,
+        stack.dataset_root,
+        external_milvus_uri=stack.milvus_uri,
+        encoder_port=stack.encoder_port,
+        api_env={
+            "SEARCH_API_CATALOG_TTL_S": "0.5",
+            "SEARCH_API_LIBRARY_DIR": str(stack.workdir / "library"),
+            "SEARCH_API_THUMB_CACHE_DIR": str(stack.workdir / "thumbs"),
+            **api_env,
+        },
+    )
+    api.start_api()
+    return api
+
+
 class ConsoleLog:
     """Errors the page reported; ``allow`` marks substrings a test expects (e.g. a 400)."""
 
