@@ -65,7 +65,7 @@ def endpoints(document: dict[str, Any], base_url: str) -> list[Endpoint]:
                     params=_params(op),
                     responses=_responses(op),
                     examples=[
-                        {**x, "curl": curl(method, path, x, base_url)}
+                        {**x, "curl": curl(method, path, x, base_url, "security" in op)}
                         for x in op.get("x-examples", [])
                     ],
                 )
@@ -134,8 +134,11 @@ def with_code(text: str) -> str:
     )
 
 
-def curl(method: str, path: str, example: dict[str, Any], base_url: str) -> str:
-    """The example as a curl command line (``@name`` form values are files)."""
+def curl(
+    method: str, path: str, example: dict[str, Any], base_url: str, keyed: bool = False
+) -> str:
+    """The example as a curl command line (``@name`` form values are files); ``keyed``: a
+    write, which sends the write key (needed when the service has one)."""
     for name, value in example.get("path", {}).items():
         path = path.replace("{" + name + "}", str(value))
     query = {name: _text(value) for name, value in example.get("query", {}).items()}
@@ -145,6 +148,8 @@ def curl(method: str, path: str, example: dict[str, Any], base_url: str) -> str:
     if method != "get" and not (method == "post" and (form or body is not None)):
         words += ["-X", method.upper()]
     words.append(url)
+    if keyed:
+        words += ["-H", "Authorization: Bearer <write key>"]
     for name, value in form.items():
         for one in value if isinstance(value, list) else [value]:
             words += ["-F", f"{name}={_text(one)}"]

@@ -86,6 +86,18 @@ def test_the_document_marks_exactly_the_writes_with_the_key_and_its_401(api):
                 assert refused is None and "security" not in op, f"{method} {path}"
 
 
+def test_the_docs_page_shows_the_key_on_write_examples_only(api):
+    html = api.client.get("/api/docs").get_data(as_text=True)
+    examples = sum(
+        len(op["x-examples"])
+        for item in document(api)["paths"].values()
+        for op in item.values()
+        if "security" in op
+    )
+    assert examples >= len(WRITES)
+    assert html.count("Authorization: Bearer &lt;write key&gt;") == examples
+
+
 def test_the_search_post_is_the_only_non_get_read(api):
     """Every other method but GET is a write: a new POST needs the key until declared not."""
     found = document(api)
