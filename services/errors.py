@@ -99,7 +99,13 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(error: HTTPException):
         status = error.code or 500
         code = _HTTP_CODES.get(status, "http_error")
-        return error_response(status, code, error.description or error.name)
+        response = error_response(status, code, error.description or error.name)
+        # The exception's own headers are part of the answer (RFC 9110): a 405's Allow, a
+        # 416's Content-Range, a 401's WWW-Authenticate, a 429's Retry-After.
+        for name, value in error.get_headers():
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
