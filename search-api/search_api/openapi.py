@@ -24,12 +24,14 @@ from werkzeug.routing import Rule
 from search_api.operations import ERRORS, Example, Operation, Reply, operation_of
 from search_api.params import Param
 from search_api.replies import PHOTO_ID, SCHEMAS, ref
+from services.errors import MAX_URL_CHARS
 
 TITLE = "dogsearch search API"
 VERSION = "1.0.0"  # the API contract's version: bump it on a change that breaks clients
 DESCRIPTION = (
     "Reverse image search of dog photos: search by photo or URL, browse, and manage the "
-    'library. Every error is JSON: `{"error": {"code", "message"}}`; clients match on `code`.'
+    'library. Every error is JSON: `{"error": {"code", "message"}}`; clients match on `code`. '
+    f"A URL (path and query string) over {MAX_URL_CHARS:,} characters gets a 414 `uri_too_long`."
 )
 # Routes that are not part of the API, and why.
 NOT_API = {
