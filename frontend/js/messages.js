@@ -10,6 +10,7 @@ const MESSAGES = {
   too_many_images: "That is too many photos at once. Add them in smaller batches.",
   no_image: "Choose a photo first.",
   url_not_allowed: "That address cannot be fetched: only public http and https addresses can.",
+  url_credentials: "Addresses with a user name or password are not fetched. Use the photo's public address.",
   url_fetch_failed: "The photo at that address could not be downloaded.",
   encoder_unavailable: "Photo search is down: the encoder service is not answering. Browsing still works.",
   encoder_timeout: "The encoder took too long to answer. Try again.",

@@ -95,6 +95,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "invalid_selection": (400, "give either 'ids' (a list) or 'breed'"),
     "unknown_breed": (400, "the index has no such breed"),
     "url_not_allowed": (400, "the URL is not http(s) or resolves to a private address"),
+    "url_credentials": (400, "URLs with a user name or password are not fetched"),
     "url_fetch_failed": (400, "the URL could not be fetched"),
     "not_found": (404, "no image with that id"),
     "model_mismatch": (409, "the index was built by another model: re-index"),
