@@ -175,10 +175,19 @@ def _request_body(params: list[Param], examples: tuple[Example, ...]) -> dict[st
         if required:
             schema["required"] = required
         content[media] = {"schema": schema}
-        shown = {
-            f"example{n}": {"summary": e.summary, "value": e.form if place == "form" else e.json}
+        # A file's bytes cannot be shown: its field stays out of the examples (``format:
+        # binary`` says what it is); the curl form ``@rex.jpg`` lives in ``x-examples`` only.
+        files = {p.name for p in fields if p.kind == "file"}
+        values = [
+            (n, e.summary, {k: v for k, v in (e.form or {}).items() if k not in files})
+            if place == "form"
+            else (n, e.summary, e.json)
             for n, e in enumerate(examples, 1)
-            if (e.form if place == "form" else e.json)
+        ]
+        shown = {
+            f"example{n}": {"summary": summary, "value": value}
+            for n, summary, value in values
+            if value
         }
         if shown:
             content[media]["examples"] = shown
