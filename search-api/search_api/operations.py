@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from search_api.params import Param
+from search_api.params import Alternatives, Param
 
 View = TypeVar("View", bound=Callable[..., Any])
 ATTRIBUTE = "openapi_operation"
@@ -55,6 +55,7 @@ class Operation:
     errors: tuple[str, ...] = ()  # codes in ERRORS, besides those of the params
     examples: tuple[Example, ...] = ()
     description: str = ""  # the view's docstring when empty
+    one_of: Alternatives = ()  # a JSON body that is exactly one of these sets of fields
 
 
 def operation(
@@ -66,12 +67,15 @@ def operation(
     errors: tuple[str, ...] = (),
     examples: tuple[Example, ...] = (),
     description: str = "",
+    one_of: Alternatives = (),
 ) -> Callable[[View], View]:
-    """Declare what the decorated view is; put it below the route decorator."""
+    """Declare what the decorated view is; put it below the route decorator. ``one_of``: the
+    JSON body's fields are exactly one of these groups (the view reads them with
+    :func:`search_api.params.chosen`)."""
     unknown = [code for code in errors if code not in ERRORS]
     if unknown:  # at import: an undocumented code is a programming error
         raise ValueError(f"error codes missing from operations.ERRORS: {unknown}")
-    declared = Operation(summary, tag, replies, params, errors, examples, description)
+    declared = Operation(summary, tag, replies, params, errors, examples, description, one_of)
 
     def attach(view: View) -> View:
         setattr(view, ATTRIBUTE, declared)
@@ -92,7 +96,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "empty_file": (400, "the file is empty"),
     "invalid_box": (400, "box must be four numbers: left,top,right,bottom"),
     "invalid_json": (400, "send a JSON object (Content-Type: application/json)"),
-    "invalid_selection": (400, "give either 'ids' (a list) or 'breed'"),
+    "invalid_selection": (400, "give either 'ids' (a list) or 'breed', and nothing else"),
     "unknown_breed": (400, "the index has no such breed"),
     "url_not_allowed": (400, "the URL is not http(s) or resolves to a private address"),
     "url_credentials": (400, "URLs with a user name or password are not fetched"),

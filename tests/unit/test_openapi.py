@@ -308,3 +308,31 @@ def test_examples_name_breeds_as_the_official_list_spells_them(document):
     for name, breed_id in shown:
         assert name in official, name
         assert breed_id is None or official[breed_id] == name, (name, breed_id)
+
+
+SELECTIONS = [
+    {"ids": [IMAGE_ID.example]},
+    {"ids": []},
+    {"breed": "Chihuahua"},
+    {"ids": [IMAGE_ID.example], "breed": "Chihuahua"},
+    {},
+    {"ids": [IMAGE_ID.example], "everything": True},
+    {"breed": "Chihuahua", "force": 1},
+    {"ids": None},
+    {"breed": None},
+    {"ids": None, "breed": "Chihuahua"},
+]
+
+
+@pytest.mark.parametrize("body", SELECTIONS)
+def test_delete_many_takes_ids_or_breed_as_its_schema_says(api, document, body):
+    """The schema says the two exclude each other, and the view accepts exactly what it allows."""
+    schema = document["paths"]["/api/images/delete"]["post"]["requestBody"]["content"]
+    schema = schema["application/json"]["schema"]
+    assert [branch["required"] for branch in schema["oneOf"]] == [["ids"], ["breed"]]
+    assert all(branch["additionalProperties"] is False for branch in schema["oneOf"])
+    valid = jsonschema.Draft202012Validator(schema).is_valid(body)
+    response = api.client.post("/api/images/delete", json=body)
+    assert (response.status_code == 200) == valid, (body, response.get_json())
+    if not valid:
+        assert response.get_json()["error"]["code"] == "invalid_selection"
