@@ -81,7 +81,7 @@ export class AddPanel {
         if (fraction >= 1) outcome.textContent = "encoding";
       });
     } catch (error) {
-      return fail(messageFor(error));
+      return fail(messageFor(error, "add"));
     }
     const result = body.results[0];
     bar.value = 1;
