@@ -15,6 +15,10 @@ worker_class = "gthread"
 timeout = int(os.environ.get("ENCODER_WORKER_TIMEOUT_S", "120"))  # ResNet-152 loads slowly on CPU
 graceful_timeout = 20
 keepalive = 5
+# gunicorn's maximum, above the app's URL limit (services/errors.py), so an over-long URL gets
+# the app's JSON 414 instead of gunicorn's HTML one. A literal: importing services.errors here
+# would create the metrics before gunicorn_hooks sets their folder.
+limit_request_line = 8190
 preload_app = False
 accesslog = "-"
 access_log_format = '{"access": "%(m)s %(U)s", "status": %(s)s, "ms": %(M)s, "bytes": %(B)s}'

@@ -42,7 +42,8 @@ def breed_name(folder_name: str) -> str:
 
 def breed_label(name: str) -> str:
     """How a breed reads on screen, one style for all: ``golden retriever`` -> ``Golden
-    retriever``, ``Lhasa`` and ``German shepherd`` unchanged. The stored name stays the key."""
+    retriever``, ``Lhasa`` and ``German shepherd`` unchanged. The stored name (the official
+    list's spelling, :meth:`BreedList.spelling`) stays the key everywhere else."""
     return name[:1].upper() + name[1:]
 
 
@@ -71,6 +72,13 @@ class BreedList:
             if breed_key(known) == wanted:
                 return index
         return -1
+
+    def spelling(self, name: str) -> str:
+        """The list's own spelling of a listed breed (``BEAGLE``, ``Golden_Retriever`` ->
+        ``beagle``, ``golden retriever``), so one breed has one name in the index, the API and
+        exports; a breed not on the list keeps ``name``."""
+        index = self.index_of(name)
+        return self.names[index] if index >= 0 else name
 
 
 @dataclass(frozen=True)

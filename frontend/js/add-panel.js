@@ -80,7 +80,7 @@ export class AddPanel {
       });
     } catch (error) {
       entry.error = error;
-      return fail(messageFor(error));
+      return fail(messageFor(error, "add"));
     }
     const result = body.results[0];
     bar.value = 1;

@@ -204,7 +204,7 @@ class Ingester:
     def _record(self, file: ImageFile, image_id: str, result: EncodedImage) -> dict:
         return Photo(
             id=image_id,
-            breed=file.breed,
+            breed=self.breeds.spelling(file.breed),
             breed_id=self.breeds.index_of(file.breed),
             path=file.relative_path,
             width=result.width,

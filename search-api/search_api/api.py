@@ -138,6 +138,7 @@ def _box() -> tuple[float, float, float, float] | None:
         "invalid_box",
         "invalid_json",
         "url_not_allowed",
+        "url_credentials",
         "url_fetch_failed",
         "model_mismatch",
         *UPLOAD,

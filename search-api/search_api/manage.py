@@ -8,7 +8,7 @@ from search_api import replies
 from search_api.catalog import Catalog
 from search_api.library import Library
 from search_api.operations import ENCODER, MILVUS, Example, operation
-from search_api.params import IMAGE_ID, Param, Setting
+from search_api.params import IMAGE_ID, Param, Setting, chosen
 from search_api.recycle import RecycleBin
 from search_api.search import serialise_row
 from services.errors import ApiError
@@ -68,6 +68,7 @@ THRESHOLD = Param(
     default=Setting("duplicate_threshold"),
     example=0.97,
 )
+SELECTION = ((IDS,), (BREED_TO_DELETE,))  # one or the other, never both
 LIMIT = Param("limit", "int", "The most groups to list.", low=1, high=10_000, default=100)
 ONE = (Example("One photo", path={"id": IMAGE_ID.example}),)
 
@@ -163,14 +164,15 @@ def delete_image(raw_id: str):
         Example("Every photo of a breed", json={"breed": "Chihuahua"}),
         Example("Both at once is refused", json={"ids": [], "breed": "Chihuahua"}, status=400),
     ),
+    one_of=SELECTION,
 )
 def delete_images():
-    """A JSON object with either ``ids`` or ``breed``; ids not stored are listed as missing."""
-    ids, breed = IDS.read(), BREED_TO_DELETE.read()
-    if (ids is None) == (breed is None):
-        raise ApiError("give either 'ids' (a list) or 'breed'", code="invalid_selection")
-    if breed is not None:
-        breed = current_app.extensions["search"].check_breed(breed)
+    """A JSON object with either ``ids`` or ``breed``, nothing else; ids not stored are listed
+    as missing."""
+    if chosen(SELECTION, "invalid_selection") == (IDS,):
+        ids = IDS.read()
+    else:
+        breed = current_app.extensions["search"].check_breed(BREED_TO_DELETE.read())
         ids = [row["id"] for row in _catalog().snapshot().rows if row["breed"] == breed]
     outcome = _recycle().delete(ids)
     _catalog().invalidate()

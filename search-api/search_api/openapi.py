@@ -22,14 +22,16 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from search_api.operations import ERRORS, Example, Operation, Reply, is_write, operation_of
-from search_api.params import Param
+from search_api.params import Alternatives, Param
 from search_api.replies import PHOTO_ID, SCHEMAS, ref
+from services.errors import MAX_URL_CHARS
 
 TITLE = "dogsearch search API"
 VERSION = "1.0.0"  # the API contract's version: bump it on a change that breaks clients
 DESCRIPTION = (
     "Reverse image search of dog photos: search by photo or URL, browse, and manage the "
-    'library. Every error is JSON: `{"error": {"code", "message"}}`; clients match on `code`.'
+    'library. Every error is JSON: `{"error": {"code", "message"}}`; clients match on `code`. '
+    f"A URL (path and query string) over {MAX_URL_CHARS:,} characters gets a 414 `uri_too_long`."
 )
 # Routes that are not part of the API, and why.
 NOT_API = {
@@ -127,7 +129,7 @@ def _operation(
     description = found.description or (docstring or "").replace("``", "`")
     if description:
         out["description"] = description
-    body = _request_body(params, found.examples)
+    body = _request_body(params, found.examples, found.one_of)
     if body:
         out["requestBody"] = body
     if found.examples:
@@ -174,7 +176,9 @@ def _parameter(param: Param, place: str) -> dict[str, Any]:
     return out
 
 
-def _request_body(params: list[Param], examples: tuple[Example, ...]) -> dict[str, Any] | None:
+def _request_body(
+    params: list[Param], examples: tuple[Example, ...], one_of: Alternatives = ()
+) -> dict[str, Any] | None:
     content: dict[str, Any] = {}
     for place, media in (("form", "multipart/form-data"), ("json", "application/json")):
         fields = [param for param in params if place in param.where]
@@ -187,11 +191,22 @@ def _request_body(params: list[Param], examples: tuple[Example, ...]) -> dict[st
         required = [p.name for p in fields if p.required]
         if required:
             schema["required"] = required
+        if place == "json" and one_of:
+            schema["oneOf"] = [_exactly(group, schema["properties"]) for group in one_of]
         content[media] = {"schema": schema}
-        shown = {
-            f"example{n}": {"summary": e.summary, "value": e.form if place == "form" else e.json}
+        # A file's bytes cannot be shown: its field stays out of the examples (``format:
+        # binary`` says what it is); the curl form ``@rex.jpg`` lives in ``x-examples`` only.
+        files = {p.name for p in fields if p.kind == "file"}
+        values = [
+            (n, e.summary, {k: v for k, v in (e.form or {}).items() if k not in files})
+            if place == "form"
+            else (n, e.summary, e.json)
             for n, e in enumerate(examples, 1)
-            if (e.form if place == "form" else e.json)
+        ]
+        shown = {
+            f"example{n}": {"summary": summary, "value": value}
+            for n, summary, value in values
+            if value
         }
         if shown:
             content[media]["examples"] = shown
@@ -199,6 +214,17 @@ def _request_body(params: list[Param], examples: tuple[Example, ...]) -> dict[st
         return None
     in_body = [param for param in params if param.where != ("query",) and "path" not in param.where]
     return {"required": any(param.required for param in in_body), "content": content}
+
+
+def _exactly(group: tuple[Param, ...], properties: dict[str, Any]) -> dict[str, Any]:
+    """An object with exactly the fields of ``group``: one branch of a body's ``oneOf``."""
+    names = [param.name for param in group]
+    return {
+        "type": "object",
+        "properties": {name: properties[name] for name in names},
+        "required": names,
+        "additionalProperties": False,
+    }
 
 
 def _responses(found: Operation, params: list[Param], write: bool) -> dict[str, Any]:

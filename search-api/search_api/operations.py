@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from search_api.params import Param
+from search_api.params import Alternatives, Param
 
 View = TypeVar("View", bound=Callable[..., Any])
 ATTRIBUTE = "openapi_operation"
@@ -61,6 +61,7 @@ class Operation:
     examples: tuple[Example, ...] = ()
     description: str = ""  # the view's docstring when empty
     read_only: bool = False  # a POST that only reads (search): no write key needed
+    one_of: Alternatives = ()  # a JSON body that is exactly one of these sets of fields
 
 
 def operation(
@@ -73,12 +74,17 @@ def operation(
     examples: tuple[Example, ...] = (),
     description: str = "",
     read_only: bool = False,
+    one_of: Alternatives = (),
 ) -> Callable[[View], View]:
-    """Declare what the decorated view is; put it below the route decorator."""
+    """Declare what the decorated view is; put it below the route decorator. ``one_of``: the
+    JSON body's fields are exactly one of these groups (the view reads them with
+    :func:`search_api.params.chosen`)."""
     unknown = [code for code in errors if code not in ERRORS]
     if unknown:  # at import: an undocumented code is a programming error
         raise ValueError(f"error codes missing from operations.ERRORS: {unknown}")
-    declared = Operation(summary, tag, replies, params, errors, examples, description, read_only)
+    declared = Operation(
+        summary, tag, replies, params, errors, examples, description, read_only, one_of
+    )
 
     def attach(view: View) -> View:
         setattr(view, ATTRIBUTE, declared)
@@ -106,9 +112,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "empty_file": (400, "the file is empty"),
     "invalid_box": (400, "box must be four numbers: left,top,right,bottom"),
     "invalid_json": (400, "send a JSON object (Content-Type: application/json)"),
-    "invalid_selection": (400, "give either 'ids' (a list) or 'breed'"),
+    "invalid_selection": (400, "give either 'ids' (a list) or 'breed', and nothing else"),
     "unknown_breed": (400, "the index has no such breed"),
     "url_not_allowed": (400, "the URL is not http(s) or resolves to a private address"),
+    "url_credentials": (400, "URLs with a user name or password are not fetched"),
     "url_fetch_failed": (400, "the URL could not be fetched"),
     "unauthorized": (401, "this change needs the write key: Authorization: Bearer <key>"),
     "not_found": (404, "no image with that id"),

@@ -182,6 +182,22 @@ class Param:
         return ApiError(message, code=self.error_code, status=status)
 
 
+Alternatives = tuple[tuple[Param, ...], ...]
+
+
+def chosen(alternatives: Alternatives, code: str) -> tuple[Param, ...]:
+    """The group of ``alternatives`` whose fields the JSON body has, exactly (no other field,
+    none of them null); else a 400 ``code``. The OpenAPI ``oneOf`` of the body says the same."""
+    body = json_body(strict=True)
+    for group in alternatives:
+        if set(body) == {param.name for param in group} and None not in body.values():
+            return group
+    given = " or ".join(
+        "{" + ", ".join(f"'{param.name}'" for param in group) + "}" for group in alternatives
+    )
+    raise ApiError(f"send exactly one of {given}, and no other field", code=code)
+
+
 def json_body(*, strict: bool) -> dict:
     """The request's JSON object; a body that is not one is a 400 ``invalid_json``. Not
     ``strict``: a request without a JSON body reads as an empty object."""

@@ -84,8 +84,10 @@ class UrlFetcher:
             raise UrlRefused("only http and https URLs can be fetched", status=400)
         if not parts.hostname:
             raise UrlRefused("the URL has no host", status=400)
-        if parts.username or parts.password:
-            raise UrlRefused("URLs with credentials are not fetched", status=400)
+        if parts.username or parts.password:  # the server would send someone's secret for them
+            raise UrlRefused(
+                "URLs with a user name or password are not fetched", code="url_credentials"
+            )
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:

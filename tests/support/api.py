@@ -17,7 +17,7 @@ from search_api.app import create_app
 from search_api.config import SearchApiSettings
 from services.dataset import ImageFile, content_id, iter_image_files
 from tests.support.fakes import FakeDeleted, FakeEncoder, FakeFetcher, FakeVectorStore
-from tests.support.synthetic import make_dataset
+from tests.support.synthetic import BREED_FOLDERS, make_dataset
 
 
 @dataclass
@@ -39,9 +39,13 @@ class ApiUnderTest:
 
 
 def api_under_test(
-    tmp_path: Path, per_breed: int = 4, encoder: FakeEncoder | None = None, **settings: object
+    tmp_path: Path,
+    per_breed: int = 4,
+    encoder: FakeEncoder | None = None,
+    breeds: tuple[str, ...] = BREED_FOLDERS,
+    **settings: object,
 ) -> ApiUnderTest:
-    images = make_dataset(tmp_path / "dataset", per_breed=per_breed)
+    images = make_dataset(tmp_path / "dataset", per_breed=per_breed, breeds=breeds)
     config = SearchApiSettings(
         dataset_root=images,
         library_dir=tmp_path / "library",

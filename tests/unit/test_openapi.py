@@ -9,6 +9,7 @@ import hashlib
 import io
 import re
 import zlib
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +20,8 @@ from openapi_spec_validator import validate
 from search_api.openapi import NOT_API, methods_of, openapi_path, undocumented
 from search_api.operations import operation_of
 from search_api.params import IMAGE_ID
-from services.dataset import content_id
+from services.dataset import DEFAULT_BREEDS_FILE as BREEDS_FILE
+from services.dataset import breed_name, content_id
 from tests.support.api import api_under_test
 from tests.support.synthetic import jpeg_bytes
 
@@ -253,3 +255,84 @@ def test_the_docs_page_shows_every_endpoint_and_needs_nothing_else(api, document
     digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
     policy = page.headers["Content-Security-Policy"]
     assert f"style-src 'sha256-{digest}'" in policy and "default-src 'none'" in policy
+
+
+def test_a_file_field_is_binary_with_no_text_standing_in_for_its_bytes(document):
+    for path, method, op in operations(document):
+        form = op.get("requestBody", {}).get("content", {}).get("multipart/form-data")
+        if form is None:
+            continue
+        files = [n for n, s in form["schema"]["properties"].items() if s.get("format") == "binary"]
+        for name in files:
+            assert "example" not in form["schema"]["properties"][name], (method, path, name)
+        for example in form.get("examples", {}).values():
+            assert not set(files) & set(example["value"]), (method, path, example["summary"])
+
+
+def official_breeds() -> list[str]:
+    return [breed_name(line) for line in BREEDS_FILE.read_text().split()]
+
+
+def breeds_named(value: Any) -> Iterator[tuple[str, Any]]:
+    """Every breed an example names: ``breed`` values, a ``known`` list's, a breed's ``name``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "breed" and isinstance(item, str):
+                yield item, value.get("breed_id")
+            elif key == "known":
+                yield from ((name, None) for name in item)
+            elif key == "breeds" and isinstance(item, list):
+                yield from ((b["name"], b["id"]) for b in item)
+            else:
+                yield from breeds_named(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from breeds_named(item)
+
+
+def test_examples_name_breeds_as_the_official_list_spells_them(document):
+    official = official_breeds()
+    shown = []
+    for _path, _method, op in operations(document):
+        for example in op["x-examples"]:
+            if example["status"] < 400:
+                shown += breeds_named(example)
+        for status, answer in op["responses"].items():
+            for content in answer.get("content", {}).values() if int(status) < 400 else ():
+                shown += breeds_named(content.get("example"))
+                shown += breeds_named([x["value"] for x in content.get("examples", {}).values()])
+        for param in op.get("parameters", []):
+            if param["name"] == "breed":
+                shown.append((param["example"], None))
+    assert shown
+    for name, breed_id in shown:
+        assert name in official, name
+        assert breed_id is None or official[breed_id] == name, (name, breed_id)
+
+
+SELECTIONS = [
+    {"ids": [IMAGE_ID.example]},
+    {"ids": []},
+    {"breed": "Chihuahua"},
+    {"ids": [IMAGE_ID.example], "breed": "Chihuahua"},
+    {},
+    {"ids": [IMAGE_ID.example], "everything": True},
+    {"breed": "Chihuahua", "force": 1},
+    {"ids": None},
+    {"breed": None},
+    {"ids": None, "breed": "Chihuahua"},
+]
+
+
+@pytest.mark.parametrize("body", SELECTIONS)
+def test_delete_many_takes_ids_or_breed_as_its_schema_says(api, document, body):
+    """The schema says the two exclude each other, and the view accepts exactly what it allows."""
+    schema = document["paths"]["/api/images/delete"]["post"]["requestBody"]["content"]
+    schema = schema["application/json"]["schema"]
+    assert [branch["required"] for branch in schema["oneOf"]] == [["ids"], ["breed"]]
+    assert all(branch["additionalProperties"] is False for branch in schema["oneOf"])
+    valid = jsonschema.Draft202012Validator(schema).is_valid(body)
+    response = api.client.post("/api/images/delete", json=body)
+    assert (response.status_code == 200) == valid, (body, response.get_json())
+    if not valid:
+        assert response.get_json()["error"]["code"] == "invalid_selection"

@@ -105,7 +105,6 @@ def test_http_errors_and_size_cap(fetcher, server):
         "ftp://example.com/dog.jpg",
         "gopher://127.0.0.1:6379/_INFO",
         "http:///no-host",
-        "http://user:secret@example.com/dog.jpg",
         "http://127.0.0.1/dog.jpg",
         "http://127.1/dog.jpg",
         "http://0.0.0.0/",
@@ -126,6 +125,21 @@ def test_the_real_policy_refuses_non_public_targets(target):
     with pytest.raises(UrlRefused) as refused:
         UrlFetcher(timeout_s=2).fetch(target)
     assert refused.value.status == 400 and refused.value.code == "url_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://user:secret@example.com/dog.jpg",
+        "https://user@example.com/dog.jpg",
+        "https://:secret@example.com/dog.jpg",
+    ],
+)
+def test_a_url_with_a_user_or_password_is_refused_for_that_reason(target):
+    with pytest.raises(UrlRefused) as refused:
+        UrlFetcher(timeout_s=2, resolver=lambda host, port: ["93.184.216.34"]).fetch(target)
+    assert refused.value.status == 400 and refused.value.code == "url_credentials"
+    assert refused.value.message == "URLs with a user name or password are not fetched"
 
 
 def test_public_addresses_pass_the_policy():

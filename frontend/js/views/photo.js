@@ -6,6 +6,7 @@ import { RegionPicker } from "../crop.js";
 import { $ } from "../dom.js";
 import { setBusy, setHeading, showEmpty, showError } from "../feedback.js";
 import { bytes, ms, plural } from "../format.js";
+import { noMatchHint } from "../messages.js";
 import { readState } from "../state.js";
 import { hiddenNote, showItems, showQuery } from "./results.js";
 import { searchOptionsOf } from "./similar.js";
@@ -79,5 +80,5 @@ export function photoResults() {
   $("crop-clear").hidden = !box;
   $("query-image").decode().then(() => regionPicker.show(box), () => {});
   if (body.index_empty) showEmpty("The index is empty: run the ingest.", "Nothing to compare your photo with yet.");
-  else if (!body.results.length) showEmpty("No photo matches.", "Choose “any breed” or lower the minimum similarity.");
+  else if (!body.results.length) showEmpty("No photo matches.", noMatchHint({ breed: body.breed, minSimilarity: readState().min }));
 }

@@ -3,6 +3,7 @@ import { api } from "../api.js";
 import { actions, app, labelOf } from "../context.js";
 import { element } from "../dom.js";
 import { setHeading, showEmpty } from "../feedback.js";
+import { noMatchHint } from "../messages.js";
 import { ms, plural } from "../format.js";
 import { hiddenNote, hideQuery, showItems, showQuery } from "./results.js";
 
@@ -55,5 +56,5 @@ export async function similar(state, token) {
     meta: detail ? `${labelOf(detail.breed)} · ${detail.width} × ${detail.height} px` : "",
     match: body.match,
   });
-  if (!body.results.length) showEmpty("No photo matches.", "Choose “any breed” or lower the minimum similarity.");
+  if (!body.results.length) showEmpty("No photo matches.", noMatchHint({ breed: body.breed, minSimilarity: state.min }));
 }
