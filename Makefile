@@ -8,7 +8,7 @@ ARGS ?=
 REQUIREMENTS := requirements.txt scripts/requirements.txt encoder/requirements.txt \
 	search-api/requirements.txt services/requirements.txt pyproject.toml
 
-.PHONY: help up test test-deps lint format screenshots compose-smoke
+.PHONY: help up finetune test test-deps lint format screenshots compose-smoke
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,11 @@ $(CHROMIUM):
 MILVUS ?= lite
 up: $(VENV)/.runtime ## start Milvus (MILVUS=lite|server), encoder, search API, ingest; UI at http://localhost:5000 (IMAGES=dir to index your own folder)
 	$(BIN)/python -m scripts.stack.up --milvus $(MILVUS) $(if $(IMAGES),--images $(IMAGES)) $(ARGS)
+
+finetune: $(VENV)/.runtime ## fine-tune on Stanford Dogs' train split (else data/trainset) into data/checkpoints/finetuned.pt, which make up then serves
+	@[ -d data/stanford-dogs/Images ] || [ -d data/trainset/Images ] || \
+		$(BIN)/python -m scripts.jobs.download_stanford_dogs || true
+	$(BIN)/python -m scripts.training.finetune --find-data --out data/checkpoints/finetuned.pt $(ARGS)
 
 test-deps: $(VENV)/.dev $(CHROMIUM) ## install what the tests need (Python packages, Chromium)
 

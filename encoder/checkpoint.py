@@ -16,7 +16,8 @@ from torch import nn
 
 from encoder.understanding import RECIPE
 
-CHECKPOINT_FORMAT = "dogsearch-checkpoint/2"  # 2: the ImageNet classifier is kept (is-dog)
+# 3: two tails (the ImageNet one kept as it was, a fine-tuned copy), ``train_stages`` recorded
+CHECKPOINT_FORMAT = "dogsearch-checkpoint/3"
 
 
 class WeightsUnavailable(RuntimeError):

@@ -30,12 +30,14 @@ from torch import nn
 from torchvision import transforms
 
 from encoder.checkpoint import WeightsUnavailable, fingerprint_state_dict, load_checkpoint
+from encoder.tuned import TunedNet, head_from_imagenet
 from encoder.understanding import (
     COPY_FROM,
     DOG_THRESHOLD,
     MATCH_STRONG,
     MATCH_WEAK,
     Understood,
+    imagenet_breed_indices,
     understand,
 )
 from services.dataset import BreedList
@@ -135,6 +137,26 @@ def build_backbone(arch: str, *, pretrained: bool) -> Built:
     raise ValueError(f"unknown backbone {arch!r}; choose one of {sorted(BACKBONES)}")
 
 
+def split_backbone(arch: str, backbone: nn.Module, stages: int) -> tuple[nn.Module, nn.Module]:
+    """``(trunk, tail)`` of a built backbone: the tail is its last ``stages`` stages (see
+    :attr:`Backbone.stages`) and the pooling, so ``tail(trunk(x)) == backbone(x)``. The modules
+    are shared with ``backbone``, not copied."""
+    if not 1 <= stages <= len(BACKBONES[arch].stages):
+        raise ValueError(f"{arch} can split off 1 to {len(BACKBONES[arch].stages)} stages")
+    if arch == "resnet152":
+        b = backbone
+        layers = [b.conv1, b.bn1, b.relu, b.maxpool, b.layer1, b.layer2, b.layer3, b.layer4]
+        cut = len(layers) - stages
+        return nn.Sequential(*layers[:cut]), nn.Sequential(*layers[cut:], b.avgpool, nn.Flatten(1))
+    if arch == "efficientnet_lite0":
+        b = backbone
+        blocks = list(b.blocks)
+        cut = len(blocks) - (stages - 1)  # stage 1 is conv_head alone; then blocks.6, blocks.5
+        trunk = nn.Sequential(b.conv_stem, b.bn1, *blocks[:cut])
+        return trunk, nn.Sequential(*blocks[cut:], b.conv_head, b.bn2, b.global_pool)
+    raise ValueError(f"unknown backbone {arch!r}; choose one of {sorted(BACKBONES)}")
+
+
 def build_pretrained_backbone(arch: str) -> tuple[str, Built]:
     """``arch`` with ImageNet weights; ``auto`` is ResNet-152, or the offline backbone when
     ResNet-152's weights cannot be had (announced loudly). Returns the arch actually built."""
@@ -201,7 +223,7 @@ class Encoder:
     """A ready-to-use model: ``embed`` maps a batch of preprocessed images to unit vectors,
     breed probabilities (over ``class_names``) and dog scores."""
 
-    net: EmbeddingNet
+    net: nn.Module  # EmbeddingNet, or TunedNet from a checkpoint
     info: ModelInfo
     backbone: Backbone
     device: torch.device
@@ -230,13 +252,22 @@ def choose_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
-def _network(arch: str, weights: str, checkpoint) -> tuple[str, EmbeddingNet, list[str], str]:
+def tuned_net(arch: str, built: Built, stages: int, classes: int) -> TunedNet:
+    """A :class:`TunedNet` around a built backbone: its last ``stages`` split off and copied,
+    and a breed head that starts as the ImageNet classifier's breed rows."""
+    backbone, classifier = built
+    trunk, tail = split_backbone(arch, backbone, stages)
+    rows = imagenet_breed_indices()
+    return TunedNet(trunk, tail, classifier, head_from_imagenet(classifier, rows, classes), rows)
+
+
+def _network(arch: str, weights: str, checkpoint) -> tuple[str, nn.Module, list[str], str]:
     """(arch, network, breed class names, where the weights came from)."""
     if checkpoint:
         payload = load_checkpoint(checkpoint)
         arch, class_names = payload["arch"], list(payload["class_names"])
-        backbone, classifier = build_backbone(arch, pretrained=False)
-        net = EmbeddingNet(backbone, classifier, nn.Linear(BACKBONES[arch].dim, len(class_names)))
+        built = build_backbone(arch, pretrained=False)
+        net = tuned_net(arch, built, int(payload["train_stages"]), len(class_names))
         net.load_state_dict(payload["state_dict"])
         return arch, net, class_names, "checkpoint"
     breeds = list(BreedList.load().names)  # the ImageNet classifier's breed classes, in order

@@ -135,6 +135,9 @@ def _run(args: argparse.Namespace, data_dir: Path) -> int:
         )
         return 2
     encoder_env = {"ENCODER_ARCH": os.environ.get("ENCODER_ARCH", "auto")}
+    checkpoint = _checkpoint(data_dir)
+    if checkpoint:
+        encoder_env["ENCODER_CHECKPOINT"] = checkpoint
     stack = LocalStack(
         data_dir,
         images,
@@ -154,7 +157,7 @@ def _run(args: argparse.Namespace, data_dir: Path) -> int:
         stack.start_api()
         _announce_model(stack)
         if not args.no_ingest:
-            _ingest(stack, args.limit)
+            _ingest(stack, args.limit, reindex=_model_changed(stack))
         print(
             f"{BANNER}\ndogsearch is running: http://localhost:{args.port}  (Ctrl-C stops it)\n"
             f"ports: UI {args.port}, encoder {args.encoder_port}, Milvus {args.milvus_port}\n"
@@ -176,13 +179,36 @@ def _run(args: argparse.Namespace, data_dir: Path) -> int:
         signal.signal(signal.SIGTERM, previous_term)
 
 
-def _ingest(stack: LocalStack, limit: int | None) -> None:
+def _checkpoint(data_dir: Path) -> str:
+    """``ENCODER_CHECKPOINT`` when set (empty: none), else the fine-tuned checkpoint that
+    ``make finetune`` writes under the data folder, if there is one."""
+    if "ENCODER_CHECKPOINT" in os.environ:
+        return os.environ["ENCODER_CHECKPOINT"]
+    found = data_dir / "checkpoints" / "finetuned.pt"
+    if found.is_file():
+        print(f"fine-tuned model: {found} (ENCODER_CHECKPOINT= runs the ImageNet model)")
+        return str(found)
+    return ""
+
+
+def _model_changed(stack: LocalStack) -> bool:
+    """Whether the index holds another model's vectors (a new fine-tune, say): then the
+    ingest re-indexes, which swaps the index only once the new one is complete."""
+    stats = requests.get(f"{stack.api_url}/api/stats", timeout=30).json()
+    if stats.get("reindex_needed"):
+        print("the model changed since the index was built: re-indexing every photo")
+        return True
+    return False
+
+
+def _ingest(stack: LocalStack, limit: int | None, reindex: bool = False) -> None:
     """Index new images in this process: progress bar and summary on the console, the
     structured (JSON) log lines in ``logs/ingest.log``."""
     # Imported here, not at the top: pymilvus takes 0.5 s, and a refusal must come at once.
     from scripts.jobs import ingest
 
     extra = ["--limit", str(limit)] if limit else []
+    extra += ["--reindex"] if reindex else []
     log_path = stack.workdir / "logs" / "ingest.log"
     before = log_path.stat().st_size if log_path.exists() else 0
     finished = ingest.main(stack.ingest_args("--log-file", str(log_path), *extra)) == 0

@@ -1,66 +1,66 @@
-"""Fine-tune the last stages of the backbone and a new breed head on Stanford Dogs.
+"""Fine-tune the last stage(s) of the backbone and a breed head on the official train split.
 
-    python -m scripts.training.finetune [IMAGES] [--arch auto] [--epochs 10] [--resume]
+    python -m scripts.training.finetune [IMAGES] [--arch auto] [--mode auto] [--resume]
 
 The same recipe for ResNet-152 and the offline backbone (``--arch``, default ``ENCODER_ARCH``):
-it starts from ImageNet weights, and only the last ``--train-stages`` stages (default 1:
-``layer4`` of ResNet-152) and the new 120-way head learn (see :mod:`scripts.training.trainer`).
-Writes the checkpoint the encoder loads with ``ENCODER_CHECKPOINT`` (the best epoch by
-validation top-1) and ``<out>.last.pt``, to resume from with ``--resume``. A progress bar
-shows images/s and the loss within each epoch; a non-finite loss stops the run with a clear
-message, and no diverged model is ever saved. On a GPU it uses AMP and channels_last.
+it starts from ImageNet weights; the trunk stays frozen, and a copy of the last
+``--train-stages`` stages learns with a 120-way head that starts as the ImageNet classifier's
+breed rows (:class:`encoder.tuned.TunedNet`; the ImageNet tail is kept for the dog score).
+
+- Data: the official **train** split only (the test split is never read; a test-split photo
+  stops the run), of which ``--val-share`` of each breed (by the hash of the file name)
+  validates: epochs, early stopping and the recipe are chosen on it.
+- ``--mode cached`` (default on CPU): the trunk runs once over ``--views`` views of each photo
+  (:mod:`scripts.training.feature_cache`), then the tail trains on the stored outputs
+  (:mod:`scripts.training.cached`). ``end-to-end`` (default on CUDA, with AMP): augmented
+  photos through the whole network every step (:mod:`scripts.training.end_to_end`).
+- At the end, the share of the ImageNet breed belief and the look part of the vector are
+  chosen on validation, then the checkpoint the encoder loads with ``ENCODER_CHECKPOINT`` is
+  written (``<out>.last.pt`` lets ``--resume`` continue an end-to-end run). Progress bars show
+  images/s; a non-finite loss stops the run and nothing diverged is saved.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import random
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import nn
-from torch.utils.data import DataLoader
-from torchvision import transforms
-from tqdm import tqdm
 
 from encoder.checkpoint import WeightsUnavailable, save_checkpoint
 from encoder.config import EncoderSettings
 from encoder.model import (
     BACKBONES,
-    CROP,
     RANDOM_SEED,
     Built,
-    EmbeddingNet,
     build_backbone,
     build_pretrained_backbone,
     choose_device,
-    preprocess_transform,
+    tuned_net,
 )
+from encoder.tuned import TunedNet
+from scripts.training.cached import CachedOptions, choose_recipe, train_on_cache
+from scripts.training.end_to_end import prepare, train_epochs
+from scripts.training.feature_cache import trunk_features
 from scripts.training.labelled_images import (
-    LabelledImages,
     add_dataset_arguments,
     class_names_for,
     lists_folder,
     select_files,
 )
-from scripts.training.trainer import (
-    NonFiniteLoss,
-    Step,
-    all_finite,
-    freeze,
-    run_epoch,
-    trainable_prefixes,
-    warmup_cosine,
-)
-from services.dataset import ImageFile
+from scripts.training.trainer import NonFiniteLoss
+from services.dataset import ImageFile, breed_key, load_split
 from services.files import NotWritable, check_writable
 from services.logs import configure_logging
 
 log = logging.getLogger("finetune")
+DEFAULT_STAGES = {"resnet152": 1, "efficientnet_lite0": 2}
 
 
 def initial_backbone(arch: str, weights: str, seed: int) -> tuple[str, Built]:
@@ -73,19 +73,6 @@ def initial_backbone(arch: str, weights: str, seed: int) -> tuple[str, Built]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return arch, build_backbone(arch, pretrained=False)
-
-
-def train_transform(arch: str) -> transforms.Compose:
-    backbone = BACKBONES[arch]
-    return transforms.Compose(
-        [
-            transforms.RandomResizedCrop(CROP, scale=(0.35, 1.0)),
-            transforms.RandomHorizontalFlip(),
-            transforms.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2),
-            transforms.ToTensor(),
-            transforms.Normalize(backbone.mean, backbone.std),
-        ]
-    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -107,200 +94,265 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="random" if encoder.weights == "random" else "imagenet",
         help="start from ImageNet (default); random is for plumbing tests only",
     )
-    parser.add_argument("--train-stages", type=int, default=1, help="last stages that learn")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--train-stages",
+        type=int,
+        help="last stages that learn (default: 1 for resnet152 = layer4, 2 for lite0 = "
+        "blocks.6 and conv_head)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=["auto", "cached", "end-to-end"],
+        default="auto",
+        help="cached trunk outputs (auto on CPU) or whole-network steps (auto on CUDA)",
+    )
+    parser.add_argument("--views", type=int, default=3, help="cached views per photo")
+    parser.add_argument("--cache-dir", type=Path, help="default: <out folder>/feature-cache")
+    parser.add_argument("--val-share", type=float, default=0.15, help="of each breed")
+    parser.add_argument("--patience", type=int, default=2, help="epochs without improvement")
+    parser.add_argument(
+        "--metric-loss",
+        choices=["none", "multisimilarity"],
+        default="none",
+        help="add pytorch-metric-learning's loss on the tail's embedding (cached mode)",
+    )
+    parser.add_argument("--metric-weight", type=float, default=0.5)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--optimizer", choices=["adamw", "sgd"], default="adamw")
-    parser.add_argument("--lr", type=float, default=3e-4, help="backbone stages' learning rate")
-    parser.add_argument("--head-lr", type=float, default=3e-3)
+    parser.add_argument("--lr", type=float, default=1e-4, help="the tail's learning rate")
+    parser.add_argument("--head-lr", type=float, default=1e-4)
     parser.add_argument("--weight-decay", type=float, default=0.05)
     parser.add_argument("--warmup-epochs", type=float, default=1.0)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
-    parser.add_argument("--workers", type=int, default=4, help="DataLoader worker processes")
+    parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
     parser.add_argument("--limit", type=int, help="train on a seeded sample of N images")
     parser.add_argument("--per-breed", type=int, help="at most N training images per breed")
-    parser.add_argument("--val-limit", type=int, help="validate on a sample of N test images")
+    parser.add_argument("--val-limit", type=int, help="validate on a sample of N images")
     parser.add_argument("--max-steps", type=int, help="stop each epoch after N steps (smoke)")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, default=Path("checkpoints/finetuned.pt"))
+    parser.add_argument("--out", type=Path, default=default_out())
     parser.add_argument("--resume", action="store_true", help="continue from <out>.last.pt")
     parser.add_argument("--seed", type=int, default=RANDOM_SEED)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--find-data",
+        action="store_true",
+        help="make finetune: Stanford Dogs in data/stanford-dogs (downloaded if missing), else "
+        "the training set that scripts.training.trainset builds in data/trainset",
+    )
     return parser.parse_args(argv)
 
 
+def find_data(data_dir: Path) -> Path | None:
+    """The images ``make finetune`` trains on (it downloads Stanford Dogs first when neither
+    is there), saying which; ``None`` when there are none."""
+    stanford, built = data_dir / "stanford-dogs" / "Images", data_dir / "trainset" / "Images"
+    if stanford.is_dir():
+        print(f"training on Stanford Dogs, official train split: {stanford}")
+        return stanford
+    if built.is_dir():
+        print(f"Stanford Dogs could not be downloaded: training on the set built in {built}")
+        return built
+    print(
+        "error: no training photos: data/stanford-dogs could not be downloaded and "
+        "data/trainset was not built (README, Fine-tune: python -m scripts.training.trainset)",
+        file=sys.stderr,
+    )
+    return None
+
+
+def split_validation(
+    files: list[ImageFile], share: float
+) -> tuple[list[ImageFile], list[ImageFile]]:
+    """``(fit, validation)``: about ``share`` of each breed's photos, chosen by the hash of the
+    file name (stable whatever else is added), validate; at least one per breed."""
+    by_breed: dict[str, list[ImageFile]] = {}
+    for file in files:
+        by_breed.setdefault(file.breed, []).append(file)
+    fit, val = [], []
+    for breed_files in by_breed.values():
+        ordered = sorted(breed_files, key=lambda f: hashlib.sha256(f.path.name.encode()).digest())
+        cut = max(1, round(len(ordered) * share)) if len(ordered) > 1 else 0
+        val += ordered[:cut]
+        fit += ordered[cut:]
+    key = lambda f: f.relative_path  # noqa: E731
+    return sorted(fit, key=key), sorted(val, key=key)
+
+
+class TestSplitRefused(SystemExit):
+    """A photo of the official test split was selected: it is for measuring, never training."""
+
+
 def select_data(args: argparse.Namespace) -> tuple[list[ImageFile], list[ImageFile], list[str]]:
-    """Training and validation files (the official split when there are lists) and classes."""
+    """Training and validation files, both from the official **train** split only (the test
+    split is never read), and the class names."""
     args.lists = lists_folder(args.images, args.lists)
-    split = args.lists is not None
-    train = select_files(
+    split = load_split(args.lists) if args.lists else {}
+    files = select_files(
         args.images, args.lists, "train" if split else None, args.limit, args.per_breed, args.seed
     )
-    val = (
-        select_files(args.images, args.lists, "test", args.val_limit, None, args.seed)
-        if split
-        else train
-    )
-    return train, val, class_names_for(train + val)
+    leaked = [f.relative_path for f in files if split.get(f.relative_path) == "test"]
+    if leaked:
+        raise TestSplitRefused(f"test-split photos selected for training: {leaked[:3]}")
+    fit, val = split_validation(files, args.val_share)
+    if args.val_limit and args.val_limit < len(val):
+        val = sorted(
+            random.Random(args.seed).sample(val, args.val_limit), key=lambda f: f.relative_path
+        )
+    return fit, val, class_names_for(files)
 
 
-def make_optimizer(args, net: EmbeddingNet, learning: list) -> torch.optim.Optimizer:
-    """The head learns at ``--head-lr``, the unfrozen stages at ``--lr``."""
-    head_ids = {id(p) for p in net.head.parameters()}
-    groups = [
-        {"params": list(net.head.parameters()), "lr": args.head_lr},
-        {"params": [p for p in learning if id(p) not in head_ids], "lr": args.lr},
-    ]
-    if args.optimizer == "adamw":
-        return torch.optim.AdamW(groups, weight_decay=args.weight_decay)
-    return torch.optim.SGD(groups, momentum=0.9, weight_decay=args.weight_decay, nesterov=True)
+def default_out() -> Path:
+    """Under the data folder, where ``make up`` looks for a checkpoint."""
+    from services.settings import StorageSettings
+
+    return StorageSettings().dataset_root.parent.parent / "checkpoints" / "finetuned.pt"
 
 
-@dataclass
-class Run:
-    """Everything one fine-tuning run holds between epochs (and saves to resume)."""
-
-    net: EmbeddingNet
-    train: Step
-    validate: Step
-    train_loader: DataLoader
-    val_loader: DataLoader
-    class_names: list[str]
-    best_top1: float = -1.0
-    start_epoch: int = 0
-    history: list[dict] = field(default_factory=list)
-
-    def state(self) -> dict:
-        return {
-            "model": self.net.state_dict(),
-            "optimizer": self.train.optimizer.state_dict(),
-            "scheduler": self.train.scheduler.state_dict(),
-            "scaler": self.train.scaler.state_dict(),
-            "epoch": len(self.history),
-            "best_top1": self.best_top1,
-            "history": self.history,
-        }
-
-    def resume(self, state: dict) -> None:
-        self.net.load_state_dict(state["model"])
-        self.train.optimizer.load_state_dict(state["optimizer"])
-        self.train.scheduler.load_state_dict(state["scheduler"])
-        self.train.scaler.load_state_dict(state["scaler"])
-        self.start_epoch, self.best_top1 = state["epoch"], state["best_top1"]
-        self.history = state["history"]
+def labels_of(files: list[ImageFile], class_names: list[str]) -> list[int]:
+    index = {breed_key(name): i for i, name in enumerate(class_names)}
+    return [index[breed_key(f.breed)] for f in files]
 
 
-def prepare(args, net: EmbeddingNet, files, class_names, device: torch.device) -> Run:
-    prefixes = trainable_prefixes(args.arch, args.train_stages)
-    optimizer = make_optimizer(args, net, freeze(net, prefixes))
-    options = {
-        "batch_size": args.batch_size,
-        "num_workers": args.workers,
-        "pin_memory": device.type == "cuda",
-        "persistent_workers": args.workers > 0,
-    }
-    train_files, val_files = files
-    train_loader = DataLoader(
-        LabelledImages(train_files, class_names, train_transform(args.arch)),
-        shuffle=True,
-        drop_last=len(train_files) > args.batch_size,
-        **options,
-    )
-    val_transform = preprocess_transform(BACKBONES[args.arch])
-    val_loader = DataLoader(LabelledImages(val_files, class_names, val_transform), **options)
-    steps = min(len(train_loader), args.max_steps or len(train_loader))
-    schedule = warmup_cosine(steps * args.epochs, int(args.warmup_epochs * steps))
-    common = {
-        "device": device,
-        "criterion": nn.CrossEntropyLoss(label_smoothing=args.label_smoothing),
-        "prefixes": prefixes,
-        "use_amp": device.type == "cuda",
-        "max_steps": args.max_steps,
-        "progress": not args.no_progress,
-    }
-    train = Step(
+def train_cached(args, net: TunedNet, files, class_names, device) -> tuple[list, object]:
+    fit, val = files
+    common = {"cache_dir": args.cache_dir, "device": device, "workers": args.workers}
+    common.update(seed=args.seed, progress=not args.no_progress)
+    stages = args.train_stages
+    fit_cache = trunk_features(
+        net.trunk,
+        args.arch,
+        stages,
+        fit,
+        labels_of(fit, class_names),
+        views=args.views,
+        desc="trunk (training views)",
         **common,
-        optimizer=optimizer,
-        scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, schedule),
-        scaler=torch.amp.GradScaler(device.type, enabled=device.type == "cuda"),
     )
-    return Run(net, train, Step(**common), train_loader, val_loader, class_names)
+    val_cache = trunk_features(
+        net.trunk,
+        args.arch,
+        stages,
+        val,
+        labels_of(val, class_names),
+        views=1,
+        desc="trunk (validation)",
+        **common,
+    )
+    options = CachedOptions(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        head_lr=args.head_lr,
+        weight_decay=args.weight_decay,
+        label_smoothing=args.label_smoothing,
+        metric_loss=args.metric_loss,
+        metric_weight=args.metric_weight,
+        patience=args.patience,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    history = train_on_cache(net, fit_cache, val_cache, options)
+    return history, val_cache
 
 
-def train_epochs(args, run: Run, run_args: dict) -> None:
-    """Train and validate each epoch; keep the best checkpoint and the state to resume."""
+def train_end_to_end(args, net: TunedNet, files, class_names, device) -> tuple[list, object]:
+    run = prepare(args, net, files, class_names, device)
     last_path = Path(f"{args.out}.last.pt")
-    epochs = range(run.start_epoch, args.epochs)
-    bar = tqdm(epochs, desc="epochs", unit="epoch", initial=run.start_epoch, total=args.epochs)
-    for epoch in bar:
-        started = time.perf_counter()
-        train = run_epoch(run.net, run.train_loader, run.train, f"train {epoch + 1}")
-        val = run_epoch(run.net, run.val_loader, run.validate, f"val {epoch + 1}")
-        record = {
-            "epoch": epoch + 1,
-            "train_loss": round(train.loss, 4),
-            "train_top1": round(train.top1, 4),
-            "train_images_per_s": train.images_per_s,
-            "val_loss": round(val.loss, 4),
-            "val_top1": round(val.top1, 4),
-            "val_top5": round(val.top5, 4),
-            "seconds": round(time.perf_counter() - started, 1),
-        }
-        if not all_finite(run.net):  # a finite loss can still hide a diverged weight
-            raise NonFiniteLoss(f"weights are not finite after epoch {epoch + 1}; not saved")
-        run.history.append(record)
-        bar.set_postfix(val_top1=record["val_top1"], loss=record["train_loss"])
-        log.info("epoch done", extra=record)
-        if val.top1 > run.best_top1:
-            run.best_top1 = val.top1
-            extra = {"class_names": run.class_names, "metrics": record, "history": run.history}
-            fingerprint = save_checkpoint(args.out, run.net, args.arch, **extra, args=run_args)
-            log.info("best checkpoint saved", extra={"path": str(args.out), "fp": fingerprint})
-        torch.save(run.state(), last_path)
+    if args.resume and last_path.exists():
+        run.resume(torch.load(last_path, map_location="cpu", weights_only=True))
+        log.info("resumed", extra={"from": str(last_path), "epoch": run.start_epoch})
+    train_epochs(args, run)
+    val = files[1]
+    val_cache = trunk_features(
+        net.trunk,
+        args.arch,
+        args.train_stages,
+        val,
+        labels_of(val, class_names),
+        views=1,
+        cache_dir=args.cache_dir,
+        device=device,
+        workers=args.workers,
+        seed=args.seed,
+        progress=not args.no_progress,
+        desc="trunk (validation)",
+    )
+    return run.history, val_cache
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging("finetune")
+    started = time.perf_counter()
+    if args.find_data:
+        images = find_data(args.out.parent.parent)
+        if images is None:
+            return 2
+        args.images = images
     try:
         check_writable(args.out.parent)  # before hours of training that could not be saved
-        args.arch, (backbone, classifier) = initial_backbone(args.arch, args.weights, args.seed)
+        args.arch, built = initial_backbone(args.arch, args.weights, args.seed)
     except (NotWritable, WeightsUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.weights == "random":
         log.warning("RANDOM WEIGHTS: plumbing test only, the result is meaningless")
+    stages = args.train_stages or DEFAULT_STAGES[args.arch]
+    if not 1 <= stages <= len(BACKBONES[args.arch].stages):
+        raise SystemExit(
+            f"--train-stages must be between 1 and {len(BACKBONES[args.arch].stages)} "
+            f"for {args.arch}"
+        )
+    args.train_stages = stages
+    args.cache_dir = args.cache_dir or args.out.parent / "feature-cache"
     torch.manual_seed(args.seed)
     device = choose_device(args.device)
-    train_files, val_files, class_names = select_data(args)
-    head = nn.Linear(BACKBONES[args.arch].dim, len(class_names))
-    net = EmbeddingNet(backbone, classifier, head)  # the ImageNet classifier stays frozen
-    net.to(device).to(memory_format=torch.channels_last)
-    run = prepare(args, net, (train_files, val_files), class_names, device)
-    last_path = Path(f"{args.out}.last.pt")
-    if args.resume and last_path.exists():
-        run.resume(torch.load(last_path, map_location="cpu", weights_only=True))
-        log.info("resumed", extra={"from": str(last_path), "epoch": run.start_epoch})
+    mode = (
+        args.mode if args.mode != "auto" else ("end-to-end" if device.type == "cuda" else "cached")
+    )
+    fit, val, class_names = select_data(args)
+    net = tuned_net(args.arch, built, stages, len(class_names)).to(device)
     log.info(
         "fine-tuning",
         extra={
             "arch": args.arch,
+            "mode": mode,
             "device": str(device),
-            "train_images": len(train_files),
-            "val_images": len(val_files),
+            "stages": stages,
+            "train_images": len(fit),
+            "val_images": len(val),
             "classes": len(class_names),
-            "learning": run.train.prefixes,
         },
     )
-    run_args = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    train = train_cached if mode == "cached" else train_end_to_end
     try:
-        train_epochs(args, run, run_args)
+        history, val_cache = train(args, net, (fit, val), class_names, device)
     except NonFiniteLoss as error:
-        kept = f"; the best checkpoint so far ({args.out}) is kept" if run.history else ""
-        print(f"error: {error}{kept}", file=sys.stderr)
+        print(f"error: {error}; nothing was saved", file=sys.stderr)
         return 3
-    summary = {"checkpoint": str(args.out), "best_val_top1": round(run.best_top1, 4)}
-    print(json.dumps({**summary, "history": run.history}))
+    net.to("cpu")
+    recipes = choose_recipe(net, val_cache)
+    chosen = {"mix": float(net.mix), "look": "tuned" if float(net.look_tuned) else "imagenet"}
+    imagenet = next(r for r in recipes if r["mix"] == 0.0 and r["look"] == "imagenet")
+    best = next(r for r in recipes if r["mix"] == chosen["mix"] and r["look"] == chosen["look"])
+    run_args = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    metrics = {"validation": {"imagenet": imagenet, "fine_tuned": best}, "mode": mode}
+    metrics["seconds"] = round(time.perf_counter() - started, 1)
+    fingerprint = save_checkpoint(
+        args.out,
+        net,
+        args.arch,
+        class_names=class_names,
+        train_stages=stages,
+        metrics=metrics,
+        history=history,
+        recipes=recipes,
+        args=run_args,
+    )
+    summary = {"checkpoint": str(args.out), "fingerprint": fingerprint, **metrics}
+    print(json.dumps({**summary, "recipe": chosen, "history": history}))
     return 0
 
 

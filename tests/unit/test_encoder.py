@@ -12,10 +12,10 @@ from encoder.checkpoint import WeightsUnavailable, save_checkpoint
 from encoder.config import EncoderSettings
 from encoder.model import (
     BACKBONES,
-    EmbeddingNet,
     build_backbone,
     load_encoder,
     preprocess_transform,
+    tuned_net,
 )
 from services.schema import unpack_vector
 from tests.support.synthetic import image_bytes, jpeg_bytes, make_image
@@ -123,12 +123,14 @@ def test_http_errors_are_json(lite_app):
 
 def test_checkpoint_with_head_round_trips_into_the_service(tmp_path):
     torch.manual_seed(0)
-    net = EmbeddingNet(
-        *build_backbone("efficientnet_lite0", pretrained=False), torch.nn.Linear(1280, 3)
+    net = tuned_net(
+        "efficientnet_lite0", build_backbone("efficientnet_lite0", pretrained=False), 2, 3
     )
     names = ["Chihuahua", "Japanese spaniel", "golden retriever"]
     path = tmp_path / "model.pt"
-    fingerprint = save_checkpoint(path, net, "efficientnet_lite0", class_names=names, metrics={})
+    fingerprint = save_checkpoint(
+        path, net, "efficientnet_lite0", class_names=names, metrics={}, train_stages=2
+    )
     app = create_app(EncoderSettings(checkpoint=str(path)))
     try:
         body = encode(app.test_client(), jpeg_bytes(5))
@@ -146,7 +148,7 @@ def test_checkpoint_errors_are_clear(tmp_path):
     with pytest.raises(WeightsUnavailable, match="does not exist"):
         load_encoder(checkpoint=tmp_path / "missing.pt")
     torch.save({"something": 1}, tmp_path / "other.pt")
-    with pytest.raises(WeightsUnavailable, match="not a dogsearch-checkpoint/2 checkpoint"):
+    with pytest.raises(WeightsUnavailable, match="not a dogsearch-checkpoint/3 checkpoint"):
         load_encoder(checkpoint=tmp_path / "other.pt")
 
 

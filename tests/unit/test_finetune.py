@@ -1,109 +1,153 @@
-"""Fine-tuning: only the chosen stages learn, and the checkpoint serves breed predictions."""
+"""Fine-tuning: train split only, only the tuned tail and head learn, the feature cache is
+invalidated by what changes its contents, a tiny run learns, and the encoder serves the result."""
 
 from __future__ import annotations
 
 import io
 import json
+import random
+from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image, ImageDraw
 
 from encoder.app import create_app
 from encoder.checkpoint import load_checkpoint
 from encoder.config import EncoderSettings
+from encoder.model import build_backbone, split_backbone
 from scripts.training import finetune
-from services.dataset import BreedList
-from tests.support.synthetic import jpeg_bytes, make_dataset, write_split_lists
+from scripts.training.feature_cache import cache_key, trunk_features
+from services.dataset import BreedList, iter_image_files
+from tests.support.synthetic import jpeg_bytes, write_split_lists
+
+BREEDS = (
+    "n02085620-Chihuahua",
+    "n02085782-Japanese_spaniel",
+    "n02099601-golden_retriever",
+    "n02104029-kuvasz",
+)
+HUES = ((200, 40, 40), (40, 170, 60), (40, 60, 200), (220, 200, 40))
+
+
+def coloured_dataset(root: Path, per_breed: int) -> Path:
+    """Each breed its own colour under random shapes: learnable, but not what ImageNet's
+    breed rows know, so the head starts near chance and must learn."""
+    images = root / "Images"
+    for b, folder in enumerate(BREEDS):
+        (images / folder).mkdir(parents=True)
+        for n in range(per_breed):
+            rng = random.Random(b * 100 + n)
+            image = Image.new("RGB", (256, 256), HUES[b])
+            draw = ImageDraw.Draw(image)
+            for _ in range(6):
+                x, y = rng.randrange(200), rng.randrange(200)
+                shade = tuple(rng.randrange(256) for _ in range(3))
+                draw.rectangle((x, y, x + rng.randrange(10, 50), y + 40), fill=shade)
+            image.save(images / folder / f"{folder[:9]}_{n + 1}.jpg", quality=90)
+    return images
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("ft")
-    images = make_dataset(root, per_breed=6)
-    return images, write_split_lists(images, root / "lists", train_per_breed=4)
+    images = coloured_dataset(root, per_breed=12)
+    return images, write_split_lists(images, root / "lists", train_per_breed=10)
 
 
-def run(dataset, out, *extra: str) -> dict:
+def run(dataset, out: Path, *extra: str) -> dict:
     images, lists = dataset
-    argv = [
-        str(images),
-        "--lists",
-        str(lists),
-        "--weights",
-        "random",
-        "--batch-size",
-        "4",
-        "--workers",
-        "0",
-        "--max-steps",
-        "2",
-        "--out",
-        str(out),
-        *extra,
-    ]
-    assert finetune.main(argv) == 0
+    args = [str(images), "--lists", str(lists), "--arch", "efficientnet_lite0", "--workers", "0"]
+    args += ["--views", "2", "--val-share", "0.3", "--out", str(out), "--no-progress", *extra]
+    assert finetune.main(args) == 0
     return load_checkpoint(out)
 
 
-def backbone_state(payload: dict) -> dict[str, torch.Tensor]:
-    return {
-        name.removeprefix("backbone."): tensor
-        for name, tensor in payload["state_dict"].items()
-        if name.startswith("backbone.")
-    }
+def test_the_test_split_is_never_selected(dataset):
+    images, lists = dataset
+    args = finetune.parse_args([str(images), "--lists", str(lists), "--val-share", "0.3"])
+    fit, val, _ = finetune.select_data(args)
+    test = {line.split()[0] for line in (lists / "test_list.txt").read_text().splitlines()}
+    chosen = [f.relative_path for f in fit + val]
+    assert len(chosen) == 40 and not set(chosen) & test
+    assert not {f.relative_path for f in fit} & {f.relative_path for f in val}
+    assert {f.breed for f in val} == {f.breed for f in fit}  # every breed validates
 
 
-def test_only_layer4_and_the_head_change_by_default(dataset, tmp_path, capsys):
-    payload = run(dataset, tmp_path / "resnet.pt", "--epochs", "1")
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["history"][0]["epoch"] == 1
-    before = finetune.initial_backbone("resnet152", "random", finetune.RANDOM_SEED)[1][
-        0
-    ].state_dict()
-    after = backbone_state(payload)
-    assert before.keys() == after.keys()
-    changed = {name for name in before if not torch.equal(before[name], after[name])}
-    assert changed, "nothing learned"
-    assert all(name.startswith("layer4.") for name in changed), sorted(changed)[:5]
-    # Frozen BatchNorm kept its running statistics (it stayed in eval mode).
-    assert "layer3.35.bn3.running_mean" not in changed
-    assert "layer4.2.bn3.running_mean" in changed
-    assert payload["class_names"][:120] == list(BreedList.load().names)
-    assert payload["arch"] == "resnet152" and payload["args"]["train_stages"] == 1
-    assert payload["metrics"]["epoch"] == 1 and "val_top1" in payload["metrics"]
+def test_a_test_split_photo_stops_the_run(dataset, monkeypatch):
+    images, lists = dataset
+    every_file = list(iter_image_files(images))
+    monkeypatch.setattr(finetune, "select_files", lambda *a, **k: every_file)
+    args = finetune.parse_args([str(images), "--lists", str(lists)])
+    with pytest.raises(finetune.TestSplitRefused, match="test-split"):
+        finetune.select_data(args)
 
 
-def test_two_stages_and_the_offline_backbone(dataset, tmp_path):
-    payload = run(
-        dataset,
-        tmp_path / "lite.pt",
-        "--arch",
-        "efficientnet_lite0",
-        "--train-stages",
-        "2",
-        "--optimizer",
-        "sgd",
+def test_the_cache_key_follows_the_trunk_the_recipe_and_the_photos(dataset):
+    images, _ = dataset
+    files = sorted(iter_image_files(images), key=lambda f: f.relative_path)
+    backbone, _ = build_backbone("efficientnet_lite0", pretrained=False)
+    trunk, _ = split_backbone("efficientnet_lite0", backbone, 2)
+    key = cache_key("efficientnet_lite0", 2, trunk, files, 2)
+    assert key == cache_key("efficientnet_lite0", 2, trunk, files, 2)
+    assert key != cache_key("efficientnet_lite0", 2, trunk, files, 3)  # the view recipe
+    assert key != cache_key("efficientnet_lite0", 2, trunk, files[1:], 2)
+    with torch.no_grad():
+        next(trunk.parameters()).add_(0.01)
+    assert key != cache_key("efficientnet_lite0", 2, trunk, files, 2)  # the trunk's weights
+
+
+def test_the_cache_is_computed_once_and_equals_the_trunk(dataset, tmp_path):
+    images, _ = dataset
+    files = sorted(iter_image_files(images), key=lambda f: f.relative_path)[:6]
+    backbone, _ = build_backbone("efficientnet_lite0", pretrained=True)
+    trunk, _ = split_backbone("efficientnet_lite0", backbone, 2)
+    options = {"views": 2, "cache_dir": tmp_path, "workers": 0, "progress": False}
+    built = trunk_features(trunk, "efficientnet_lite0", 2, files, [0] * 6, **options)
+    again = trunk_features(trunk, "efficientnet_lite0", 2, files, [0] * 6, **options)
+    assert built.features.shape == (6, 2, 192, 7, 7) and again.built_s == 0
+    assert torch.equal(built.features, again.features)
+    from encoder.model import BACKBONES, preprocess_transform
+    from services.imaging import decode_image
+
+    image = decode_image(files[0].path.read_bytes(), draft_size=(256, 256)).image
+    with torch.no_grad():
+        direct = trunk.eval()(preprocess_transform(BACKBONES["efficientnet_lite0"])(image)[None])
+    assert torch.allclose(built.features[0, 0].float(), direct[0], atol=0.02, rtol=0.01)
+    mirrored = built.features[0, 1].float()
+    assert not torch.allclose(mirrored, direct[0], atol=0.02)  # view 1 is the mirror image
+
+
+def test_a_tiny_fine_tune_learns_and_only_the_tuned_tail_and_head_change(dataset, tmp_path):
+    out = tmp_path / "tiny.pt"
+    options = ["--epochs", "8", "--batch-size", "8", "--lr", "3e-4", "--head-lr", "1e-2"]
+    payload = run(dataset, out, *options, "--patience", "3")
+    history = payload["history"]
+    assert history[0]["epoch"] == 0  # before training: the ImageNet breed rows
+    best = max(h["val_top1"] for h in history)
+    assert best >= 0.6 > 1 / len(BREEDS) and best > history[0]["val_top1"] + 0.2, history
+    before = build_backbone("efficientnet_lite0", pretrained=True)[0].state_dict()
+    state = payload["state_dict"]
+    tail_names = [n for n in state if n.startswith("imagenet_tail.")]
+    assert tail_names and payload["train_stages"] == 2
+    net = finetune.tuned_net(
+        "efficientnet_lite0", build_backbone("efficientnet_lite0", pretrained=True), 2, 120
     )
-    before = finetune.initial_backbone("efficientnet_lite0", "random", finetune.RANDOM_SEED)[1][0]
-    after = backbone_state(payload)
-    changed = {n for n, t in before.state_dict().items() if not torch.equal(t, after[n])}
-    prefixes = ("conv_head.", "bn2.", "blocks.6.")
-    assert any(n.startswith("blocks.6.") for n in changed)
-    assert all(n.startswith(prefixes) for n in changed), sorted(changed)[:5]
+    reference = net.state_dict()
+    changed = {n for n in state if n in reference and not torch.equal(state[n], reference[n])}
+    assert changed and all(n.startswith(("tuned_tail.", "head.", "mix", "look")) for n in changed)
+    assert any(n.startswith("tuned_tail.") for n in changed)
+    assert len(before) > 0 and payload["class_names"][:120] == list(BreedList.load().names)
+    validation = payload["metrics"]["validation"]
+    assert set(validation) == {"imagenet", "fine_tuned"}
+    assert len(payload["recipes"]) == 10 and payload["metrics"]["mode"] == "cached"
 
 
-def test_resume_continues_from_the_last_epoch(dataset, tmp_path, capsys):
-    out = tmp_path / "resume.pt"
-    run(dataset, out, "--arch", "efficientnet_lite0", "--epochs", "1")
-    capsys.readouterr()
-    run(dataset, out, "--arch", "efficientnet_lite0", "--epochs", "2", "--resume")
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert [h["epoch"] for h in summary["history"]] == [1, 2]
-
-
-def test_the_checkpoint_serves_breed_predictions(dataset, tmp_path):
+def test_the_checkpoint_serves_breed_predictions(dataset, tmp_path, capsys):
     path = tmp_path / "serve.pt"
-    payload = run(dataset, path, "--arch", "efficientnet_lite0", "--epochs", "1")
+    payload = run(dataset, path, "--epochs", "1")
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["fingerprint"] == payload["fingerprint"]
     app = create_app(EncoderSettings(checkpoint=str(path), top_k_predictions=5))
     try:
         data = {"image": [(io.BytesIO(jpeg_bytes(3)), "dog.jpg")]}
@@ -120,18 +164,42 @@ def test_the_checkpoint_serves_breed_predictions(dataset, tmp_path):
     assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1.0001
 
 
+def test_end_to_end_mode_trains_the_same_layers(dataset, tmp_path):
+    payload = run(dataset, tmp_path / "e2e.pt", "--mode", "end-to-end", "--epochs", "1")
+    payload2 = run(dataset, tmp_path / "e2e2.pt", "--mode", "end-to-end", "--epochs", "2")
+    assert payload["metrics"]["mode"] == "end-to-end" and len(payload2["history"]) == 2
+    reference = finetune.tuned_net(
+        "efficientnet_lite0", build_backbone("efficientnet_lite0", pretrained=True), 2, 120
+    ).state_dict()
+    state = payload["state_dict"]
+    changed = {n for n in state if not torch.equal(state[n], reference[n])}
+    assert any(n.startswith("tuned_tail.") for n in changed)
+    assert all(n.startswith(("tuned_tail.", "head.", "mix", "look")) for n in changed), changed
+
+
+def test_resnet152_takes_the_same_path_with_layer4_learning(dataset, tmp_path):
+    images, lists = dataset
+    out = tmp_path / "resnet.pt"
+    args = [str(images), "--lists", str(lists), "--arch", "resnet152", "--weights", "random"]
+    args += ["--per-breed", "3", "--views", "1", "--epochs", "1", "--workers", "0"]
+    assert finetune.main([*args, "--out", str(out), "--no-progress"]) == 0
+    payload = load_checkpoint(out)
+    assert payload["arch"] == "resnet152" and payload["train_stages"] == 1
+    assert any(n.startswith("tuned_tail.0.2.") for n in payload["state_dict"])  # layer4's
+
+
 def test_bad_stage_count_is_refused(dataset, tmp_path):
     with pytest.raises(SystemExit, match="train-stages"):
-        run(dataset, tmp_path / "x.pt", "--arch", "efficientnet_lite0", "--train-stages", "9")
+        run(dataset, tmp_path / "x.pt", "--train-stages", "9")
 
 
 def test_a_diverging_run_stops_with_a_clear_message_and_saves_nothing(dataset, tmp_path, capsys):
     images, lists = dataset
     out = tmp_path / "diverged.pt"
-    argv = [str(images), "--lists", str(lists), "--weights", "random", "--batch-size", "4"]
-    argv += ["--workers", "0", "--max-steps", "2", "--epochs", "2", "--out", str(out)]
-    argv += ["--arch", "efficientnet_lite0", "--lr", "1e30", "--head-lr", "1e30"]
-    assert finetune.main(argv) == 3
+    args = [str(images), "--lists", str(lists), "--arch", "efficientnet_lite0", "--workers", "0"]
+    args += ["--views", "1", "--epochs", "2", "--out", str(out), "--no-progress"]
+    args += ["--lr", "1e30", "--head-lr", "1e30"]
+    assert finetune.main(args) == 3
     error = capsys.readouterr().err
     assert "diverged" in error and "--lr" in error
-    assert not out.exists() and not (tmp_path / "diverged.pt.last.pt").exists()
+    assert not out.exists()

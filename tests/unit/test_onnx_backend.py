@@ -12,7 +12,7 @@ import torch
 from encoder.app import create_app
 from encoder.checkpoint import save_checkpoint
 from encoder.config import EncoderSettings
-from encoder.model import EmbeddingNet, build_backbone, load_encoder
+from encoder.model import build_backbone, load_encoder, tuned_net
 from encoder.onnx_backend import BackendUnavailable, OnnxEmbedder, choose_embed, wants_onnx
 from tests.support.synthetic import jpeg_bytes, make_image
 
@@ -27,11 +27,11 @@ def batch_of(encoder, count: int = 3) -> torch.Tensor:
 def with_head(tmp_path_factory):
     """A lite0 checkpoint with a 3-way head, so the export carries logits too."""
     torch.manual_seed(0)
-    net = EmbeddingNet(
-        *build_backbone("efficientnet_lite0", pretrained=False), torch.nn.Linear(1280, 3)
+    net = tuned_net(
+        "efficientnet_lite0", build_backbone("efficientnet_lite0", pretrained=False), 2, 3
     )
     path = tmp_path_factory.mktemp("ckpt") / "head.pt"
-    save_checkpoint(path, net, "efficientnet_lite0", class_names=["a", "b", "c"])
+    save_checkpoint(path, net, "efficientnet_lite0", class_names=["a", "b", "c"], train_stages=2)
     return load_encoder(checkpoint=path, device="cpu")
 
 
