@@ -47,7 +47,7 @@ class ModelInfo:
     # Calibrated with the model's vector recipe (encoder/understanding.py): a photo is a dog
     # from ``dog_threshold``; a best result is a strong match from ``match_strong``, no close
     # match below ``match_weak``.
-    dog_threshold: float = 0.15
+    dog_threshold: float = 0.5
     match_strong: float = 0.93
     match_weak: float = 0.6
     # The vector's leading ``appearance_dims`` are the photo's look (pooled features), the rest

@@ -146,7 +146,7 @@ SEARCH = Reply(
             "width": 640,
             "height": 480,
             "predictions": [{"breed": "beagle", "breed_id": 11, "probability": 0.91}],
-            "dog": {"is_dog": True, "score": 0.98, "threshold": 0.15},
+            "dog": {"is_dog": True, "score": 0.98, "threshold": 0.5},
         },
         "match": MATCH_EXAMPLE,
         **RANKED_EXAMPLE,

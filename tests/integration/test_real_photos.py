@@ -204,7 +204,7 @@ def test_cats_are_told_apart_from_dogs(real, stanford_sample: Path):
             "dogs_as_dogs": dogs_taken_for_dogs,
         }
     )
-    assert cats_taken_for_dogs <= 0.2 * len(cats)
+    assert cats_taken_for_dogs <= 0.05 * len(cats)  # 0.8 % of 514 held-out cats (README)
     assert dogs_taken_for_dogs >= 0.97 * len(dogs)
 
     least_doglike = min(range(len(cats)), key=lambda i: cats[i].dog_score)

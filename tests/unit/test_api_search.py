@@ -167,7 +167,7 @@ def test_every_photo_search_says_what_the_photo_looks_like_and_how_close_the_mat
         "breed_id": 56,
         "probability": 0.9,
     }
-    assert body["query"]["dog"] == {"is_dog": True, "score": 0.93, "threshold": 0.15}
+    assert body["query"]["dog"] == {"is_dog": True, "score": 0.93, "threshold": 0.5}
     assert body["match"]["strength"] == "strong"  # the photo itself is in the index
     assert body["match"]["best_similarity"] == pytest.approx(1.0, abs=1e-4)
     similar = api.client.get(f"/api/images/{api.id_of(api.files[0])}/similar").get_json()

@@ -17,6 +17,7 @@ from encoder.model import (
     preprocess_transform,
     tuned_net,
 )
+from encoder.understanding import DOG_THRESHOLD
 from services.schema import unpack_vector
 from tests.support.synthetic import image_bytes, jpeg_bytes, make_image
 
@@ -164,6 +165,6 @@ def test_a_dog_is_told_from_a_cat_and_its_breed_is_guessed(lite_app):
     photos = sorted(golden.glob("*.jpg"))[:3] + sorted(cats.iterdir())[:3]
     body = encode(lite_app.test_client(), *(p.read_bytes() for p in photos))
     dogs, others = body["results"][:3], body["results"][3:]
-    assert all(r["dog_score"] >= 0.15 for r in dogs), [r["dog_score"] for r in dogs]
-    assert all(r["dog_score"] < 0.15 for r in others), [r["dog_score"] for r in others]
+    assert all(r["dog_score"] >= DOG_THRESHOLD for r in dogs), [r["dog_score"] for r in dogs]
+    assert all(r["dog_score"] < DOG_THRESHOLD for r in others), [r["dog_score"] for r in others]
     assert [r["predictions"][0]["breed"] for r in dogs] == ["golden retriever"] * 3
