@@ -350,3 +350,23 @@ def test_a_write_asks_for_the_key_in_the_page_then_succeeds(chromium, console, k
     assert restored.status_code == 200
     page.context.close()
     assert console.unexpected() == [], "the page logged errors"
+
+
+def test_a_photo_deleted_from_a_photo_searchs_results_leaves_them(page, lib_stack):
+    """▲ It stayed in the grid after a delete from the large view; "More like this" on it
+    then said "Photo not found". Undo puts it back in its place."""
+    photo = sorted(iter_image_files(lib_stack.dataset_root), key=lambda f: f.relative_path)[7]
+    page.set_input_files("#photo-input", str(photo.path))
+    wait_until_settled(page)
+    ids = card_ids(page)
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text(f"{len(ids)} similar photos")
+    page.locator("#grid .card").nth(1).click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete…").click()
+    expect(page.locator(f"#grid img[src$='{ids[1]}']")).to_have_count(0)
+    assert card_ids(page) == [ids[0], *ids[2:]]
+    expect(heading).to_have_text(f"{len(ids) - 1} similar photos")
+    page.locator("#toast").get_by_role("button", name="Undo").click()
+    expect(page.locator(f"#grid img[src$='{ids[1]}']")).to_have_count(1)
+    assert card_ids(page) == ids
