@@ -105,9 +105,10 @@ def test_relabel_and_delete_from_the_large_view(page, lib_stack):
     assert_gone(lib_stack, target)
 
 
-def add_resized_copy(stack) -> tuple[str, str]:
-    """A slightly resized copy of a dataset photo, added through the API: (copy id, original id)."""
-    original = sorted(iter_image_files(stack.dataset_root), key=lambda f: f.relative_path)[0]
+def add_resized_copy(stack, n: int = 0) -> tuple[str, str]:
+    """A slightly resized copy of the ``n``-th dataset photo, added through the API:
+    (copy id, original id)."""
+    original = sorted(iter_image_files(stack.dataset_root), key=lambda f: f.relative_path)[n]
     data = original.path.read_bytes()
     image = Image.open(io.BytesIO(data))
     out = io.BytesIO()
@@ -370,3 +371,41 @@ def test_a_photo_deleted_from_a_photo_searchs_results_leaves_them(page, lib_stac
     page.locator("#toast").get_by_role("button", name="Undo").click()
     expect(page.locator(f"#grid img[src$='{ids[1]}']")).to_have_count(1)
     assert card_ids(page) == ids
+
+
+def dup_layout(page) -> list[list[str]]:
+    """The near-duplicates view as shown: each group's photo ids, in order."""
+    return page.locator(".dup-group").evaluate_all(
+        "groups => groups.map(g => [...g.querySelectorAll('img')]"
+        ".map(i => i.getAttribute('src').split('/').pop()))"
+    )
+
+
+def test_undo_in_near_duplicates_puts_every_group_back_as_it_was(page, lib_stack):
+    """▲ After delete A and Undo, "Delete…" on B said "This is the last copy left in its
+    group" (A was back), and the groups came back in another order."""
+    live = []
+    for n in range(1, 12):  # originals the other tests have not deleted
+        copy_id, original_id = add_resized_copy(lib_stack, n)
+        if requests.get(f"{lib_stack.api_url}/api/images/{original_id}", timeout=10).ok:
+            live.append((copy_id, original_id))
+        if len(live) == 2:
+            break
+    (copy_id, original_id), _ = live
+    page.get_by_role("link", name="Near-duplicates").click()
+    group = page.locator(".dup-group").filter(has=page.locator(f"img[src$='{original_id}']"))
+    expect(group.locator(".card")).to_have_count(2)
+    before = dup_layout(page)
+    original = group.locator("li").filter(has=page.locator(f"img[src$='{original_id}']"))
+    page.once("dialog", lambda dialog: dialog.accept())
+    original.get_by_role("button", name="Delete").click()
+    expect(page.locator(f"#grid img[src$='{copy_id}']")).to_have_count(0)  # its group went
+    page.locator("#toast").get_by_role("button", name="Undo").click()
+    expect(page.locator(f"#grid img[src$='{original_id}']")).to_have_count(1)
+    assert dup_layout(page) == before
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    copy = group.locator("li").filter(has=page.locator(f"img[src$='{copy_id}']"))
+    copy.get_by_role("button", name="Delete").click()
+    expect(page.locator(f"#grid img[src$='{copy_id}']")).to_have_count(1)
+    assert questions and "last copy" not in questions[0], questions
