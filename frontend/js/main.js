@@ -10,6 +10,7 @@ import { setBusy, showEmpty, showError, showNote } from "./feedback.js";
 import { renderFooter } from "./footer.js";
 import { focusCard, itemsOf } from "./grid.js";
 import { Lightbox } from "./lightbox.js";
+import { PHOTO_NOT_KEPT } from "./messages.js";
 import { listenForPhotos } from "./photo-input.js";
 import { go, readState } from "./state.js";
 import { browse } from "./views/browse.js";
@@ -30,7 +31,7 @@ const BUSY = {
 let openedFrom = null; // the grid the large view was opened on
 
 const lightbox = new Lightbox({
-  onMoreLikeThis: (item) => navigate({ similar: item.id, ...currentOptions() }),
+  onMoreLikeThis: (item) => navigate({ similar: item.id, ...currentOptions() }, { replace: true }),
   onClosed: (item, index) => {
     const list = openedFrom?.isConnected ? openedFrom : $("grid");
     const card = item && list.querySelector(`button.card[data-id="${item.id}"]`);
@@ -50,8 +51,7 @@ async function show(state, token) {
   if (view === "similar") await similar(state, token);
   else if (view === "duplicates") await duplicatesView(state, token);
   else if (view === "deleted") await deletedView(state, token);
-  else if (view === "photo" && app.photo) photoResults();
-  else if (view === "photo") navigate({ view: null }, { replace: true, focus: false });
+  else if (view === "photo") photoResults();
   else await browse(state, token);
 }
 
@@ -59,7 +59,11 @@ async function show(state, token) {
 async function render(state, { keep = false } = {}) {
   const token = ++app.token;
   const notes = [...state.corrections];
-  const checked = checkRestrict(state, (text) => notes.push(text));
+  let checked = checkRestrict(state, (text) => notes.push(text));
+  if (checked.view === "photo" && !app.photo) {
+    notes.push(PHOTO_NOT_KEPT); // a reload or a new tab: the photo stayed in the old page
+    checked = { ...checked, view: null };
+  }
   if (notes.length) go(checked, { replace: true }); // the URL now says what is shown
   state = checked;
   enableCrop(false);
@@ -156,7 +160,7 @@ function wire() {
   linkTo("duplicates-link", { view: "duplicates" });
   linkTo("deleted-link", { view: "deleted" });
   listenForPhotos((file) => searchByPhoto(file));
-  window.addEventListener("popstate", () => render(readState()));
+  window.addEventListener("popstate", () => lightbox.popped() || render(readState()));
   if (window.matchMedia("(max-width: 720px)").matches) $("search-options").open = false;
 }
 

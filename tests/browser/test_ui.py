@@ -329,3 +329,31 @@ def test_breed_filter_that_matches_nothing_says_so(page):
     expect(page.locator("#breed-none")).to_have_text("No breed matches \u201czebra\u201d.")
     page.get_by_label("Filter breeds").fill("")
     expect(page.locator("#breed-none")).to_be_hidden()
+
+
+def test_back_closes_the_large_view_and_stays_on_the_page(page):
+    """▲ Back with the large view open left the page (here: for "All breeds") instead."""
+    page.get_by_role("link", name="Chihuahua 8").click()
+    expect(page.locator("#grid .card")).to_have_count(8)
+    dialog = page.get_by_role("dialog")
+    page.locator("#grid .card").nth(2).click()
+    expect(dialog).to_be_visible()
+    page.go_back()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Chihuahua")
+    assert query(page) == {"breed": ["Chihuahua"]}
+    expect(page.locator("#grid .card").nth(2)).to_be_focused()
+    page.locator("#grid .card").nth(2).click()  # closed with Esc, it leaves no entry behind
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.go_back()
+    expect(page.get_by_role("heading", level=1)).to_have_text("All breeds")
+    expect(dialog).to_be_hidden()
+
+
+def test_a_reloaded_photo_search_says_so_and_corrects_the_link(page, ui_stack):
+    """▲ ``?view=photo`` went to "All breeds" without a word."""
+    page.goto(f"{ui_stack.api_url}/?view=photo")
+    expect(page.locator("#note")).to_contain_text("not kept")
+    expect(page.get_by_role("heading", level=1)).to_have_text("All breeds")
+    assert query(page) == {}
