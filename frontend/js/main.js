@@ -6,7 +6,7 @@ import { actions, app, findBreed } from "./context.js";
 import { checkRestrict, currentOptions, initControls, renderBreedChoices, rerunSearch, syncControls } from "./controls.js";
 import { $ } from "./dom.js";
 import { download, resultsAsCsv, resultsAsJson } from "./export.js";
-import { setBusy, showEmpty, showError, showNote } from "./feedback.js";
+import { initToast, setBusy, showEmpty, showError, showNote } from "./feedback.js";
 import { renderFooter } from "./footer.js";
 import { focusCard, itemsOf } from "./grid.js";
 import { Lightbox } from "./lightbox.js";
@@ -98,7 +98,9 @@ function navigate(partial, { replace = false, focus = true } = {}) {
 /** The same view with fresh data; focus stays on the card at the same place. */
 async function refresh() {
   const cards = [...$("grid").querySelectorAll(":scope > li > button.card")];
-  const focused = cards.indexOf(document.activeElement);
+  // On a card or one of its buttons (Restore): after the refresh, the card now at its place.
+  const on = document.activeElement?.closest?.("#grid > li")?.querySelector(":scope > button.card");
+  const focused = cards.indexOf(on);
   const lost = document.activeElement === document.body;
   await render(readState(), { keep: true });
   if (focused >= 0 || lost) focusCard($("grid"), Math.max(focused, 0), $("main"));
@@ -138,6 +140,7 @@ function wire() {
   initBreeds();
   initPhotoSearch();
   initWriteKeyDialog();
+  initToast();
   initControls((options) => rerunSearch(options, searchByPhoto));
   $("prev-page").addEventListener("click", () => navigate({ ...readState(), page: readState().page - 1 }));
   $("next-page").addEventListener("click", () => navigate({ ...readState(), page: readState().page + 1 }));

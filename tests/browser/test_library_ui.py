@@ -409,3 +409,53 @@ def test_undo_in_near_duplicates_puts_every_group_back_as_it_was(page, lib_stack
     copy.get_by_role("button", name="Delete").click()
     expect(page.locator(f"#grid img[src$='{copy_id}']")).to_have_count(1)
     assert questions and "last copy" not in questions[0], questions
+
+
+def test_the_undo_toast_waits_for_the_keyboard_and_keeps_clear_of_the_footer(page, lib_stack):
+    """▲ It went after 10 s, about 50 Tabs away from the card focus was on, and covered the
+    footer."""
+    page.clock.install()
+    page.get_by_role("link", name=re.compile("^Chihuahua")).click()
+    expect(page.locator("#grid .card").first).to_be_visible()
+    target = card_ids(page)[0]
+    page.locator("#grid .card").first.focus()
+    page.keyboard.press("Enter")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete…").click()
+    toast = page.locator("#toast")
+    undo = toast.get_by_role("button", name="Undo")
+    expect(undo).to_be_visible()
+    assert undo.get_attribute("aria-keyshortcuts")
+    page.clock.run_for(15_000)
+    expect(undo).to_be_visible()
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    footer, box = page.locator("footer").bounding_box(), undo.bounding_box()
+    assert footer["y"] + footer["height"] <= box["y"], (footer, box)
+    toast.hover()  # it stays while the pointer (or focus) is on it
+    page.clock.run_for(60_000)
+    expect(undo).to_be_visible()
+    page.mouse.move(5, 5)
+    focused = page.evaluate("document.activeElement.closest('button.card')?.dataset.id ?? null")
+    assert focused  # focus stayed on the grid, where it was
+    page.keyboard.press("Control+z")  # the shortcut the toast announces
+    expect(page.locator(f"#grid img[src$='{target}']")).to_have_count(1)
+    expect(toast).to_contain_text("Restored")
+    page.clock.run_for(25_000)
+    expect(toast).to_be_hidden()
+
+
+def test_after_restore_focus_goes_to_the_next_deleted_photo(page, lib_stack):
+    """▲ Focus fell to <body> with the Restore button it was on."""
+    files = sorted(iter_image_files(lib_stack.dataset_root), key=lambda f: f.relative_path)
+    ids = [content_id(f.path.read_bytes()) for f in files if f.breed == "golden retriever"][-3:]
+    for image_id in ids:
+        requests.delete(f"{lib_stack.api_url}/api/images/{image_id}", timeout=10)
+    page.get_by_role("link", name="Deleted photos").click()
+    first = page.locator("#grid > li").first
+    gone = first.locator("img").get_attribute("src").rsplit("/", 1)[-1]
+    first.get_by_role("button", name=re.compile("^Restore")).focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#grid img[src$='{gone}']")).to_have_count(0)
+    expect(page.locator("#grid > li").first.locator("button.card")).to_be_focused()
+    for image_id in ids:
+        requests.post(f"{lib_stack.api_url}/api/images/{image_id}/restore", timeout=10)
