@@ -155,10 +155,14 @@ function wire() {
   $("export-json").addEventListener("click", () => exportResults("json"));
   $("export-csv").addEventListener("click", () => exportResults("csv"));
   $("photo-button").addEventListener("click", () => $("photo-input").click());
+  let searching = null; // the address search in flight: Enter again while it runs is ignored
   $("url-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const url = $("url-input").value.trim();
-    if (url) searchByPhoto(null, url);
+    if (!url || searching) return;
+    searching = searchByPhoto(null, url).finally(() => {
+      searching = null;
+    });
   });
   linkTo("duplicates-link", { view: "duplicates" });
   linkTo("deleted-link", { view: "deleted" });

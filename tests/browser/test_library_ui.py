@@ -459,3 +459,22 @@ def test_after_restore_focus_goes_to_the_next_deleted_photo(page, lib_stack):
     expect(page.locator("#grid > li").first.locator("button.card")).to_be_focused()
     for image_id in ids:
         requests.post(f"{lib_stack.api_url}/api/images/{image_id}/restore", timeout=10)
+
+
+def test_enter_again_while_searching_by_address_sends_one_search(page, console):
+    """▲ Enter pressed five times sent five searches."""
+    console.allow("status of 400")
+    held = []
+    page.route("**/api/search", lambda route: held.append(route))
+    address = page.get_by_role("textbox", name="Image address")
+    address.fill("http://127.0.0.1:9/dog.jpg")
+    for _ in range(5):
+        address.press("Enter")
+    page.wait_for_timeout(500)
+    assert len(held) == 1
+    held.pop().continue_()
+    expect(page.locator("#notice")).to_contain_text("cannot be fetched")
+    address.press("Enter")  # once it has answered, the next search goes
+    page.wait_for_timeout(300)
+    assert len(held) == 1
+    held.pop().continue_()
