@@ -17,7 +17,7 @@ import { browse } from "./views/browse.js";
 import { deletedView } from "./views/deleted.js";
 import { deleteQuestion, duplicatesView } from "./views/duplicates.js";
 import { enableCrop, initPhotoSearch, photoResults, searchByPhoto } from "./views/photo.js";
-import { showItems } from "./views/results.js";
+import { initQueryPanel, showItems } from "./views/results.js";
 import { similar } from "./views/similar.js";
 import { askForWriteKey, initWriteKeyDialog } from "./write-key.js";
 
@@ -139,6 +139,7 @@ function linkTo(id, partial) {
 function wire() {
   initBreeds();
   initPhotoSearch();
+  initQueryPanel();
   initWriteKeyDialog();
   initToast();
   initControls((options) => rerunSearch(options, searchByPhoto));

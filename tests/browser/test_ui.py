@@ -407,3 +407,25 @@ def test_the_api_docs_fit_a_phone_and_the_keyboard_reaches_every_example(chromiu
     page.wait_for_selector("body[data-ready=true]")
     assert urlparse(page.url).path == "/"
     context.close()
+
+
+def test_phone_photo_search_shows_results_in_the_first_screen(chromium, ui_stack, console):
+    """▲ At 390 x 844 the first result started at 704 px, under the query card."""
+    page = open_page(
+        chromium, console, ui_stack.api_url, viewport={"width": 390, "height": 844}, is_mobile=True
+    )
+    photo = next(iter_image_files(ui_stack.dataset_root))
+    page.set_input_files("#photo-input", str(photo.path))
+    first = page.locator("#grid.ranked .card").first
+    expect(first).to_be_visible()
+    box = first.bounding_box()
+    assert box["y"] + box["height"] <= 844, box  # the whole first result, without scrolling
+    predictions = page.get_by_role("list", name="Predicted breeds")
+    expect(predictions).to_be_hidden()
+    details = page.get_by_role("button", name="Details")
+    expect(details).to_have_attribute("aria-expanded", "false")
+    details.click()
+    expect(predictions).to_be_visible()
+    expect(details).to_have_attribute("aria-expanded", "true")
+    page.context.close()
+    assert console.unexpected() == []
