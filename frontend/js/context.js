@@ -9,6 +9,9 @@ export const app = {
   items: [], // what the main grid shows, in order (the lightbox moves through it)
   ranked: false,
   photo: null, // {file, url, previewUrl, body, box} of the last photo search
+  // Ids deleted from this tab and not restored since: a view that shows answers kept from
+  // before the change (a photo search's) leaves them out; an undo puts them back.
+  removed: new Set(),
   token: 0, // the latest render; older answers are dropped
   maxUploadBytes: 20 * 1024 * 1024,
 };

@@ -1,7 +1,7 @@
 // Changes to the library from any view: delete (asked first, undoable), relabel, restore. Each
 // ends by refreshing every view that shows the photo and the breed counts.
 import { api } from "./api.js";
-import { actions, labelOf } from "./context.js";
+import { actions, app, labelOf } from "./context.js";
 import { showError, toast } from "./feedback.js";
 
 /** Restore a deleted photo; true when it is back. */
@@ -12,6 +12,7 @@ export async function restorePhoto(id, label = "photo") {
     showError(error);
     return false;
   }
+  app.removed.delete(id);
   toast(`Restored the ${label}.`);
   await Promise.all([actions.refresh(), actions.refreshBreeds()]);
   return true;
@@ -28,6 +29,7 @@ export async function deletePhoto(item, { question = null } = {}) {
     showError(error);
     return false;
   }
+  app.removed.add(item.id);
   toast(`Deleted the ${label}.`, { action: "Undo", onAction: () => restorePhoto(item.id, label) });
   await Promise.all([actions.refresh(), actions.refreshBreeds()]);
   return true;

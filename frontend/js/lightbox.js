@@ -1,5 +1,7 @@
 // The large view of one photo: Esc closes (native <dialog>), arrow keys move through the list it
 // was opened on, except while a control (the breed list) has focus: there they are the control's.
+// Opening it adds a history entry (the same URL), so Back closes it instead of leaving the page;
+// closing it any other way takes that entry back off.
 import { api } from "./api.js";
 import { labelOf } from "./context.js";
 import { $, element } from "./dom.js";
@@ -16,6 +18,8 @@ export class Lightbox {
     this.index = 0;
     this.onClosed = onClosed;
     this.questionFor = null; // a view's own words before a delete (the last copy of a group)
+    this.entry = false; // our history entry is the current one
+    this.leaving = false; // history.back() is on its way to take it off
     $("lightbox-relabel").addEventListener("click", () => this.relabel());
     $("lightbox-delete").addEventListener("click", () => this.delete());
     $("lightbox-close").addEventListener("click", () => this.close());
@@ -23,6 +27,7 @@ export class Lightbox {
     $("lightbox-next").addEventListener("click", () => this.move(1));
     $("more-like-this").addEventListener("click", () => {
       const item = this.items[this.index];
+      this.entry = false; // the search replaces our entry: Back returns to the grid
       this.close();
       onMoreLikeThis(item);
     });
@@ -34,7 +39,27 @@ export class Lightbox {
     this.dialog.addEventListener("click", (event) => {
       if (event.target === this.dialog) this.close(); // a click on the backdrop
     });
-    this.dialog.addEventListener("close", () => this.onClosed?.(this.items[this.index], this.index));
+    this.dialog.addEventListener("close", () => {
+      if (this.entry) {
+        this.entry = false;
+        this.leaving = true;
+        window.history.back();
+      }
+      this.onClosed?.(this.items[this.index], this.index);
+    });
+  }
+
+  /** Back (a popstate): true when it was ours, to close the large view or to take its entry
+   * off; the page shows another view only when this is false. */
+  popped() {
+    if (this.leaving) {
+      this.leaving = false;
+      return true;
+    }
+    if (!this.dialog.open) return false;
+    this.entry = false; // Back has already taken it off
+    this.close();
+    return true;
   }
 
   /** ``readOnly``: a deleted photo, to look at only (restore it from its card). */
@@ -43,7 +68,11 @@ export class Lightbox {
     this.dialog.classList.toggle("read-only", readOnly);
     for (const id of ["more-like-this", "lightbox-manage"]) $(id).hidden = readOnly;
     this.show(index);
-    if (!this.dialog.open) this.dialog.showModal();
+    if (!this.dialog.open) {
+      this.dialog.showModal();
+      window.history.pushState({ lightbox: true }, "", window.location.href);
+      this.entry = true;
+    }
     (readOnly ? $("lightbox-close") : $("more-like-this")).focus();
   }
 

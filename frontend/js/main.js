@@ -6,17 +6,18 @@ import { actions, app, findBreed } from "./context.js";
 import { checkRestrict, currentOptions, initControls, renderBreedChoices, rerunSearch, syncControls } from "./controls.js";
 import { $ } from "./dom.js";
 import { download, resultsAsCsv, resultsAsJson } from "./export.js";
-import { setBusy, showEmpty, showError, showNote } from "./feedback.js";
+import { initToast, setBusy, showEmpty, showError, showNote } from "./feedback.js";
 import { renderFooter } from "./footer.js";
 import { focusCard, itemsOf } from "./grid.js";
 import { Lightbox } from "./lightbox.js";
+import { PHOTO_NOT_KEPT } from "./messages.js";
 import { listenForPhotos } from "./photo-input.js";
 import { go, readState } from "./state.js";
 import { browse } from "./views/browse.js";
 import { deletedView } from "./views/deleted.js";
 import { deleteQuestion, duplicatesView } from "./views/duplicates.js";
 import { enableCrop, initPhotoSearch, photoResults, searchByPhoto } from "./views/photo.js";
-import { showItems } from "./views/results.js";
+import { initQueryPanel, showItems } from "./views/results.js";
 import { similar } from "./views/similar.js";
 import { askForWriteKey, initWriteKeyDialog } from "./write-key.js";
 
@@ -30,7 +31,7 @@ const BUSY = {
 let openedFrom = null; // the grid the large view was opened on
 
 const lightbox = new Lightbox({
-  onMoreLikeThis: (item) => navigate({ similar: item.id, ...currentOptions() }),
+  onMoreLikeThis: (item) => navigate({ similar: item.id, ...currentOptions() }, { replace: true }),
   onClosed: (item, index) => {
     const list = openedFrom?.isConnected ? openedFrom : $("grid");
     const card = item && list.querySelector(`button.card[data-id="${item.id}"]`);
@@ -50,8 +51,7 @@ async function show(state, token) {
   if (view === "similar") await similar(state, token);
   else if (view === "duplicates") await duplicatesView(state, token);
   else if (view === "deleted") await deletedView(state, token);
-  else if (view === "photo" && app.photo) photoResults();
-  else if (view === "photo") navigate({ view: null }, { replace: true, focus: false });
+  else if (view === "photo") photoResults();
   else await browse(state, token);
 }
 
@@ -59,7 +59,11 @@ async function show(state, token) {
 async function render(state, { keep = false } = {}) {
   const token = ++app.token;
   const notes = [...state.corrections];
-  const checked = checkRestrict(state, (text) => notes.push(text));
+  let checked = checkRestrict(state, (text) => notes.push(text));
+  if (checked.view === "photo" && !app.photo) {
+    notes.push(PHOTO_NOT_KEPT); // a reload or a new tab: the photo stayed in the old page
+    checked = { ...checked, view: null };
+  }
   if (notes.length) go(checked, { replace: true }); // the URL now says what is shown
   state = checked;
   enableCrop(false);
@@ -94,7 +98,9 @@ function navigate(partial, { replace = false, focus = true } = {}) {
 /** The same view with fresh data; focus stays on the card at the same place. */
 async function refresh() {
   const cards = [...$("grid").querySelectorAll(":scope > li > button.card")];
-  const focused = cards.indexOf(document.activeElement);
+  // On a card or one of its buttons (Restore): after the refresh, the card now at its place.
+  const on = document.activeElement?.closest?.("#grid > li")?.querySelector(":scope > button.card");
+  const focused = cards.indexOf(on);
   const lost = document.activeElement === document.body;
   await render(readState(), { keep: true });
   if (focused >= 0 || lost) focusCard($("grid"), Math.max(focused, 0), $("main"));
@@ -133,7 +139,9 @@ function linkTo(id, partial) {
 function wire() {
   initBreeds();
   initPhotoSearch();
+  initQueryPanel();
   initWriteKeyDialog();
+  initToast();
   initControls((options) => rerunSearch(options, searchByPhoto));
   $("prev-page").addEventListener("click", () => navigate({ ...readState(), page: readState().page - 1 }));
   $("next-page").addEventListener("click", () => navigate({ ...readState(), page: readState().page + 1 }));
@@ -148,15 +156,19 @@ function wire() {
   $("export-json").addEventListener("click", () => exportResults("json"));
   $("export-csv").addEventListener("click", () => exportResults("csv"));
   $("photo-button").addEventListener("click", () => $("photo-input").click());
+  let searching = null; // the address search in flight: Enter again while it runs is ignored
   $("url-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const url = $("url-input").value.trim();
-    if (url) searchByPhoto(null, url);
+    if (!url || searching) return;
+    searching = searchByPhoto(null, url).finally(() => {
+      searching = null;
+    });
   });
   linkTo("duplicates-link", { view: "duplicates" });
   linkTo("deleted-link", { view: "deleted" });
   listenForPhotos((file) => searchByPhoto(file));
-  window.addEventListener("popstate", () => render(readState()));
+  window.addEventListener("popstate", () => lightbox.popped() || render(readState()));
   if (window.matchMedia("(max-width: 720px)").matches) $("search-options").open = false;
 }
 

@@ -74,6 +74,10 @@ export function messageFor(error, action = "search") {
   return "Something went wrong in the page. Reload it and try again.";
 }
 
+/** Said when a link or a reload asks for a photo search's results: the photo is not kept. */
+export const PHOTO_NOT_KEPT =
+  "The photo of that search is not kept after a reload or in a new tab, so all breeds are shown. Search with it again to see its results.";
+
 /** What to try when a search found nothing, naming only the options that narrowed it. */
 export function noMatchHint({ breed = null, minSimilarity = 0 } = {}) {
   const tries = [];

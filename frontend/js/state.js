@@ -1,7 +1,8 @@
 // The page's state lives in the URL, so every view can be bookmarked and Back works.
 //   browse:           ?breed=<name>&page=<n>
 //   more like this:   ?similar=<id>&k=<n>&restrict=<breed>&min=<percent>&dedupe=1
-//   photo search:     ?view=photo (the photo itself stays in memory; a reload falls back to browse)
+//   photo search:     ?view=photo (the photo itself stays in memory; a reload shows browse and
+//                     says why)
 //   near-duplicates:  ?view=duplicates
 //   deleted photos:   ?view=deleted
 // A value a link cannot mean (page=abc, k=1000, min=150) is replaced by the nearest one the page

@@ -25,7 +25,8 @@ body { font: 16px/1.5 system-ui, sans-serif; color: #1b1b1b; background: #fff;
   max-width: 72rem; margin: 0 auto; padding: 1rem; }
 a { color: #0b57a4; }
 code, pre { font-family: ui-monospace, monospace; font-size: .92em; }
-pre { background: #f3f4f6; padding: .6rem; overflow-x: auto; white-space: pre-wrap; }
+pre { background: #f3f4f6; padding: .6rem; overflow-x: auto; white-space: pre-wrap;
+  overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }
 caption { text-align: left; font-weight: 600; padding: .25rem 0; }
 th, td { border: 1px solid #c8ccd2; padding: .3rem .5rem; text-align: left; vertical-align: top; }

@@ -6,7 +6,8 @@ numpy, O(N^2 d)): a few seconds at 20k images, so the answer is cached until the
 changes. Pairs above the threshold are joined into groups (union-find), so A~B and B~C make
 one group even when A and C are a little further apart. The look is the appearance part of
 each vector (``ModelInfo.appearance``): the breed part would join every confident photo of a
-breed.
+breed. Groups and their members are ordered by id, not by where the store keeps the rows, so a
+deleted and restored photo (stored again, last) leaves the groups as they were.
 """
 
 from __future__ import annotations
@@ -85,11 +86,12 @@ class DuplicateFinder:
             best[j] = max(best.get(j, 0.0), similarity)
         groups = [
             {
-                "ids": [ids[i] for i in group],
+                "ids": sorted(ids[i] for i in group),
                 "max_similarity": round(max(best[i] for i in group), 5),
             }
             for group in group_pairs(len(ids), pairs)
         ]
+        groups.sort(key=lambda group: (-len(group["ids"]), group["ids"][0]))
         return {
             "groups": groups,
             "compared": len(ids),

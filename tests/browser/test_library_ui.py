@@ -105,9 +105,10 @@ def test_relabel_and_delete_from_the_large_view(page, lib_stack):
     assert_gone(lib_stack, target)
 
 
-def add_resized_copy(stack) -> tuple[str, str]:
-    """A slightly resized copy of a dataset photo, added through the API: (copy id, original id)."""
-    original = sorted(iter_image_files(stack.dataset_root), key=lambda f: f.relative_path)[0]
+def add_resized_copy(stack, n: int = 0) -> tuple[str, str]:
+    """A slightly resized copy of the ``n``-th dataset photo, added through the API:
+    (copy id, original id)."""
+    original = sorted(iter_image_files(stack.dataset_root), key=lambda f: f.relative_path)[n]
     data = original.path.read_bytes()
     image = Image.open(io.BytesIO(data))
     out = io.BytesIO()
@@ -350,3 +351,130 @@ def test_a_write_asks_for_the_key_in_the_page_then_succeeds(chromium, console, k
     assert restored.status_code == 200
     page.context.close()
     assert console.unexpected() == [], "the page logged errors"
+
+
+def test_a_photo_deleted_from_a_photo_searchs_results_leaves_them(page, lib_stack):
+    """▲ It stayed in the grid after a delete from the large view; "More like this" on it
+    then said "Photo not found". Undo puts it back in its place."""
+    photo = sorted(iter_image_files(lib_stack.dataset_root), key=lambda f: f.relative_path)[7]
+    page.set_input_files("#photo-input", str(photo.path))
+    wait_until_settled(page)
+    ids = card_ids(page)
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text(f"{len(ids)} similar photos")
+    page.locator("#grid .card").nth(1).click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete…").click()
+    expect(page.locator(f"#grid img[src$='{ids[1]}']")).to_have_count(0)
+    assert card_ids(page) == [ids[0], *ids[2:]]
+    expect(heading).to_have_text(f"{len(ids) - 1} similar photos")
+    page.locator("#toast").get_by_role("button", name="Undo").click()
+    expect(page.locator(f"#grid img[src$='{ids[1]}']")).to_have_count(1)
+    assert card_ids(page) == ids
+
+
+def dup_layout(page) -> list[list[str]]:
+    """The near-duplicates view as shown: each group's photo ids, in order."""
+    return page.locator(".dup-group").evaluate_all(
+        "groups => groups.map(g => [...g.querySelectorAll('img')]"
+        ".map(i => i.getAttribute('src').split('/').pop()))"
+    )
+
+
+def test_undo_in_near_duplicates_puts_every_group_back_as_it_was(page, lib_stack):
+    """▲ After delete A and Undo, "Delete…" on B said "This is the last copy left in its
+    group" (A was back), and the groups came back in another order."""
+    live = []
+    for n in range(1, 12):  # originals the other tests have not deleted
+        copy_id, original_id = add_resized_copy(lib_stack, n)
+        if requests.get(f"{lib_stack.api_url}/api/images/{original_id}", timeout=10).ok:
+            live.append((copy_id, original_id))
+        if len(live) == 2:
+            break
+    (copy_id, original_id), _ = live
+    page.get_by_role("link", name="Near-duplicates").click()
+    group = page.locator(".dup-group").filter(has=page.locator(f"img[src$='{original_id}']"))
+    expect(group.locator(".card")).to_have_count(2)
+    before = dup_layout(page)
+    original = group.locator("li").filter(has=page.locator(f"img[src$='{original_id}']"))
+    page.once("dialog", lambda dialog: dialog.accept())
+    original.get_by_role("button", name="Delete").click()
+    expect(page.locator(f"#grid img[src$='{copy_id}']")).to_have_count(0)  # its group went
+    page.locator("#toast").get_by_role("button", name="Undo").click()
+    expect(page.locator(f"#grid img[src$='{original_id}']")).to_have_count(1)
+    assert dup_layout(page) == before
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    copy = group.locator("li").filter(has=page.locator(f"img[src$='{copy_id}']"))
+    copy.get_by_role("button", name="Delete").click()
+    expect(page.locator(f"#grid img[src$='{copy_id}']")).to_have_count(1)
+    assert questions and "last copy" not in questions[0], questions
+
+
+def test_the_undo_toast_waits_for_the_keyboard_and_keeps_clear_of_the_footer(page, lib_stack):
+    """▲ It went after 10 s, about 50 Tabs away from the card focus was on, and covered the
+    footer."""
+    page.clock.install()
+    page.get_by_role("link", name=re.compile("^Chihuahua")).click()
+    expect(page.locator("#grid .card").first).to_be_visible()
+    target = card_ids(page)[0]
+    page.locator("#grid .card").first.focus()
+    page.keyboard.press("Enter")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete…").click()
+    toast = page.locator("#toast")
+    undo = toast.get_by_role("button", name="Undo")
+    expect(undo).to_be_visible()
+    assert undo.get_attribute("aria-keyshortcuts")
+    page.clock.run_for(15_000)
+    expect(undo).to_be_visible()
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    footer, box = page.locator("footer").bounding_box(), undo.bounding_box()
+    assert footer["y"] + footer["height"] <= box["y"], (footer, box)
+    toast.hover()  # it stays while the pointer (or focus) is on it
+    page.clock.run_for(60_000)
+    expect(undo).to_be_visible()
+    page.mouse.move(5, 5)
+    focused = page.evaluate("document.activeElement.closest('button.card')?.dataset.id ?? null")
+    assert focused  # focus stayed on the grid, where it was
+    page.keyboard.press("Control+z")  # the shortcut the toast announces
+    expect(page.locator(f"#grid img[src$='{target}']")).to_have_count(1)
+    expect(toast).to_contain_text("Restored")
+    page.clock.run_for(25_000)
+    expect(toast).to_be_hidden()
+
+
+def test_after_restore_focus_goes_to_the_next_deleted_photo(page, lib_stack):
+    """▲ Focus fell to <body> with the Restore button it was on."""
+    files = sorted(iter_image_files(lib_stack.dataset_root), key=lambda f: f.relative_path)
+    ids = [content_id(f.path.read_bytes()) for f in files if f.breed == "golden retriever"][-3:]
+    for image_id in ids:
+        requests.delete(f"{lib_stack.api_url}/api/images/{image_id}", timeout=10)
+    page.get_by_role("link", name="Deleted photos").click()
+    first = page.locator("#grid > li").first
+    gone = first.locator("img").get_attribute("src").rsplit("/", 1)[-1]
+    first.get_by_role("button", name=re.compile("^Restore")).focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#grid img[src$='{gone}']")).to_have_count(0)
+    expect(page.locator("#grid > li").first.locator("button.card")).to_be_focused()
+    for image_id in ids:
+        requests.post(f"{lib_stack.api_url}/api/images/{image_id}/restore", timeout=10)
+
+
+def test_enter_again_while_searching_by_address_sends_one_search(page, console):
+    """▲ Enter pressed five times sent five searches."""
+    console.allow("status of 400")
+    held = []
+    page.route("**/api/search", lambda route: held.append(route))
+    address = page.get_by_role("textbox", name="Image address")
+    address.fill("http://127.0.0.1:9/dog.jpg")
+    for _ in range(5):
+        address.press("Enter")
+    page.wait_for_timeout(500)
+    assert len(held) == 1
+    held.pop().continue_()
+    expect(page.locator("#notice")).to_contain_text("cannot be fetched")
+    address.press("Enter")  # once it has answered, the next search goes
+    page.wait_for_timeout(300)
+    assert len(held) == 1
+    held.pop().continue_()

@@ -329,3 +329,103 @@ def test_breed_filter_that_matches_nothing_says_so(page):
     expect(page.locator("#breed-none")).to_have_text("No breed matches \u201czebra\u201d.")
     page.get_by_label("Filter breeds").fill("")
     expect(page.locator("#breed-none")).to_be_hidden()
+
+
+def test_back_closes_the_large_view_and_stays_on_the_page(page):
+    """▲ Back with the large view open left the page (here: for "All breeds") instead."""
+    page.get_by_role("link", name="Chihuahua 8").click()
+    expect(page.locator("#grid .card")).to_have_count(8)
+    dialog = page.get_by_role("dialog")
+    page.locator("#grid .card").nth(2).click()
+    expect(dialog).to_be_visible()
+    page.go_back()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Chihuahua")
+    assert query(page) == {"breed": ["Chihuahua"]}
+    expect(page.locator("#grid .card").nth(2)).to_be_focused()
+    page.locator("#grid .card").nth(2).click()  # closed with Esc, it leaves no entry behind
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.go_back()
+    expect(page.get_by_role("heading", level=1)).to_have_text("All breeds")
+    expect(dialog).to_be_hidden()
+
+
+def test_a_reloaded_photo_search_says_so_and_corrects_the_link(page, ui_stack):
+    """▲ ``?view=photo`` went to "All breeds" without a word."""
+    page.goto(f"{ui_stack.api_url}/?view=photo")
+    expect(page.locator("#note")).to_contain_text("not kept")
+    expect(page.get_by_role("heading", level=1)).to_have_text("All breeds")
+    assert query(page) == {}
+
+
+CONTRAST = """el => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => {
+    v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  }).reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  let back = el;
+  while (back && rgb(getComputedStyle(back).backgroundColor)[3] === 0) back = back.parentElement;
+  const a = lum(rgb(getComputedStyle(el).color));
+  const b = lum(rgb(getComputedStyle(back).backgroundColor));
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_export_buttons_are_readable_in_either_colour_scheme(chromium, ui_stack, console, scheme):
+    """▲ axe-core: JSON and CSV were 2.3:1 in dark mode."""
+    page = open_page(chromium, console, ui_stack.api_url, color_scheme=scheme)
+    photo = next(iter_image_files(ui_stack.dataset_root))
+    page.set_input_files("#photo-input", str(photo.path))
+    for name in ("JSON", "CSV"):
+        button = page.get_by_role("button", name=name, exact=True)
+        expect(button).to_be_visible()
+        assert button.evaluate(CONTRAST) >= 4.5, name
+    page.context.close()
+    assert console.unexpected() == []
+
+
+def test_the_api_docs_fit_a_phone_and_the_keyboard_reaches_every_example(chromium, ui_stack):
+    """▲ axe-core at 390 px: the examples scrolled sideways, out of the keyboard's reach, and
+    the page had no way back to the app."""
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(f"{ui_stack.api_url}/api/docs")
+    assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0
+    sideways = page.evaluate(
+        "[...document.querySelectorAll('body *')].filter(e => e.scrollWidth > e.clientWidth + 1"
+        " && getComputedStyle(e).overflowX !== 'visible' && e.tabIndex < 0).length"
+    )
+    assert sideways == 0
+    examples = page.locator("pre")
+    assert examples.count() > 5
+    for n in range(examples.count()):
+        assert examples.nth(n).get_attribute("tabindex") == "0"
+        assert examples.nth(n).get_attribute("aria-label")
+    page.get_by_role("link", name=re.compile("Back to dogsearch")).click()
+    page.wait_for_selector("body[data-ready=true]")
+    assert urlparse(page.url).path == "/"
+    context.close()
+
+
+def test_phone_photo_search_shows_results_in_the_first_screen(chromium, ui_stack, console):
+    """▲ At 390 x 844 the first result started at 704 px, under the query card."""
+    page = open_page(
+        chromium, console, ui_stack.api_url, viewport={"width": 390, "height": 844}, is_mobile=True
+    )
+    photo = next(iter_image_files(ui_stack.dataset_root))
+    page.set_input_files("#photo-input", str(photo.path))
+    first = page.locator("#grid.ranked .card").first
+    expect(first).to_be_visible()
+    box = first.bounding_box()
+    assert box["y"] + box["height"] <= 844, box  # the whole first result, without scrolling
+    predictions = page.get_by_role("list", name="Predicted breeds")
+    expect(predictions).to_be_hidden()
+    details = page.get_by_role("button", name="Details")
+    expect(details).to_have_attribute("aria-expanded", "false")
+    details.click()
+    expect(predictions).to_be_visible()
+    expect(details).to_have_attribute("aria-expanded", "true")
+    page.context.close()
+    assert console.unexpected() == []

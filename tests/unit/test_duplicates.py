@@ -66,3 +66,21 @@ def test_confident_photos_of_one_breed_are_not_copies_but_a_resized_copy_is():
     store.upsert([{"id": f"p{i}", "vector": v, **ROW} for i, v in enumerate(vectors)])
     found = DuplicateFinder(store).groups(0.95)
     assert [group["ids"] for group in found["groups"]] == [["p0", "p2"]]
+
+
+def test_groups_keep_their_order_when_a_photo_is_stored_again():
+    """▲ A deleted and restored photo is stored again, last; its group moved after the others
+    and the photo to the end of its group."""
+    rng = np.random.default_rng(2)
+    looks = unit(rng.standard_normal((4, 16)))
+    near = unit(looks + 0.01 * rng.standard_normal((4, 16)))
+    rows = [{"id": f"a{i}", "vector": v, **ROW} for i, v in enumerate(looks[:2])]
+    rows += [{"id": f"b{i}", "vector": v, **ROW} for i, v in enumerate(near[:2])]
+    store = FakeVectorStore()
+    store.ensure_collection(ModelInfo("m", 16, "f" * 16, "imagenet"))
+    store.upsert(rows)
+    before = [group["ids"] for group in DuplicateFinder(store).groups(0.95)["groups"]]
+    assert before == [["a0", "b0"], ["a1", "b1"]]
+    store.delete(["a0"])
+    store.upsert(rows[:1])
+    assert [group["ids"] for group in DuplicateFinder(store).groups(0.95)["groups"]] == before

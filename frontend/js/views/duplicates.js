@@ -10,12 +10,12 @@ import { deletePhoto } from "../library-actions.js";
 import { hideQuery, showItems } from "./results.js";
 
 const groupOf = new Map(); // photo id -> the ids of its group, as last shown
-const deletedHere = new Set(); // ids deleted from this view (a group may still list them)
 
 /** What to ask before deleting ``item``: more when no other copy of it would be left. */
 export function deleteQuestion(item) {
   const label = `${labelOf(item.breed)} photo`;
-  const others = (groupOf.get(item.id) ?? []).filter((id) => id !== item.id && !deletedHere.has(id));
+  // A group may still list a photo deleted a moment ago; an undone delete counts again.
+  const others = (groupOf.get(item.id) ?? []).filter((id) => id !== item.id && !app.removed.has(id));
   if (groupOf.has(item.id) && others.length === 0) {
     return `This is the last copy left in its group: delete this ${label} too? Nothing like it will be left in the library (you can restore it from "Deleted photos").`;
   }
@@ -29,9 +29,7 @@ function groupSection(group, n) {
   list.querySelectorAll("li").forEach((li, i) => {
     const remove = element("button", { type: "button", className: "danger", textContent: "Delete…" });
     remove.setAttribute("aria-label", `Delete ${labelOf(items[i].breed)} photo ${i + 1} of group ${n + 1}`);
-    remove.addEventListener("click", async () => {
-      if (await deletePhoto(items[i], { question: deleteQuestion(items[i]) })) deletedHere.add(items[i].id);
-    });
+    remove.addEventListener("click", () => deletePhoto(items[i], { question: deleteQuestion(items[i]) }));
     li.append(element("div", { className: "card-actions" }, [remove]));
   });
   const title = `Group ${n + 1}: ${group.images.length} photos, up to ${percent(group.max_similarity)} alike`;

@@ -59,11 +59,12 @@ export async function searchByPhoto(file, url = null, box = null, options = null
 
 export function photoResults() {
   const { body, previewUrl, file, url, box } = app.photo;
-  showItems(body.results, { ranked: true });
+  const results = body.results.filter((item) => !app.removed.has(item.id));
+  showItems(results, { ranked: true });
   const t = body.timings;
   const where = body.breed ? ` among ${labelOf(body.breed)}` : "";
   setHeading(
-    `${plural(body.results.length, "similar photo")}${where}`,
+    `${plural(results.length, "similar photo")}${where}`,
     `${ms(t.total_ms)} in all: encoding ${ms(t.encode_ms)}, search ${ms(t.search_ms)}${hiddenNote(body)}`,
   );
   const size = `${body.query.width} × ${body.query.height} px`;
@@ -80,5 +81,5 @@ export function photoResults() {
   $("crop-clear").hidden = !box;
   $("query-image").decode().then(() => regionPicker.show(box), () => {});
   if (body.index_empty) showEmpty("The index is empty: run the ingest.", "Nothing to compare your photo with yet.");
-  else if (!body.results.length) showEmpty("No photo matches.", noMatchHint({ breed: body.breed, minSimilarity: readState().min }));
+  else if (!results.length) showEmpty("No photo matches.", noMatchHint({ breed: body.breed, minSimilarity: readState().min }));
 }

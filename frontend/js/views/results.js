@@ -20,6 +20,14 @@ export function showPager(page, pages) {
   $("next-page").disabled = page >= pages;
 }
 
+/** On phones the query panel folds to a line; "Details" unfolds it (and folds it again). */
+export function initQueryPanel() {
+  $("query-more").addEventListener("click", () => {
+    const folded = $("query-panel").classList.toggle("folded");
+    $("query-more").setAttribute("aria-expanded", String(!folded));
+  });
+}
+
 export function hideQuery() {
   $("query-panel").hidden = true;
   $("understanding").hidden = true;
@@ -34,6 +42,16 @@ export function showQuery({ title, src, alt, meta = "", predictions = [], dog = 
   $("query-meta").textContent = meta;
   renderPredictions(predictions);
   renderUnderstanding(dog, match);
+  $("query-summary").textContent = summaryOf(predictions, dog, match);
+}
+
+/** The folded panel's one line: the first breed guess, "not a dog", how close the best is. */
+function summaryOf(predictions, dog, match) {
+  const parts = [];
+  if (predictions.length) parts.push(`Looks like ${labelOf(predictions[0].breed)} ${percent(predictions[0].probability)}`);
+  if (dog && !dog.is_dog) parts.push("Not a dog?");
+  if (match && MATCH_WORDS[match.strength]) parts.push(MATCH_WORDS[match.strength][0]);
+  return parts.join(" · ");
 }
 
 function renderPredictions(predictions) {
