@@ -14,6 +14,7 @@ taken by any program, is refused at once with who holds it and the flag that avo
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -28,6 +29,7 @@ from scripts.stack.preflight import AlreadyRunning, InstanceLock, Port, taken_po
 DEFAULT_DATA = REPO_ROOT / "data"
 DEFAULT_IMAGES = DEFAULT_DATA / "stanford-dogs" / "Images"
 BANNER = "=" * 72
+QUIET_LEVELS = {"DEBUG", "INFO"}  # ingest log lines that are not worth a word on the console
 
 
 def _dataset(images: Path | None) -> Path | None:
@@ -201,9 +203,9 @@ def _model_changed(stack: LocalStack) -> bool:
     return False
 
 
-def _ingest(stack: LocalStack, limit: int | None, reindex: bool = False) -> None:
+def _ingest(stack: LocalStack, limit: int | None, reindex: bool = False) -> bool:
     """Index new images in this process: progress bar and summary on the console, the
-    structured (JSON) log lines in ``logs/ingest.log``."""
+    structured (JSON) log lines in ``logs/ingest.log``. Whether the ingest finished."""
     # Imported here, not at the top: pymilvus takes 0.5 s, and a refusal must come at once.
     from scripts.jobs import ingest
 
@@ -214,8 +216,28 @@ def _ingest(stack: LocalStack, limit: int | None, reindex: bool = False) -> None
     finished = ingest.main(stack.ingest_args("--log-file", str(log_path), *extra)) == 0
     if not finished:
         print("ingest did not finish; the UI still serves what is indexed", file=sys.stderr)
-    if log_path.exists() and log_path.stat().st_size > before:
-        print(f"ingest logged warnings: see {log_path}", file=sys.stderr)
+    warnings = _warnings_in(log_path, before)
+    if warnings:
+        print(f"ingest logged {warnings} warnings or errors: see {log_path}", file=sys.stderr)
+    return finished
+
+
+def _warnings_in(log_path: Path, offset: int) -> int:
+    """Log lines from ``offset`` on above INFO (a line that is not JSON counts: it is unusual)."""
+    try:
+        with log_path.open("rb") as log:
+            log.seek(offset)
+            lines = log.read().decode(errors="replace").splitlines()
+    except OSError:
+        return 0
+    count = 0
+    for line in lines:
+        try:
+            level = json.loads(line).get("level")
+        except (ValueError, AttributeError):
+            level = None
+        count += level not in QUIET_LEVELS
+    return count
 
 
 def _stop(stack: LocalStack) -> None:

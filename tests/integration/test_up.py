@@ -1,10 +1,12 @@
 """``make up`` (scripts/stack/up.py): a second instance, or a taken port, is refused at once and
-touches nothing; the console stays for people; Ctrl-C ends with "stopped".
+touches nothing; the console stays for people, the ingest's JSON lines go to its log file;
+Ctrl-C ends with "stopped".
 
 Every test picks free ports and its own data folder: none assumes 5000, 8001 or 19530 free."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -19,16 +21,17 @@ from pathlib import Path
 
 import pytest
 
-from scripts.jobs import download_stanford_dogs, ingest
+from scripts.jobs import download_stanford_dogs, ingest, ingester
 from scripts.stack import up
 from scripts.stack.local import LocalStack, ManagedProcess, free_port, python_env
 from scripts.stack.preflight import InstanceLock, port_free
-from tests.support.stack import milvus_backend
+from tests.support.stack import make_stack, milvus_backend
 from tests.support.synthetic import make_dataset
 
 pytestmark = pytest.mark.integration
 
 PORT_FLAGS = ("--port", "--encoder-port", "--milvus-port")  # UI, encoder, Milvus
+ENCODER_ENV = {"ENCODER_ARCH": "efficientnet_lite0", "ENCODER_THREADS": "2"}
 REFUSAL_S = 3.0  # "at once": parsing, a lock and three binds
 RUNNING_LOG = "the running instance's Milvus log\n"
 HOLD_LOCK = """
@@ -155,6 +158,45 @@ def test_ingest_logs_go_to_its_log_file_not_the_console(tmp_path, capsys, monkey
     assert logging.getLogger().handlers == handlers
 
 
+def test_an_ingest_that_only_reports_progress_is_not_called_a_warning(
+    tmp_path, capsys, monkeypatch
+):
+    def run_that_informs(args) -> int:
+        logging.getLogger("scripts.jobs.ingest").info("ingest finished", extra={"added": 6})
+        return 0
+
+    monkeypatch.setattr(ingest, "_run", run_that_informs)
+    assert up._ingest(LocalStack(tmp_path, tmp_path), limit=None)
+    assert "ingest finished" in (tmp_path / "logs" / "ingest.log").read_text()
+    assert "warning" not in capsys.readouterr().err
+
+
+def log_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.milvus
+def test_the_ingest_under_up_writes_its_json_lines_to_ingest_log(
+    images, tmp_path, capsys, monkeypatch
+):
+    """The ingest log of make up holds the start, progress and the finished summary with its
+    counts (it stayed empty through a whole ingest); the console keeps the bar and summary."""
+    monkeypatch.setattr(ingester, "PROGRESS_LOG_S", 0.0)  # a progress line for every batch
+    with make_stack(tmp_path / "data", images, encoder_env=ENCODER_ENV) as stack:
+        up._ingest(stack, limit=None)
+    console = capsys.readouterr()
+    assert "6 added" in console.out and '{"' not in console.out + console.err
+    lines = log_lines(tmp_path / "data" / "logs" / "ingest.log")
+    assert all(line["service"] == "ingest" and line["time"] for line in lines)
+    by_message = {line["message"]: line for line in lines}
+    assert by_message["ingest started"]["files"] == 6
+    progress = [line for line in lines if line["message"] == "ingest progress"]
+    assert progress and progress[-1]["done"] == progress[-1]["total"] == 6
+    finished = by_message["ingest finished"]
+    assert (finished["added"], finished["skipped"], finished["failed"]) == (6, 0, 0)
+    assert lines[-1] is finished and "warning" not in console.err
+
+
 def test_a_failed_start_shows_this_runs_log_not_an_earlier_one(tmp_path):
     log = tmp_path / "search-api.log"
     log.write_text("GET /api/search 200 (an earlier run)\n")
@@ -198,7 +240,7 @@ class Console:
 @pytest.mark.milvus
 def test_up_runs_refuses_a_second_and_says_stopped_on_ctrl_c(images, tmp_path):
     data, ports = tmp_path / "data", distinct_free_ports()
-    env = python_env({"ENCODER_ARCH": "efficientnet_lite0", "ENCODER_THREADS": "2"})
+    env = python_env(ENCODER_ENV)
     command = [sys.executable, "-m", "scripts.stack.up", *up_args(images, data, ports)]
     running = subprocess.Popen(
         [*command, "--milvus", milvus_backend()],
