@@ -2,9 +2,11 @@
 
     python -m scripts.stack.up [--images DIR] [--port 5000] [--data-dir data] [--no-ingest]
 
-Milvus Lite server, encoder and search API start on loopback, the dataset is indexed (only new
-images), and the UI is served at http://localhost:5000. Ctrl-C stops everything; nothing is left
-running. Without ``--images`` it uses ``data/stanford-dogs/Images``, downloading it first.
+Milvus Lite server, encoder and search API start on loopback, and the URL of the UI
+(http://localhost:5000) is printed as soon as the search API answers; then the dataset is indexed
+(only new images) under it, with a progress bar, and a last line says how many photos the index
+holds. Ctrl-C stops everything; nothing is left running. Without ``--images`` it uses
+``data/stanford-dogs/Images``, downloading it first.
 
 Before it starts or writes anything it takes the data folder's instance lock and checks its
 three ports (``scripts.stack.preflight``): a second instance on the same folder, or a port
@@ -158,14 +160,17 @@ def _run(args: argparse.Namespace, data_dir: Path) -> int:
         stack.start_encoder()
         stack.start_api()
         _announce_model(stack)
-        if not args.no_ingest:
-            _ingest(stack, args.limit, reindex=_model_changed(stack))
+        url = f"http://localhost:{args.port}"
         print(
-            f"{BANNER}\ndogsearch is running: http://localhost:{args.port}  (Ctrl-C stops it)\n"
+            f"{BANNER}\ndogsearch is running: {url}  (Ctrl-C stops it)\n"
             f"ports: UI {args.port}, encoder {args.encoder_port}, Milvus {args.milvus_port}\n"
             f"logs: {stack.workdir / 'logs'}\n{BANNER}",
             flush=True,
         )
+        if not args.no_ingest:
+            print("indexing new photos; the page works meanwhile and fills up as they come")
+            _ingest(stack, args.limit, reindex=_model_changed(stack))
+            print(_done(stack, url), flush=True)
         while all(process.running for process in stack.processes.values()):
             time.sleep(1)
         dead = [name for name, process in stack.processes.items() if not process.running]
@@ -201,6 +206,15 @@ def _model_changed(stack: LocalStack) -> bool:
         print("the model changed since the index was built: re-indexing every photo")
         return True
     return False
+
+
+def _done(stack: LocalStack, url: str) -> str:
+    """The line that ends the ingest: how many photos the index holds, and the URL again."""
+    try:
+        count = requests.get(f"{stack.api_url}/api/stats", timeout=30).json()["count"]
+    except (requests.RequestException, ValueError, KeyError):  # the count is a courtesy
+        return f"ingest done; dogsearch is running at {url}"
+    return f"indexed {count:,} photos; dogsearch is running at {url}"
 
 
 def _ingest(stack: LocalStack, limit: int | None, reindex: bool = False) -> bool:

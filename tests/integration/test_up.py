@@ -1,6 +1,6 @@
 """``make up`` (scripts/stack/up.py): a second instance, or a taken port, is refused at once and
-touches nothing; the console stays for people, the ingest's JSON lines go to its log file;
-Ctrl-C ends with "stopped".
+touches nothing; the URL comes before the ingest; the console stays for people, the ingest's JSON
+lines go to its log file; Ctrl-C ends with "stopped".
 
 Every test picks free ports and its own data folder: none assumes 5000, 8001 or 19530 free."""
 
@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from scripts.jobs import download_stanford_dogs, ingest, ingester
 from scripts.stack import up
@@ -250,12 +251,19 @@ def test_up_runs_refuses_a_second_and_says_stopped_on_ctrl_c(images, tmp_path):
         env=env,
     )
     console = Console(running)
+    url = f"http://localhost:{ports[0]}"
     try:
-        console.until("dogsearch is running", timeout=240)
+        console.until("dogsearch is running:", timeout=240)
+        assert url in console.lines[-1]
+        assert requests.get(f"http://127.0.0.1:{ports[0]}/", timeout=10).ok  # the page works
         console.until("ports:", timeout=5)
         assert f"UI {ports[0]}, encoder {ports[1]}, Milvus {ports[2]}" in console.lines[-1]
+        banner_at = len(console.lines)
+        console.until(f"indexed 6 photos; dogsearch is running at {url}", timeout=120)
+        ingest = console.lines[banner_at:]
+        assert any("6 added" in line for line in ingest[:-1])  # the URL came before the ingest
+        assert any("6/6" in line for line in ingest)  # the progress bar, below the URL
         assert '{"' not in "\n".join(console.lines)  # no JSON log line
-        assert "6 added" in "\n".join(console.lines)
         milvus_log = (data / "logs" / "milvus.log").read_text()
 
         started = time.monotonic()
