@@ -6,7 +6,8 @@ Milvus Lite server, encoder and search API start on loopback, and the URL of the
 (http://localhost:5000) is printed as soon as the search API answers; then the dataset is indexed
 (only new images) under it, with a progress bar, and a last line says how many photos the index
 holds. Ctrl-C stops everything; nothing is left running. Without ``--images`` it uses
-``data/stanford-dogs/Images``, downloading it first.
+``data/stanford-dogs/Images``, downloading it first. A folder of more than ``LITE_MAX_PHOTOS``
+photos on Milvus Lite gets the advice to run the Milvus server instead (README, Milvus).
 
 Before it starts or writes anything it takes the data folder's instance lock and checks its
 three ports (``scripts.stack.preflight``): a second instance on the same folder, or a port
@@ -26,11 +27,14 @@ from pathlib import Path
 import requests
 
 from scripts.stack.local import REPO_ROOT, LocalStack
-from scripts.stack.preflight import AlreadyRunning, InstanceLock, Port, taken_ports
+from scripts.stack.preflight import AlreadyRunning, InstanceLock, Port, count_photos, taken_ports
 
 DEFAULT_DATA = REPO_ROOT / "data"
 DEFAULT_IMAGES = DEFAULT_DATA / "stanford-dogs" / "Images"
 BANNER = "=" * 72
+# Past this many photos Milvus Lite's search time grows in step with the index, while the
+# server binary's stays flat (README, Milvus, has the measurements and the command).
+LITE_MAX_PHOTOS = 50_000
 QUIET_LEVELS = {"DEBUG", "INFO"}  # ingest log lines that are not worth a word on the console
 
 
@@ -64,6 +68,23 @@ def _announce_model(stack: LocalStack) -> None:
         print(
             f"{BANNER}\nRANDOM WEIGHTS (ENCODER_WEIGHTS=random): vectors are meaningless.\n{BANNER}"
         )
+
+
+def _advise_server(images: Path, limit: int | None) -> None:
+    """Say so when the folder is more than Milvus Lite searches well; the choice stays the
+    user's (switching would leave the index built so far behind, in Lite's folder)."""
+    if limit is not None and limit <= LITE_MAX_PHOTOS:
+        return  # a sample of the folder
+    if count_photos(images, stop_after=LITE_MAX_PHOTOS + 1) <= LITE_MAX_PHOTOS:
+        return
+    print(
+        f"{BANNER}\nMANY PHOTOS FOR MILVUS LITE: {images} holds more than "
+        f"{LITE_MAX_PHOTOS:,} photos.\nPast that, each search on Milvus Lite takes longer "
+        "the more photos it holds,\nwhile the Milvus server binary's stays flat (README, "
+        "Milvus). To use the server,\nstop (Ctrl-C) and run: make up MILVUS=server\n"
+        f"{BANNER}",
+        flush=True,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +159,8 @@ def _run(args: argparse.Namespace, data_dir: Path) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.milvus == "lite":
+        _advise_server(images, args.limit)
     encoder_env = {"ENCODER_ARCH": os.environ.get("ENCODER_ARCH", "auto")}
     checkpoint = _checkpoint(data_dir)
     if checkpoint:

@@ -1,6 +1,7 @@
 """``make up`` (scripts/stack/up.py): a second instance, or a taken port, is refused at once and
 touches nothing; the URL comes before the ingest; the console stays for people, the ingest's JSON
-lines go to its log file; Ctrl-C ends with "stopped".
+lines go to its log file; a folder too big for Milvus Lite is pointed at the server; Ctrl-C ends
+with "stopped".
 
 Every test picks free ports and its own data folder: none assumes 5000, 8001 or 19530 free."""
 
@@ -196,6 +197,45 @@ def test_the_ingest_under_up_writes_its_json_lines_to_ingest_log(
     finished = by_message["ingest finished"]
     assert (finished["added"], finished["skipped"], finished["failed"]) == (6, 0, 0)
     assert lines[-1] is finished and "warning" not in console.err
+
+
+class FailingStack:
+    """Stands for LocalStack: the first start fails, so make up stops right after its start."""
+
+    def __init__(self, *_, **__) -> None:
+        self.processes: dict = {}
+        self.workdir = Path("/nonexistent")
+
+    def start_milvus(self) -> None:
+        raise RuntimeError("stopped by the test")
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("milvus", "threshold", "limit", "warned"),
+    [
+        ("lite", 5, None, True),
+        ("lite", 6, None, False),
+        ("server", 5, None, False),
+        ("lite", 5, 5, False),
+    ],
+)
+def test_a_folder_too_big_for_milvus_lite_is_pointed_at_the_server(
+    images, tmp_path, capsys, monkeypatch, milvus, threshold, limit, warned
+):
+    """6 photos against a threshold of 5 stand for more than 50,000: make up says so before it
+    starts anything and suggests the server, but does not switch by itself."""
+    monkeypatch.setattr(up, "LITE_MAX_PHOTOS", threshold)
+    monkeypatch.setattr(up, "LocalStack", FailingStack)
+    argv = [*up_args(images, tmp_path / "data", distinct_free_ports()), "--milvus", milvus]
+    assert up.main([*argv, *(["--limit", str(limit)] if limit else [])]) == 1
+    out = capsys.readouterr().out
+    assert ("make up MILVUS=server" in out) is warned
+    if warned:
+        assert f"more than {threshold} photos" in out and str(images) in out
+        assert out.index("MILVUS=server") < out.index("starting Milvus Lite")
 
 
 def test_a_failed_start_shows_this_runs_log_not_an_earlier_one(tmp_path):
