@@ -96,7 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--images", type=Path, help="folder of breed folders (default: Stanford Dogs)"
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address the UI listens on")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the UI and search API listen on (default: 127.0.0.1, loopback); 0.0.0.0 "
+        "lets other machines in: set SEARCH_API_WRITE_KEY then, or anyone may write",
+    )
     parser.add_argument("--port", type=int, default=5000, help="the UI's port (default: 5000)")
     parser.add_argument("--encoder-port", type=int, default=8001, help="default: 8001, loopback")
     parser.add_argument("--milvus-port", type=int, default=19530, help="default: 19530, loopback")
