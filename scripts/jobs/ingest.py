@@ -3,6 +3,10 @@
     python -m scripts.jobs.ingest [DATASET] [--reindex] [--limit N] [--json]
 
 The work is :class:`scripts.jobs.ingester.Ingester`; ``--reindex`` is :mod:`scripts.jobs.reindex`.
+People get the progress bar and the summary on the console. The structured log is JSON lines:
+warnings only on stderr, or with ``--log-file`` (as ``make up`` runs it) also the run's
+``ingest started``, ``ingest progress`` every ``PROGRESS_LOG_S`` and ``ingest finished`` with
+the report's counts.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from services.files import PhotoFiles
 from services.logs import configure_logging
 from services.settings import EncoderClientSettings, MilvusSettings, StorageSettings
 from services.vectorstore import ModelMismatch, VectorStore
+
+log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-file",
         type=Path,
-        help="append the structured log lines here instead of stderr (make up keeps the console "
-        "for people)",
+        help="append the structured log lines here instead of stderr, with the run's start, "
+        "progress and end (make up keeps the console for people)",
     )
     parser.add_argument("--json", action="store_true", help="also print the report as JSON")
     return parser
@@ -98,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     with args.log_file.open("a") as log_file:
-        configure_logging("ingest", "WARNING", log_file)
+        configure_logging("ingest", "INFO", log_file)
         try:
             return _run(args)
         finally:  # a caller in the same process (make up) gets its logging back
@@ -120,6 +126,16 @@ def _run(args: argparse.Namespace) -> int:
         model = encoder.info()
         split = load_split(lists)
         files = files_in_split(args.root, split, args.split)[: args.limit]
+        log.info(
+            "ingest started",
+            extra={
+                "root": str(args.root),
+                "files": len(files),
+                "reindex": args.reindex,
+                "collection": args.collection,
+                "fingerprint": model.fingerprint,
+            },
+        )
         if args.reindex:
             photo_files = PhotoFiles(args.root, args.library)
             report = reindex(args, encoder, store, model, files, split, photo_files)
@@ -132,15 +148,15 @@ def _run(args: argparse.Namespace) -> int:
             ingester.boxes = load_boxes(args.annotations or args.root.parent / "Annotation", files)
             print(f"cropping {len(ingester.boxes)} of {len(files)} images to their boxes")
         report = ingester.run(files)
-    except ModelMismatch as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return 2
-    except ReindexRefused as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (ModelMismatch, ReindexRefused) as error:
+        message = error.message if isinstance(error, ModelMismatch) else str(error)
+        log.error("ingest refused", extra={"reason": message})
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except (ApiError, IngestAborted) as error:
         changes.touch()  # what was encoded before the failure is stored
         message = error.message if isinstance(error, ApiError) else str(error)
+        log.error("ingest stopped", extra={"reason": message})
         print(
             f"error: ingest stopped: {message}. Already-encoded images are stored; "
             "run the same command again to continue.",
@@ -154,6 +170,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _summary(report: IngestReport, as_json: bool = False) -> int:
+    counts = {
+        key: round(value, 2) if isinstance(value, float) else value
+        for key, value in report.to_dict().items()
+    }
+    log.info("ingest finished", extra=counts | {"failed": len(report.failed)})
     print(
         f"{report.added} added, {report.skipped} already indexed, {report.duplicates} "
         f"duplicate files, {len(report.failed)} failed, {report.seconds}s "

@@ -10,6 +10,7 @@ once. Corrupt files are reported and skipped. The command line is :mod:`scripts.
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -28,6 +29,9 @@ from services.schema import EncodedImage, ModelInfo
 from services.vectorstore import VectorStore
 
 Item = tuple[ImageFile, str, bytes]  # file, id, bytes
+PROGRESS_LOG_S = 30.0  # an "ingest progress" log line at most this often
+
+log = logging.getLogger(__name__)
 
 
 class IngestAborted(RuntimeError):
@@ -72,6 +76,7 @@ def make_ingester(
         split,
         deleted=DeletedPhotos(store.settings),
         progress=not args.no_progress,
+        log_every_s=PROGRESS_LOG_S,
     )
 
 
@@ -88,10 +93,13 @@ class Ingester:
     breeds: BreedList = field(default_factory=BreedList.load)
     deleted: DeletedPhotos | None = None  # photos the user deleted are not indexed again
     progress: bool = True
+    log_every_s: float = PROGRESS_LOG_S
+    _started: float = field(default=0.0, init=False, repr=False)
+    _logged: float = field(default=0.0, init=False, repr=False)  # when progress was last logged
 
     def run(self, files: list[ImageFile]) -> IngestReport:
         report = IngestReport(total=len(files))
-        started = time.perf_counter()
+        started = self._started = self._logged = time.perf_counter()
         pending: list[dict] = []
         bar = tqdm(total=len(files), unit="img", disable=not self.progress, smoothing=0.1)
         futures: deque[Future] = deque()
@@ -198,8 +206,30 @@ class Ingester:
             pending.append(self._record(file, image_id, result))
         bar.update(len(batch))
         bar.set_postfix(added=report.added + len(pending), failed=len(report.failed))
+        self._log_progress(report, len(pending))
         if len(pending) >= self.insert_batch:
             self._insert(pending, report)
+
+    def _log_progress(self, report: IngestReport, pending: int) -> None:
+        """The bar's numbers as a log line, at most every ``log_every_s`` (the bar may be off)."""
+        now = time.perf_counter()
+        if now - self._logged < self.log_every_s:
+            return
+        self._logged = now
+        added = report.added + pending
+        done = added + report.skipped + report.deleted + report.duplicates + len(report.failed)
+        seconds = now - self._started
+        log.info(
+            "ingest progress",
+            extra={
+                "done": done,
+                "total": report.total,
+                "added": added,
+                "failed": len(report.failed),
+                "seconds": round(seconds, 1),
+                "images_per_s": round(added / seconds, 2) if seconds else 0.0,
+            },
+        )
 
     def _record(self, file: ImageFile, image_id: str, result: EncodedImage) -> dict:
         return Photo(

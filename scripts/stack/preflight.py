@@ -1,5 +1,5 @@
 """What ``make up`` checks before it starts or touches anything: one instance per data folder,
-and every port it will listen on free.
+every port it will listen on free, and (advice only) how many photos the folder holds.
 
 A second ``make up`` used to start anyway: its Milvus failed on the first one's data lock, and
 meanwhile it had truncated the running instance's logs and ingested into it (re-adding photos
@@ -21,6 +21,8 @@ import pwd
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+
+from services.dataset import IMAGE_SUFFIXES
 
 LOCK_NAME = ".up.lock"
 TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
@@ -77,6 +79,20 @@ def _read_record(fd: int) -> dict:
     except ValueError:  # the holder is between truncating and writing
         return {}
     return record if isinstance(record, dict) else {}
+
+
+def count_photos(root: Path, stop_after: int) -> int:
+    """Image files in the breed folders under ``root``, by suffix as the ingest finds them,
+    counting no further than ``stop_after``. Names only: no file is opened."""
+    count = 0
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        if folder == str(root):
+            continue  # the ingest takes files from breed folders only
+        count += sum(Path(name).suffix.lower() in IMAGE_SUFFIXES for name in names)
+        if count >= stop_after:
+            return stop_after
+    return count
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -2,9 +2,12 @@
 
     python -m scripts.stack.up [--images DIR] [--port 5000] [--data-dir data] [--no-ingest]
 
-Milvus Lite server, encoder and search API start on loopback, the dataset is indexed (only new
-images), and the UI is served at http://localhost:5000. Ctrl-C stops everything; nothing is left
-running. Without ``--images`` it uses ``data/stanford-dogs/Images``, downloading it first.
+Milvus Lite server, encoder and search API start on loopback, and the URL of the UI
+(http://localhost:5000) is printed as soon as the search API answers; then the dataset is indexed
+(only new images) under it, with a progress bar, and a last line says how many photos the index
+holds. Ctrl-C stops everything; nothing is left running. Without ``--images`` it uses
+``data/stanford-dogs/Images``, downloading it first. A folder of more than ``LITE_MAX_PHOTOS``
+photos on Milvus Lite gets the advice to run the Milvus server instead (README, Milvus).
 
 Before it starts or writes anything it takes the data folder's instance lock and checks its
 three ports (``scripts.stack.preflight``): a second instance on the same folder, or a port
@@ -14,6 +17,7 @@ taken by any program, is refused at once with who holds it and the flag that avo
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -23,11 +27,15 @@ from pathlib import Path
 import requests
 
 from scripts.stack.local import REPO_ROOT, LocalStack
-from scripts.stack.preflight import AlreadyRunning, InstanceLock, Port, taken_ports
+from scripts.stack.preflight import AlreadyRunning, InstanceLock, Port, count_photos, taken_ports
 
 DEFAULT_DATA = REPO_ROOT / "data"
 DEFAULT_IMAGES = DEFAULT_DATA / "stanford-dogs" / "Images"
 BANNER = "=" * 72
+# Past this many photos Milvus Lite's search time grows in step with the index, while the
+# server binary's stays flat (README, Milvus, has the measurements and the command).
+LITE_MAX_PHOTOS = 50_000
+QUIET_LEVELS = {"DEBUG", "INFO"}  # ingest log lines that are not worth a word on the console
 
 
 def _dataset(images: Path | None) -> Path | None:
@@ -62,6 +70,23 @@ def _announce_model(stack: LocalStack) -> None:
         )
 
 
+def _advise_server(images: Path, limit: int | None) -> None:
+    """Say so when the folder is more than Milvus Lite searches well; the choice stays the
+    user's (switching would leave the index built so far behind, in Lite's folder)."""
+    if limit is not None and limit <= LITE_MAX_PHOTOS:
+        return  # a sample of the folder
+    if count_photos(images, stop_after=LITE_MAX_PHOTOS + 1) <= LITE_MAX_PHOTOS:
+        return
+    print(
+        f"{BANNER}\nMANY PHOTOS FOR MILVUS LITE: {images} holds more than "
+        f"{LITE_MAX_PHOTOS:,} photos.\nPast that, each search on Milvus Lite takes longer "
+        "the more photos it holds,\nwhile the Milvus server binary's stays flat (README, "
+        "Milvus). To use the server,\nstop (Ctrl-C) and run: make up MILVUS=server\n"
+        f"{BANNER}",
+        flush=True,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Run dogsearch locally on the embedded Milvus Lite.",
@@ -71,7 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--images", type=Path, help="folder of breed folders (default: Stanford Dogs)"
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address the UI listens on")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the UI and search API listen on (default: 127.0.0.1, loopback); 0.0.0.0 "
+        "lets other machines in: set SEARCH_API_WRITE_KEY then, or anyone may write",
+    )
     parser.add_argument("--port", type=int, default=5000, help="the UI's port (default: 5000)")
     parser.add_argument("--encoder-port", type=int, default=8001, help="default: 8001, loopback")
     parser.add_argument("--milvus-port", type=int, default=19530, help="default: 19530, loopback")
@@ -134,6 +164,8 @@ def _run(args: argparse.Namespace, data_dir: Path) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.milvus == "lite":
+        _advise_server(images, args.limit)
     encoder_env = {"ENCODER_ARCH": os.environ.get("ENCODER_ARCH", "auto")}
     checkpoint = _checkpoint(data_dir)
     if checkpoint:
@@ -156,14 +188,17 @@ def _run(args: argparse.Namespace, data_dir: Path) -> int:
         stack.start_encoder()
         stack.start_api()
         _announce_model(stack)
-        if not args.no_ingest:
-            _ingest(stack, args.limit, reindex=_model_changed(stack))
+        url = f"http://localhost:{args.port}"
         print(
-            f"{BANNER}\ndogsearch is running: http://localhost:{args.port}  (Ctrl-C stops it)\n"
+            f"{BANNER}\ndogsearch is running: {url}  (Ctrl-C stops it)\n"
             f"ports: UI {args.port}, encoder {args.encoder_port}, Milvus {args.milvus_port}\n"
             f"logs: {stack.workdir / 'logs'}\n{BANNER}",
             flush=True,
         )
+        if not args.no_ingest:
+            print("indexing new photos; the page works meanwhile and fills up as they come")
+            _ingest(stack, args.limit, reindex=_model_changed(stack))
+            print(_done(stack, url), flush=True)
         while all(process.running for process in stack.processes.values()):
             time.sleep(1)
         dead = [name for name, process in stack.processes.items() if not process.running]
@@ -201,9 +236,18 @@ def _model_changed(stack: LocalStack) -> bool:
     return False
 
 
-def _ingest(stack: LocalStack, limit: int | None, reindex: bool = False) -> None:
+def _done(stack: LocalStack, url: str) -> str:
+    """The line that ends the ingest: how many photos the index holds, and the URL again."""
+    try:
+        count = requests.get(f"{stack.api_url}/api/stats", timeout=30).json()["count"]
+    except (requests.RequestException, ValueError, KeyError):  # the count is a courtesy
+        return f"ingest done; dogsearch is running at {url}"
+    return f"indexed {count:,} photos; dogsearch is running at {url}"
+
+
+def _ingest(stack: LocalStack, limit: int | None, reindex: bool = False) -> bool:
     """Index new images in this process: progress bar and summary on the console, the
-    structured (JSON) log lines in ``logs/ingest.log``."""
+    structured (JSON) log lines in ``logs/ingest.log``. Whether the ingest finished."""
     # Imported here, not at the top: pymilvus takes 0.5 s, and a refusal must come at once.
     from scripts.jobs import ingest
 
@@ -214,8 +258,28 @@ def _ingest(stack: LocalStack, limit: int | None, reindex: bool = False) -> None
     finished = ingest.main(stack.ingest_args("--log-file", str(log_path), *extra)) == 0
     if not finished:
         print("ingest did not finish; the UI still serves what is indexed", file=sys.stderr)
-    if log_path.exists() and log_path.stat().st_size > before:
-        print(f"ingest logged warnings: see {log_path}", file=sys.stderr)
+    warnings = _warnings_in(log_path, before)
+    if warnings:
+        print(f"ingest logged {warnings} warnings or errors: see {log_path}", file=sys.stderr)
+    return finished
+
+
+def _warnings_in(log_path: Path, offset: int) -> int:
+    """Log lines from ``offset`` on above INFO (a line that is not JSON counts: it is unusual)."""
+    try:
+        with log_path.open("rb") as log:
+            log.seek(offset)
+            lines = log.read().decode(errors="replace").splitlines()
+    except OSError:
+        return 0
+    count = 0
+    for line in lines:
+        try:
+            level = json.loads(line).get("level")
+        except (ValueError, AttributeError):
+            level = None
+        count += level not in QUIET_LEVELS
+    return count
 
 
 def _stop(stack: LocalStack) -> None:

@@ -1,10 +1,13 @@
 """``make up`` (scripts/stack/up.py): a second instance, or a taken port, is refused at once and
-touches nothing; the console stays for people; Ctrl-C ends with "stopped".
+touches nothing; the URL comes before the ingest; the console stays for people, the ingest's JSON
+lines go to its log file; a folder too big for Milvus Lite is pointed at the server; Ctrl-C ends
+with "stopped".
 
 Every test picks free ports and its own data folder: none assumes 5000, 8001 or 19530 free."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -18,17 +21,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
-from scripts.jobs import download_stanford_dogs, ingest
+from scripts.jobs import download_stanford_dogs, ingest, ingester
 from scripts.stack import up
 from scripts.stack.local import LocalStack, ManagedProcess, free_port, python_env
 from scripts.stack.preflight import InstanceLock, port_free
-from tests.support.stack import milvus_backend
+from tests.support.stack import make_stack, milvus_backend
 from tests.support.synthetic import make_dataset
 
 pytestmark = pytest.mark.integration
 
 PORT_FLAGS = ("--port", "--encoder-port", "--milvus-port")  # UI, encoder, Milvus
+ENCODER_ENV = {"ENCODER_ARCH": "efficientnet_lite0", "ENCODER_THREADS": "2"}
 REFUSAL_S = 3.0  # "at once": parsing, a lock and three binds
 RUNNING_LOG = "the running instance's Milvus log\n"
 HOLD_LOCK = """
@@ -155,6 +160,84 @@ def test_ingest_logs_go_to_its_log_file_not_the_console(tmp_path, capsys, monkey
     assert logging.getLogger().handlers == handlers
 
 
+def test_an_ingest_that_only_reports_progress_is_not_called_a_warning(
+    tmp_path, capsys, monkeypatch
+):
+    def run_that_informs(args) -> int:
+        logging.getLogger("scripts.jobs.ingest").info("ingest finished", extra={"added": 6})
+        return 0
+
+    monkeypatch.setattr(ingest, "_run", run_that_informs)
+    assert up._ingest(LocalStack(tmp_path, tmp_path), limit=None)
+    assert "ingest finished" in (tmp_path / "logs" / "ingest.log").read_text()
+    assert "warning" not in capsys.readouterr().err
+
+
+def log_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.milvus
+def test_the_ingest_under_up_writes_its_json_lines_to_ingest_log(
+    images, tmp_path, capsys, monkeypatch
+):
+    """The ingest log of make up holds the start, progress and the finished summary with its
+    counts (it stayed empty through a whole ingest); the console keeps the bar and summary."""
+    monkeypatch.setattr(ingester, "PROGRESS_LOG_S", 0.0)  # a progress line for every batch
+    with make_stack(tmp_path / "data", images, encoder_env=ENCODER_ENV) as stack:
+        up._ingest(stack, limit=None)
+    console = capsys.readouterr()
+    assert "6 added" in console.out and '{"' not in console.out + console.err
+    lines = log_lines(tmp_path / "data" / "logs" / "ingest.log")
+    assert all(line["service"] == "ingest" and line["time"] for line in lines)
+    by_message = {line["message"]: line for line in lines}
+    assert by_message["ingest started"]["files"] == 6
+    progress = [line for line in lines if line["message"] == "ingest progress"]
+    assert progress and progress[-1]["done"] == progress[-1]["total"] == 6
+    finished = by_message["ingest finished"]
+    assert (finished["added"], finished["skipped"], finished["failed"]) == (6, 0, 0)
+    assert lines[-1] is finished and "warning" not in console.err
+
+
+class FailingStack:
+    """Stands for LocalStack: the first start fails, so make up stops right after its start."""
+
+    def __init__(self, *_, **__) -> None:
+        self.processes: dict = {}
+        self.workdir = Path("/nonexistent")
+
+    def start_milvus(self) -> None:
+        raise RuntimeError("stopped by the test")
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("milvus", "threshold", "limit", "warned"),
+    [
+        ("lite", 5, None, True),
+        ("lite", 6, None, False),
+        ("server", 5, None, False),
+        ("lite", 5, 5, False),
+    ],
+)
+def test_a_folder_too_big_for_milvus_lite_is_pointed_at_the_server(
+    images, tmp_path, capsys, monkeypatch, milvus, threshold, limit, warned
+):
+    """6 photos against a threshold of 5 stand for more than 50,000: make up says so before it
+    starts anything and suggests the server, but does not switch by itself."""
+    monkeypatch.setattr(up, "LITE_MAX_PHOTOS", threshold)
+    monkeypatch.setattr(up, "LocalStack", FailingStack)
+    argv = [*up_args(images, tmp_path / "data", distinct_free_ports()), "--milvus", milvus]
+    assert up.main([*argv, *(["--limit", str(limit)] if limit else [])]) == 1
+    out = capsys.readouterr().out
+    assert ("make up MILVUS=server" in out) is warned
+    if warned:
+        assert f"more than {threshold} photos" in out and str(images) in out
+        assert out.index("MILVUS=server") < out.index("starting Milvus Lite")
+
+
 def test_a_failed_start_shows_this_runs_log_not_an_earlier_one(tmp_path):
     log = tmp_path / "search-api.log"
     log.write_text("GET /api/search 200 (an earlier run)\n")
@@ -198,7 +281,7 @@ class Console:
 @pytest.mark.milvus
 def test_up_runs_refuses_a_second_and_says_stopped_on_ctrl_c(images, tmp_path):
     data, ports = tmp_path / "data", distinct_free_ports()
-    env = python_env({"ENCODER_ARCH": "efficientnet_lite0", "ENCODER_THREADS": "2"})
+    env = python_env(ENCODER_ENV)
     command = [sys.executable, "-m", "scripts.stack.up", *up_args(images, data, ports)]
     running = subprocess.Popen(
         [*command, "--milvus", milvus_backend()],
@@ -208,12 +291,19 @@ def test_up_runs_refuses_a_second_and_says_stopped_on_ctrl_c(images, tmp_path):
         env=env,
     )
     console = Console(running)
+    url = f"http://localhost:{ports[0]}"
     try:
-        console.until("dogsearch is running", timeout=240)
+        console.until("dogsearch is running:", timeout=240)
+        assert url in console.lines[-1]
+        assert requests.get(f"http://127.0.0.1:{ports[0]}/", timeout=10).ok  # the page works
         console.until("ports:", timeout=5)
         assert f"UI {ports[0]}, encoder {ports[1]}, Milvus {ports[2]}" in console.lines[-1]
+        banner_at = len(console.lines)
+        console.until(f"indexed 6 photos; dogsearch is running at {url}", timeout=120)
+        ingest = console.lines[banner_at:]
+        assert any("6 added" in line for line in ingest[:-1])  # the URL came before the ingest
+        assert any("6/6" in line for line in ingest)  # the progress bar, below the URL
         assert '{"' not in "\n".join(console.lines)  # no JSON log line
-        assert "6 added" in "\n".join(console.lines)
         milvus_log = (data / "logs" / "milvus.log").read_text()
 
         started = time.monotonic()

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from encoder.config import EncoderSettings
+from scripts.stack import up
 from search_api.config import SearchApiSettings
 from services.settings import EncoderClientSettings, MilvusSettings
 
@@ -231,6 +232,25 @@ def test_env_example_and_readme_list_every_setting():
         if name not in paths:  # set by the images themselves
             assert name in example, f"{name} missing from .env.example"
         assert name in readme, f"{name} missing from the README"
+
+
+def test_the_readme_documents_every_make_up_option_and_where_it_listens():
+    """The README's first section is where people learn make up: every flag is there, and
+    what it says of addresses is what the code binds (it once said the UI was not on loopback,
+    and left --host out)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The two commands") : readme.index("## A tour of the page")]
+    parser = up.build_parser()
+    by_make_variable = {"--images": "IMAGES=", "--milvus": "MILVUS="}  # the Makefile passes them
+    for action in parser._actions:
+        for flag in action.option_strings:
+            if flag.startswith("--") and flag != "--help":
+                shown = f"make up {by_make_variable[flag]}" if flag in by_make_variable else flag
+                assert f"`{shown}" in section, f"{flag} missing from the README"
+    assert parser.get_default("host") == "127.0.0.1"
+    assert "except the UI" not in section
+    assert "all on loopback (127.0.0.1), the UI included" in section
+    assert 'make up ARGS="--host 0.0.0.0"' in section and "SEARCH_API_WRITE_KEY" in section
 
 
 @pytest.mark.parametrize("path", ["encoder/Dockerfile", "search-api/Dockerfile"])
