@@ -1,6 +1,6 @@
 // Download the ranked results on screen as JSON or CSV (made in the browser, nothing uploaded).
 
-const COLUMNS = ["rank", "id", "breed", "similarity", "path", "width", "height", "image_url"];
+const COLUMNS = ["rank", "id", "breed", "similarity", "look", "same_breed", "path", "width", "height", "image_url"];
 
 function csvCell(value) {
   const text = value === undefined || value === null ? "" : String(value);

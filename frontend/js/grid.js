@@ -3,19 +3,39 @@
 import { labelOf } from "./context.js";
 import { element } from "./dom.js";
 import { percent } from "./format.js";
+import { scoreLine } from "./scores.js";
 
 const itemsByList = new WeakMap();
 
 /** The items a grid was rendered with, or [] for an element that is not a grid. */
 export const itemsOf = (list) => itemsByList.get(list) ?? [];
 
+function bar(value) {
+  const track = element("span", { className: "bar" }, [element("span", { className: "bar-fill" })]);
+  track.style.setProperty("--similarity", String(value)); // CSSOM: allowed by our CSP
+  return track;
+}
+
 function similarityBar(similarity) {
-  const bar = element("span", { className: "bar" }, [element("span", { className: "bar-fill" })]);
-  bar.style.setProperty("--similarity", String(similarity)); // CSSOM: allowed by our CSP
   return element("span", { className: "similarity" }, [
     element("span", { className: "pct", textContent: percent(similarity) }),
-    bar,
+    bar(similarity),
   ]);
+}
+
+/** A search result's line: breed agreement and look (scores.js), the bar showing the look. */
+function scoresBar(item) {
+  const agrees = item.same_breed === true ? "same" : item.same_breed === false ? "other" : "unknown";
+  return element("span", { className: `similarity scores breed-${agrees}` }, [
+    element("span", { className: "score-line", textContent: scoreLine(item) }),
+    bar(item.look),
+  ]);
+}
+
+/** What a card says of its score: search results their look, duplicate groups similarity. */
+function scoreOf(item) {
+  if (item.look !== undefined) return scoresBar(item);
+  return item.similarity === undefined ? null : similarityBar(item.similarity);
 }
 
 /** A thumbnail with a placeholder while the server makes it, and words if it cannot. */
@@ -47,20 +67,20 @@ function card(item, index, rank) {
     thumbnail(item, rank ? `Result ${rank}: ${label}` : `${label} photo`),
     element("span", { className: "caption", textContent: label }),
   ];
-  if (item.similarity !== undefined) children.push(similarityBar(item.similarity));
+  const score = scoreOf(item);
+  if (score) children.push(score);
   const button = element("button", { type: "button", className: "card" }, children);
   button.dataset.index = String(index);
   button.dataset.id = item.id;
+  if (item.similarity !== undefined) button.dataset.similarity = String(item.similarity);
   if (item.near_copy) {
     button.prepend(element("span", { className: "tag", textContent: "Same photo" }));
   }
   if (rank) {
     button.prepend(element("span", { className: "rank", textContent: `#${rank}` }));
     const copy = item.near_copy ? " Same photo as yours." : "";
-    button.setAttribute(
-      "aria-label",
-      `Result ${rank}: ${label}, ${percent(item.similarity)} similar.${copy} Open larger.`,
-    );
+    const says = item.look !== undefined ? scoreLine(item) : `${percent(item.similarity)} similar`;
+    button.setAttribute("aria-label", `Result ${rank}: ${label}. ${says}.${copy} Open larger.`);
   } else {
     button.setAttribute("aria-label", `${label}: open larger`);
   }

@@ -7,6 +7,7 @@ import { labelOf } from "./context.js";
 import { $, element } from "./dom.js";
 import { bytes, percent } from "./format.js";
 import { deletePhoto, relabelPhoto } from "./library-actions.js";
+import { scoreLine } from "./scores.js";
 
 const CONTROLS = "select, input, textarea, [contenteditable]";
 
@@ -116,7 +117,8 @@ export class Lightbox {
     }
     this.breedSelect.value = item.breed;
     const parts = [`${item.width} × ${item.height} px`];
-    if (item.similarity !== undefined) parts.push(`${percent(item.similarity)} similar`);
+    if (item.look !== undefined) parts.push(scoreLine(item), `${percent(item.similarity)} similar overall`);
+    else if (item.similarity !== undefined) parts.push(`${percent(item.similarity)} similar`);
     if (item.near_copy) parts.push("same photo as yours");
     parts.push(`${index + 1} of ${this.items.length}`);
     const meta = $("lightbox-meta");

@@ -57,14 +57,43 @@ URLS = {"image_url": STRING, "thumbnail_url": STRING}
 PHOTO_ID = {"type": "string", "pattern": f"^[0-9a-f]{{{ID_HEX_CHARS}}}$"}
 PHOTO = record({"id": PHOTO_ID, **{name: _field(name) for name in PUBLIC_FIELDS}, **URLS})
 UNIT = {"type": "number", "minimum": 0, "maximum": 1}
-MATCH = record(
-    {
-        "strength": {"enum": ["strong", "weak", "none"]},
-        "best_similarity": nullable(UNIT),
-        "strong_from": NUMBER,
-        "weak_from": NUMBER,
-    }
-)
+MATCH = {
+    **record(
+        {
+            "strength": {"enum": ["strong", "weak", "none"]},
+            "best_similarity": nullable(UNIT),
+            "strong_from": NUMBER,
+            "weak_from": NUMBER,
+        }
+    ),
+    "description": "Kept for compatibility: the best `similarity` against calibrated bounds; "
+    "any photo of the query's breed scores high. See each result's `look` and `same_breed`.",
+}
+# What each number of a result means (the README's API section says the same).
+HIT_SCORES = {
+    "similarity": {
+        **UNIT,
+        "description": "Cosine similarity of the whole breed-aware vector (look and breed "
+        "guesses): what results are ranked by and `min_similarity` filters on. Any photo of the "
+        "query's breed scores high; `look` says how alike the dogs themselves are.",
+    },
+    "look": {
+        **UNIT,
+        "description": "Cosine similarity of the look part alone (the model's pooled features, "
+        "each made a unit vector again): how much this photo looks like the query, whatever the "
+        "breed guesses; for a same-looking dog. Equals `similarity` if vectors have no breed part.",
+    },
+    "same_breed": {
+        **nullable(BOOLEAN),
+        "description": "Whether this photo's breed is the query's: the encoder's top guess for a "
+        "photo search, the stored breed (`query.breed`) for more-like-this; null when unknown.",
+    },
+    "near_copy": {
+        **BOOLEAN,
+        "description": "The query photo itself, re-saved, resized or lightly cropped (`look` of "
+        "at least the model's `copy_from`); shown first.",
+    },
+}
 PREDICTION = record({"breed": STRING, "breed_id": INTEGER, "probability": UNIT})
 DOG = record({"is_dog": BOOLEAN, "score": UNIT, "threshold": UNIT})
 QUERY = record(
@@ -88,7 +117,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Photo": PHOTO,
     "Hit": {
         "allOf": [ref("Photo")],
-        **record({"similarity": UNIT, "near_copy": BOOLEAN}),
+        **record(HIT_SCORES),
     },
     "Model": _model(),
     "SearchResult": record(
@@ -106,7 +135,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         {
             "k": INTEGER,
             "breed": nullable(STRING),
-            "query": record({"id": PHOTO_ID, **URLS}),
+            "query": record({"id": PHOTO_ID, "breed": STRING, **URLS}),
             "match": nullable(MATCH),
             **RANKED,
             "timings": record(dict.fromkeys(("fetch_ms", "search_ms", "total_ms"), NUMBER)),
@@ -125,7 +154,9 @@ OTHER_ID = "a41c7d0e93b25f68c1e7d3b9"
 OTHER = photo("beagle", 11, "n02088364-beagle/n02088364_1128.jpg", OTHER_ID)
 MODEL = ModelInfo("tf_efficientnet_lite0", 1408, "9c1e0f3a5b7d2e4f", "checkpoint").to_dict()
 RANKED_EXAMPLE = {
-    "results": [{**BEAGLE, "similarity": 0.97, "near_copy": False}],
+    "results": [
+        {**BEAGLE, "similarity": 0.97, "look": 0.83, "same_breed": True, "near_copy": False}
+    ],
     "hidden_duplicates": 0,
 }
 MATCH_EXAMPLE = {
@@ -163,6 +194,7 @@ SIMILAR = Reply(
         "breed": None,
         "query": {
             "id": OTHER_ID,
+            "breed": OTHER["breed"],
             "image_url": OTHER["image_url"],
             "thumbnail_url": OTHER["thumbnail_url"],
         },

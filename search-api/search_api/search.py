@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from search_api.catalog import Catalog, age_s
+from services.dataset import UNKNOWN_BREED, breed_key
 from services.encoder_client import EncoderClient
 from services.errors import ApiError, InvalidImage, NotFound
 from services.photo import Photo, image_urls
@@ -40,17 +42,18 @@ class ResultFilter:
     ) -> tuple[list[Hit], int]:
         """The hits to show (at most ``k``) and how many were hidden as near-duplicates: of a
         higher-ranked hit, or of ``query`` (a stored photo the user already has). Copies are
-        judged on the look alone (``model.appearance``)."""
+        judged on the look alone (``model.appearance``); with ``duplicate_threshold`` set,
+        every hit must carry its ``vector``."""
         if self.min_similarity is not None:
             hits = [hit for hit in hits if hit.similarity >= self.min_similarity]
         if self.duplicate_threshold is None:
             return hits[:k], 0
-        look = model.appearance if model is not None else (lambda v: np.asarray(v, np.float32))
+        look = _look_part(model)
         kept: list[Hit] = []
         kept_vectors: list[np.ndarray] = [] if query is None else [look(query)]
         hidden = 0
         for hit in hits:
-            vector = look(hit.fields.pop("vector"))
+            vector = look(hit.fields["vector"])
             if kept_vectors and float(np.max(np.stack(kept_vectors) @ vector)) >= (
                 self.duplicate_threshold
             ):
@@ -88,28 +91,30 @@ class SearchService:
         k: int,
         breed: str | None,
         only: ResultFilter,
+        query_breed: str | None,
         exclude_id: str | None = None,
     ) -> tuple[list[Hit], int, float | None]:
-        """The hits to show, how many near-duplicates were hidden, and the best similarity
-        before any filter (what the match strength is judged on). Near-copies of the query come
-        first (:meth:`_near_copies`); ``model`` is the collection's."""
-        with_vectors = only.duplicate_threshold is not None
+        """The hits to show, scored by :func:`scored` against ``query_breed``; how many
+        near-duplicates were hidden; and the best similarity before any filter (what the match
+        strength is judged on). Near-copies of the query come first (:meth:`_near_copies`);
+        ``model`` is the collection's. The vectors come along for the look scores (k of them,
+        or ``OVERFETCH`` times k when hiding near-duplicates) and leave with :func:`scored`."""
         look = model.look_query(vector) if model is not None else None
         near_copies = None
         if look is not None:
             near_copies = self._beside.submit(
-                self._near_copies, vector, look, model, breed, exclude_id, with_vectors
+                self._near_copies, vector, look, model, breed, exclude_id
             )
         hits = self.store.search(
-            vector, only.fetch_k(k), breed=breed, exclude_id=exclude_id, with_vectors=with_vectors
+            vector, only.fetch_k(k), breed=breed, exclude_id=exclude_id, with_vectors=True
         )
         copies = near_copies.result() if near_copies is not None else []
         if copies:
             copy_ids = {hit.id for hit in copies}
             hits = copies + [hit for hit in hits if hit.id not in copy_ids]
         best = max((hit.similarity for hit in hits), default=None)
-        query = vector if exclude_id else None
-        return *only.apply(hits, k, query=query, model=model), best
+        shown, hidden = only.apply(hits, k, query=vector if exclude_id else None, model=model)
+        return scored(shown, vector, model, query_breed), hidden, best
 
     def _near_copies(
         self,
@@ -118,13 +123,12 @@ class SearchService:
         model: ModelInfo,
         breed: str | None,
         exclude_id: str | None,
-        with_vectors: bool,
     ) -> list[Hit]:
         """Stored photos that look like near-copies of the query (``model.copy_from``), closest
         first: asked of Milvus by look, because the breed part of a re-saved copy's vector can
         swing far enough to lose it among photos of its breed. A near-copy's ``similarity`` is
-        its look cosine when that is higher; ``near_copy`` marks it. ``look`` is the query for
-        the look alone (``model.look_query``)."""
+        its look cosine when that is higher; ``near_copy`` marks it; its ``vector`` stays.
+        ``look`` is the query for the look alone (``model.look_query``)."""
         query_look = model.appearance(vector)
         copies = []
         for hit in self.store.search(
@@ -136,8 +140,6 @@ class SearchService:
                 continue
             full_similarity = float(stored @ np.asarray(vector, dtype=np.float32))
             fields = {**hit.fields, "near_copy": True}
-            if not with_vectors:
-                fields.pop("vector")
             copies.append(Hit(hit.id, max(full_similarity, look_similarity), fields))
         return sorted(copies, key=lambda hit: -hit.similarity)
 
@@ -164,7 +166,8 @@ class SearchService:
             if not stored.same_model(model):  # a re-index may have just switched
                 stored = self.collection_model(fresh=True) or stored
             check_same_model(stored, model, self.store.collection)
-            hits, hidden, best = self._search(encoded.vector, stored, k, breed, only)
+            guess = encoded.predictions[0].breed if encoded.predictions else None
+            hits, hidden, best = self._search(encoded.vector, stored, k, breed, only, guess)
         finished = time.perf_counter()
         return {
             "query": _query_summary(encoded, model),
@@ -186,10 +189,11 @@ class SearchService:
         # The query photo is not its own result: "more like this" means other photos.
         vector = np.asarray(rows[0]["vector"])
         model = self.collection_model()
-        hits, hidden, best = self._search(vector, model, k, breed, only, exclude_id=image_id)
+        own_breed = rows[0].get("breed")
+        hits, hidden, best = self._search(vector, model, k, breed, only, own_breed, image_id)
         finished = time.perf_counter()
         return {
-            "query": {"id": image_id, **image_urls(image_id)},
+            "query": {"id": image_id, "breed": own_breed, **image_urls(image_id)},
             "match": _match(best, model) if model else None,
             "results": [serialise_hit(hit) for hit in hits],
             "hidden_duplicates": hidden,
@@ -215,11 +219,52 @@ def serialise_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def serialise_hit(hit: Hit) -> dict[str, Any]:
+    """A scored hit (:func:`scored`) as the API shows it; what each number means is in
+    :data:`search_api.replies.SCHEMAS` (``Hit``)."""
     return {
         **serialise_row({"id": hit.id, **hit.fields}),
         "similarity": _shown_similarity(hit.similarity),
+        "look": _shown_similarity(hit.fields["look"]),
+        "same_breed": hit.fields["same_breed"],
         "near_copy": bool(hit.fields.get("near_copy", False)),
     }
+
+
+def scored(
+    hits: list[Hit], query: np.ndarray, model: ModelInfo | None, query_breed: str | None
+) -> list[Hit]:
+    """``hits`` (each with its ``vector``) with two more fields and without the vector:
+    ``look``, the cosine of the look parts alone (``model.appearance`` of the hit's and the
+    query's vectors: one ``[n, appearance_dims]`` product), and ``same_breed``, whether the
+    hit's breed is ``query_breed`` (None when either is unknown)."""
+    if not hits:
+        return []
+    look = _look_part(model)
+    stored = look(np.stack([np.asarray(hit.fields["vector"], np.float32) for hit in hits]))
+    looks = stored @ look(query)
+    wanted = _known_breed(query_breed)
+    out = []
+    for hit, value in zip(hits, looks, strict=True):
+        fields = {name: field for name, field in hit.fields.items() if name != "vector"}
+        breed = _known_breed(fields.get("breed"))
+        same = None if wanted is None or breed is None else breed == wanted
+        out.append(
+            Hit(hit.id, hit.similarity, {**fields, "look": float(value), "same_breed": same})
+        )
+    return out
+
+
+def _known_breed(name: str | None) -> str | None:
+    """A breed's matching key (:func:`breed_key`), or None for no breed or ``unknown``."""
+    key = breed_key(name) if name else None
+    return None if not key or key == breed_key(UNKNOWN_BREED) else key
+
+
+def _look_part(model: ModelInfo | None) -> Callable[[np.ndarray], np.ndarray]:
+    """The look part of unit vectors; without a recorded model, the whole vector."""
+    if model is not None:
+        return model.appearance
+    return lambda vectors: np.asarray(vectors, np.float32)
 
 
 def _query_summary(encoded: EncodedImage, model: ModelInfo) -> dict[str, Any]:

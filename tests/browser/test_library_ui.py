@@ -16,7 +16,13 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from services.dataset import content_id, iter_image_files
-from tests.support.browser import card_ids, open_page, start_api_beside, start_indexed_stack
+from tests.support.browser import (
+    card_ids,
+    card_similarities,
+    open_page,
+    start_api_beside,
+    start_indexed_stack,
+)
 from tests.support.synthetic import make_dataset, make_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -171,13 +177,13 @@ def test_min_similarity_hide_duplicates_and_export(page, lib_stack):
     first = next(iter_image_files(lib_stack.dataset_root))
     page.goto(f"{lib_stack.api_url}/?similar={content_id(first.path.read_bytes())}&k=24")
     expect(page.locator("#grid.ranked .card").first).to_be_visible()
-    everything = [float(p.rstrip("%")) for p in page.locator("#grid .pct").all_inner_texts()]
+    everything = [100 * value for value in card_similarities(page)]
     cut = int(sorted(everything)[len(everything) // 2])
     page.locator("#min-similarity").fill(str(cut))
     page.locator("#min-similarity").dispatch_event("change")
     expect(page).to_have_url(re.compile(f"min={cut}"))
     wait_until_settled(page)
-    shown = [float(p.rstrip("%")) for p in page.locator("#grid .pct").all_inner_texts()]
+    shown = [100 * value for value in card_similarities(page)]
     assert shown and all(value >= cut for value in shown) and len(shown) < len(everything)
     page.get_by_label("Hide near-duplicates").check()
     expect(page).to_have_url(re.compile("dedupe=1"))

@@ -53,7 +53,7 @@ def search(page, stanford_sample: Path) -> None:
     top = page.locator("#grid .caption").all_inner_texts()[:5]
     assert top[0] == "Golden retriever" and top.count("Golden retriever") >= 4, top
     expect(page.locator("#predictions li").first).to_contain_text("Golden retriever")
-    expect(page.locator("#understanding")).to_contain_text("match")
+    expect(page.locator("#understanding")).to_contain_text("results are Golden retriever")
     expect(page.locator("#understanding")).not_to_contain_text("look like a dog")
 
 

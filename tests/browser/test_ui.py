@@ -9,9 +9,12 @@ import pytest
 from playwright.sync_api import expect
 
 from services.dataset import content_id, iter_image_files
-from tests.support.browser import card_ids, open_page
+from tests.support.browser import card_ids, card_similarities, open_page
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+LOOK = re.compile(r"^((Same|Other) breed · )?looks \d+\.\d% alike$")
 
 
 def query(page) -> dict[str, list[str]]:
@@ -81,8 +84,19 @@ def test_lightbox_keys_and_more_like_this(page):
     expect(page.locator("#grid .card.ranked, #grid.ranked .card").first).to_be_visible()
     assert query(page)["similar"] == [second]
     assert second not in card_ids(page)  # more like this: other photos, not the query
-    percents = [float(p.rstrip("%")) for p in page.locator("#grid .pct").all_inner_texts()]
-    assert percents == sorted(percents, reverse=True) and percents[0] < 100
+    similarities = card_similarities(page)
+    assert similarities == sorted(similarities, reverse=True) and similarities[0] < 1
+    # Each card says whether it is the stored photo's breed and how alike it looks.
+    captions = page.locator("#grid .caption").all_inner_texts()
+    lines = page.locator("#grid .score-line").all_inner_texts()
+    assert len(lines) == len(captions) and all(LOOK.search(line) for line in lines), lines
+    assert [line.startswith("Same breed") for line in lines] == [
+        caption == "Chihuahua" for caption in captions
+    ]
+    same = captions.count("Chihuahua")
+    expect(page.locator("#understanding")).to_contain_text(
+        f"{same} of {len(captions)} results are Chihuahua, this photo\u2019s breed."
+    )
     expect(page.locator("#query-image")).to_have_attribute("src", f"/thumbs/{second}")
     page.go_back()
     expect(page.get_by_role("heading", level=1)).to_have_text("Chihuahua")
@@ -94,10 +108,17 @@ def test_upload_finds_the_indexed_copy_first(page, ui_stack):
     page.set_input_files("#photo-input", str(photo.path))
     expect(page.locator("#grid.ranked .card")).to_have_count(6)
     assert card_ids(page)[0] == content_id(photo.path.read_bytes())
-    percentages = page.locator("#grid .pct").all_inner_texts()
-    assert percentages[0] == "100.0%"
-    values = [float(p.rstrip("%")) for p in percentages]
-    assert values == sorted(values, reverse=True)
+    similarities = card_similarities(page)
+    assert similarities[0] == 1.0 and similarities == sorted(similarities, reverse=True)
+    expect(page.locator("#grid .score-line").first).to_have_text(
+        re.compile(r"^(Same|Other) breed · looks 100\.0% alike$")
+    )
+    guess = page.locator("#predictions li span").first.inner_text()
+    lines = page.locator("#grid .score-line").all_inner_texts()
+    captions = page.locator("#grid .caption").all_inner_texts()
+    assert [line.startswith("Same breed") for line in lines] == [c == guess for c in captions]
+    same = sum(c == guess for c in captions)
+    expect(page.locator("#query-summary")).to_contain_text(f"{same} of 6 results are {guess}")
     expect(page.locator("#view-meta")).to_contain_text("encoding")
     expect(page.locator("#query-panel")).to_be_visible()
     expect(page.locator("#query-image")).to_have_attribute("src", re.compile("^blob:"))
@@ -288,7 +309,8 @@ def test_the_page_says_what_the_query_was_taken_for(page, ui_stack):
     expect(page.locator("#grid.ranked .card").first).to_be_visible()
     understanding = page.locator("#understanding")
     expect(understanding).to_contain_text("doesn\u2019t look like a dog")
-    expect(understanding).to_contain_text(re.compile("Close matches|No very close match|No close"))
+    expect(understanding).to_contain_text(re.compile(r"\d+ of \d+ results are .+\. Most alike"))
+    expect(understanding).not_to_contain_text("Close matches")  # any photo of a breed is one
     expect(page.locator("#predictions-title")).to_have_text("Looks like")
     first = page.locator("#grid .card").first
     expect(first.locator(".tag")).to_have_text("Same photo")  # the indexed copy of the upload

@@ -78,6 +78,17 @@ def card_ids(page) -> list[str]:
     return [source.rsplit("/", 1)[-1] for source in sources]
 
 
+def card_similarities(page) -> list[float]:
+    """The ranked cards' ``similarity`` (what they are ranked by), in order: the cards show
+    breed agreement and the look instead, so it is read from their data."""
+    return [
+        float(v)
+        for v in page.locator("#grid .card").evaluate_all(
+            "cards => cards.map(c => c.dataset.similarity)"
+        )
+    ]
+
+
 def open_page(chromium, console: ConsoleLog, url: str, **context_options):
     context = chromium.new_context(**context_options)
     page = context.new_page()

@@ -76,6 +76,8 @@ export function photoResults() {
     predictions: body.query.predictions,
     dog: body.query.dog,
     match: body.index_empty ? null : body.match,
+    results: body.index_empty ? null : results,
+    breed: body.query.predictions[0]?.breed ?? null,
   });
   enableCrop(true);
   $("crop-clear").hidden = !box;

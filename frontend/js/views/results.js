@@ -1,9 +1,10 @@
 // What the result views share: the main grid, the pager, and the query panel that says what the
-// query photo was taken for (breed guesses, is it a dog) and how close the best match is.
+// query photo was taken for (breed guesses, is it a dog) and how many results share its breed.
 import { app, labelOf } from "../context.js";
 import { $, element } from "../dom.js";
 import { count, percent, plural } from "../format.js";
 import { renderGrid } from "../grid.js";
+import { agreementShort, agreementText } from "../scores.js";
 
 export function showItems(items, { ranked }) {
   app.items = items;
@@ -33,24 +34,29 @@ export function hideQuery() {
   $("understanding").hidden = true;
 }
 
-/** The query panel: photo, title, details, breed guesses and what the search found. */
-export function showQuery({ title, src, alt, meta = "", predictions = [], dog = null, match = null }) {
+/**
+ * The query panel: photo, title, details, breed guesses and what the search found. ``breed``
+ * is what the results' ``same_breed`` compares with: the first guess, or the stored photo's own
+ * breed (``own``); ``results`` null when there are none to speak of (an empty index).
+ */
+export function showQuery({ title, src, alt, meta = "", predictions = [], dog = null, match = null, results = null, breed = null, own = false }) {
   $("query-panel").hidden = false;
   $("query-title").textContent = title;
   if ($("query-image").getAttribute("src") !== src) $("query-image").src = src;
   $("query-image").alt = alt;
   $("query-meta").textContent = meta;
   renderPredictions(predictions);
-  renderUnderstanding(dog, match);
-  $("query-summary").textContent = summaryOf(predictions, dog, match);
+  const label = breed ? labelOf(breed) : "";
+  renderUnderstanding(dog, match, results && agreementText(results, label, { own }));
+  $("query-summary").textContent = summaryOf(predictions, dog, results && agreementShort(results, label));
 }
 
-/** The folded panel's one line: the first breed guess, "not a dog", how close the best is. */
-function summaryOf(predictions, dog, match) {
+/** The folded panel's one line: the first breed guess, "not a dog", how many share the breed. */
+function summaryOf(predictions, dog, agreement) {
   const parts = [];
   if (predictions.length) parts.push(`Looks like ${labelOf(predictions[0].breed)} ${percent(predictions[0].probability)}`);
   if (dog && !dog.is_dog) parts.push("Not a dog?");
-  if (match && MATCH_WORDS[match.strength]) parts.push(MATCH_WORDS[match.strength][0]);
+  if (agreement) parts.push(agreement);
   return parts.join(" · ");
 }
 
@@ -69,14 +75,12 @@ function renderPredictions(predictions) {
   $("predictions-title").hidden = predictions.length === 0;
 }
 
-const MATCH_WORDS = {
-  strong: ["Close matches", "The closest photos look very much like yours."],
-  weak: ["No very close match", "These are the most similar photos, but none is very close."],
-  none: ["No close match", "Nothing in the library looks much like this photo; these are the nearest anyway."],
-};
+// Only "none" is said: a strong match means little (any photo of the breed is one), so the
+// breed agreement and the look say how close the results are.
+const NO_CLOSE_MATCH = ["No close match", "Nothing in the library looks much like this photo; these are the nearest anyway."];
 
-/** Not a dog, and how strong the best match is, in words. */
-function renderUnderstanding(dog, match) {
+/** Not a dog, how many results share the breed and how alike they look, and no close match. */
+function renderUnderstanding(dog, match, agreement) {
   const box = $("understanding");
   const lines = [];
   if (dog && !dog.is_dog) {
@@ -87,12 +91,13 @@ function renderUnderstanding(dog, match) {
       ]),
     );
   }
-  if (match && MATCH_WORDS[match.strength]) {
-    const [head, text] = MATCH_WORDS[match.strength];
-    const best = match.best_similarity === null ? "" : ` Best similarity ${percent(match.best_similarity)}.`;
-    lines.push(
-      element("p", { className: `match match-${match.strength}` }, [element("strong", { textContent: head }), `: ${text}${best}`]),
-    );
+  if (agreement) {
+    const [head, text] = agreement;
+    lines.push(element("p", { className: "agreement" }, [element("strong", { textContent: head }), text]));
+  }
+  if (match?.strength === "none") {
+    const [head, text] = NO_CLOSE_MATCH;
+    lines.push(element("p", { className: "match match-none" }, [element("strong", { textContent: head }), `: ${text}`]));
   }
   box.replaceChildren(...lines);
   box.hidden = lines.length === 0;

@@ -55,6 +55,9 @@ export async function similar(state, token) {
     alt: "The photo these results are similar to",
     meta: detail ? `${labelOf(detail.breed)} · ${detail.width} × ${detail.height} px` : "",
     match: body.match,
+    results: body.results,
+    breed: body.query.breed ?? null,
+    own: true,
   });
   if (!body.results.length) showEmpty("No photo matches.", noMatchHint({ breed: body.breed, minSimilarity: state.min }));
 }
