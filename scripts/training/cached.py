@@ -197,21 +197,44 @@ def retrieval(vectors: torch.Tensor, labels: torch.Tensor, k: int = 10) -> dict[
 
 
 @torch.no_grad()
-def choose_recipe(net: TunedNet, val: FeatureCache) -> list[dict]:
-    """Try each ``mix`` and look; set the best (by mAP@10, then P@1) on ``net``."""
+def choose_recipe(net: TunedNet, *sets: FeatureCache) -> list[dict]:
+    """Try each ``mix`` and look; set the best (by mAP@10, then P@1, averaged over the
+    validation ``sets``) on ``net``; one row per candidate, with each set's numbers."""
+    tables = [_recipe_table(net, cache) for cache in sets]
+    table = []
+    for rows in zip(*tables, strict=True):
+        row = {"mix": rows[0]["mix"], "look": rows[0]["look"]}
+        for key in ("p_at_1", "map_at_10", "breed_top1"):
+            row[key] = round(sum(r[key] for r in rows) / len(rows), 4)
+        if len(rows) > 1:
+            row["sets"] = [{k: r[k] for k in ("p_at_1", "map_at_10", "breed_top1")} for r in rows]
+        table.append(row)
+    best = max(table, key=lambda row: (row["map_at_10"], row["p_at_1"]))
+    net.mix.fill_(best["mix"])
+    net.look_tuned.fill_(1.0 if best["look"] == "tuned" else 0.0)
+    log.info("recipe chosen on validation", extra={k: v for k, v in best.items() if k != "sets"})
+    return table
+
+
+@torch.no_grad()
+def _recipe_table(net: TunedNet, val: FeatureCache) -> list[dict]:
+    """Every candidate on one validation set. The tails run once: each candidate only
+    recombines their outputs, as :meth:`TunedNet.from_trunk` does."""
+    net.mix.fill_(0.0)
+    net.look_tuned.fill_(0.0)
+    imagenet_features, imagenet_logits, imagenet_breeds = outputs_on(net, val)
+    net.mix.fill_(1.0)
+    net.look_tuned.fill_(1.0)
+    tuned_features, _, tuned_breeds = outputs_on(net, val)
     table = []
     for look_tuned in (0.0, 1.0):
+        features = tuned_features if look_tuned else imagenet_features
         for mix in MIXES:
-            net.mix.fill_(mix)
-            net.look_tuned.fill_(look_tuned)
-            understood = understand(*outputs_on(net, val))
+            logits = mix * tuned_breeds + (1 - mix) * imagenet_breeds
+            understood = understand(features, imagenet_logits, logits)
             row = {"mix": mix, "look": "tuned" if look_tuned else "imagenet"}
             row.update(retrieval(understood.vectors, val.labels))
             top1 = understood.breed_probabilities.argmax(1) == val.labels
             row["breed_top1"] = top1.float().mean().item()
             table.append({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
-    best = max(table, key=lambda row: (row["map_at_10"], row["p_at_1"]))
-    net.mix.fill_(best["mix"])
-    net.look_tuned.fill_(1.0 if best["look"] == "tuned" else 0.0)
-    log.info("recipe chosen on validation", extra=best)
     return table

@@ -27,7 +27,6 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 from tqdm import tqdm
 
-from encoder.checkpoint import fingerprint_state_dict
 from encoder.model import BACKBONES, CROP, RESIZE, preprocess_transform
 from services.dataset import ImageFile
 from services.imaging import decode_image
@@ -76,7 +75,9 @@ def cache_key(
     arch: str, stages: int, trunk: nn.Module, files: Sequence[ImageFile], views: int
 ) -> str:
     digest = hashlib.sha256(f"{arch}|{stages}|{VIEW_RECIPE}|{views}".encode())
-    digest.update(fingerprint_state_dict(arch, trunk.state_dict()).encode())
+    for name, tensor in trunk.state_dict().items():  # the weights alone, not the vector recipe
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     for file in files:
         digest.update(f"{file.relative_path}|{file.path.stat().st_size}\n".encode())
     return digest.hexdigest()[:20]

@@ -109,6 +109,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--views", type=int, default=3, help="cached views per photo")
     parser.add_argument("--cache-dir", type=Path, help="default: <out folder>/feature-cache")
     parser.add_argument("--val-share", type=float, default=0.15, help="of each breed")
+    parser.add_argument(
+        "--whole-val",
+        type=Path,
+        help="whole photos (a breed-folder dataset with official lists beside) whose train split "
+        "also chooses the recipe, when the training photos are box crops (data/trainset)",
+    )
+    parser.add_argument(
+        "--exclude-names",
+        type=Path,
+        help="a folder whose photo names --whole-val must leave out (the dev set)",
+    )
     parser.add_argument("--patience", type=int, default=2, help="epochs without improvement")
     parser.add_argument(
         "--metric-loss",
@@ -257,6 +268,33 @@ def train_cached(args, net: TunedNet, files, class_names, device) -> tuple[list,
     return history, val_cache
 
 
+def whole_validation(args, net: TunedNet, class_names: list[str], device) -> list:
+    """The ``--whole-val`` set's cached trunk outputs, or nothing."""
+    if args.whole_val is None:
+        return []
+    lists = lists_folder(args.whole_val, None)
+    files = select_files(args.whole_val, lists, "train" if lists else None)
+    excluded = {p.name for p in args.exclude_names.rglob("*")} if args.exclude_names else set()
+    known = {breed_key(name) for name in class_names}
+    files = [f for f in files if f.path.name not in excluded and breed_key(f.breed) in known]
+    log.info("whole-photo validation", extra={"photos": len(files), "folder": str(args.whole_val)})
+    cache = trunk_features(
+        net.trunk,
+        args.arch,
+        args.train_stages,
+        files,
+        labels_of(files, class_names),
+        views=1,
+        cache_dir=args.cache_dir,
+        device=device,
+        workers=args.workers,
+        seed=args.seed,
+        progress=not args.no_progress,
+        desc="trunk (whole-photo validation)",
+    )
+    return [cache]
+
+
 def train_end_to_end(args, net: TunedNet, files, class_names, device) -> tuple[list, object]:
     run = prepare(args, net, files, class_names, device)
     last_path = Path(f"{args.out}.last.pt")
@@ -333,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}; nothing was saved", file=sys.stderr)
         return 3
     net.to("cpu")
-    recipes = choose_recipe(net, val_cache)
+    whole = whole_validation(args, net, class_names, torch.device("cpu"))
+    recipes = choose_recipe(net, val_cache, *whole)
     chosen = {"mix": float(net.mix), "look": "tuned" if float(net.look_tuned) else "imagenet"}
     imagenet = next(r for r in recipes if r["mix"] == 0.0 and r["look"] == "imagenet")
     best = next(r for r in recipes if r["mix"] == chosen["mix"] and r["look"] == chosen["look"])

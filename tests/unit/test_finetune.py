@@ -203,3 +203,25 @@ def test_a_diverging_run_stops_with_a_clear_message_and_saves_nothing(dataset, t
     error = capsys.readouterr().err
     assert "diverged" in error and "--lr" in error
     assert not out.exists()
+
+
+def test_whole_photos_join_the_recipe_choice_without_the_excluded(dataset, tmp_path):
+    images, _ = dataset
+    excluded = tmp_path / "dev"
+    (excluded / "x").mkdir(parents=True)
+    (excluded / "x" / f"{BREEDS[0][:9]}_1.jpg").write_bytes(b"a dev photo's name")
+    payload = run(
+        dataset,
+        tmp_path / "w.pt",
+        "--epochs",
+        "1",
+        "--whole-val",
+        str(images),
+        "--exclude-names",
+        str(excluded),
+    )
+    rows = payload["recipes"]
+    assert all(len(row["sets"]) == 2 for row in rows)
+    for row in rows:  # the choice is made on the mean of both sets
+        mean = sum(s["map_at_10"] for s in row["sets"]) / 2
+        assert abs(row["map_at_10"] - mean) < 1e-3
