@@ -102,6 +102,9 @@ class EncoderClient:
             except requests.ConnectionError:
                 last_error = f"cannot connect to {base}"
                 continue
+            except requests.RequestException as error:  # e.g. the answer broke off mid-body
+                last_error = f"{base} broke off its answer ({type(error).__name__})"
+                continue
             finally:
                 ENCODER_CALL_SECONDS.observe(time.perf_counter() - started)
             return self._check(response, base)

@@ -136,6 +136,7 @@ def train_on_cache(
     return history
 
 
+@torch.enable_grad()  # whatever the caller's grad mode
 def _epoch(net, fit: FeatureCache, options: CachedOptions, steps, epoch: int, generator):
     """One pass: every photo once, in a random one of its cached views. Returns
     ``(seen, summed loss, correct)``."""

@@ -171,7 +171,11 @@ def select(args) -> dict[str, list[ImageFile]]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging("evaluate")
-    torch.set_grad_enabled(False)
+    with torch.no_grad():  # scoped: a test that runs evaluate in-process must not lose grad
+        return run_evaluation(args)
+
+
+def run_evaluation(args: argparse.Namespace) -> int:
     args.lists = lists_folder(args.images, args.lists)
     if args.lists is None:
         raise SystemExit("--lists is required: the gallery and queries come from the split lists")

@@ -77,3 +77,33 @@ def test_without_spreading_the_name_is_used_as_given(two_replicas):
     client = EncoderClient([f"http://127.0.0.2:{two_replicas}"])
     client.info()
     assert InfoHandler.hits == ["127.0.0.2"]
+
+
+class BrokenOffHandler(BaseHTTPRequestHandler):
+    """Promises a body and closes the connection before sending it: an encoder killed while
+    it answered."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "31725")
+        self.end_headers()
+        self.wfile.flush()
+        self.connection.close()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_answer_that_breaks_off_is_a_503_not_a_crash():
+    from services.errors import DependencyUnavailable
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BrokenOffHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = EncoderClient([f"http://127.0.0.1:{server.server_address[1]}"], 5)
+        with pytest.raises(DependencyUnavailable, match="broke off"):
+            client.info()
+    finally:
+        server.shutdown()
+        server.server_close()

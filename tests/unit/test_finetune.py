@@ -225,3 +225,14 @@ def test_whole_photos_join_the_recipe_choice_without_the_excluded(dataset, tmp_p
     for row in rows:  # the choice is made on the mean of both sets
         mean = sum(s["map_at_10"] for s in row["sets"]) / 2
         assert abs(row["map_at_10"] - mean) < 1e-3
+
+
+def test_training_does_not_depend_on_the_callers_grad_mode(dataset, tmp_path):
+    """evaluate turned grad off for the whole process once; a later fine-tune then failed."""
+    previous = torch.is_grad_enabled()
+    torch.set_grad_enabled(False)
+    try:
+        payload = run(dataset, tmp_path / "nograd.pt", "--epochs", "1")
+    finally:
+        torch.set_grad_enabled(previous)
+    assert payload["history"][-1]["epoch"] == 1
