@@ -228,29 +228,21 @@ def labels_of(files: list[ImageFile], class_names: list[str]) -> list[int]:
 
 def train_cached(args, net: TunedNet, files, class_names, device) -> tuple[list, object]:
     fit, val = files
-    common = {"cache_dir": args.cache_dir, "device": device, "workers": args.workers}
-    common.update(seed=args.seed, progress=not args.no_progress)
-    stages = args.train_stages
     fit_cache = trunk_features(
         net.trunk,
         args.arch,
-        stages,
+        args.train_stages,
         fit,
         labels_of(fit, class_names),
         views=args.views,
+        cache_dir=args.cache_dir,
+        device=device,
+        workers=args.workers,
+        seed=args.seed,
+        progress=not args.no_progress,
         desc="trunk (training views)",
-        **common,
     )
-    val_cache = trunk_features(
-        net.trunk,
-        args.arch,
-        stages,
-        val,
-        labels_of(val, class_names),
-        views=1,
-        desc="trunk (validation)",
-        **common,
-    )
+    val_cache = view_cache(args, net, val, class_names, device, "trunk (validation)")
     options = CachedOptions(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -268,17 +260,9 @@ def train_cached(args, net: TunedNet, files, class_names, device) -> tuple[list,
     return history, val_cache
 
 
-def whole_validation(args, net: TunedNet, class_names: list[str], device) -> list:
-    """The ``--whole-val`` set's cached trunk outputs, or nothing."""
-    if args.whole_val is None:
-        return []
-    lists = lists_folder(args.whole_val, None)
-    files = select_files(args.whole_val, lists, "train" if lists else None)
-    excluded = {p.name for p in args.exclude_names.rglob("*")} if args.exclude_names else set()
-    known = {breed_key(name) for name in class_names}
-    files = [f for f in files if f.path.name not in excluded and breed_key(f.breed) in known]
-    log.info("whole-photo validation", extra={"photos": len(files), "folder": str(args.whole_val)})
-    cache = trunk_features(
+def view_cache(args, net: TunedNet, files, class_names: list[str], device, desc: str):
+    """The cached trunk outputs of the encoder's own view of ``files`` (for validation)."""
+    return trunk_features(
         net.trunk,
         args.arch,
         args.train_stages,
@@ -290,8 +274,21 @@ def whole_validation(args, net: TunedNet, class_names: list[str], device) -> lis
         workers=args.workers,
         seed=args.seed,
         progress=not args.no_progress,
-        desc="trunk (whole-photo validation)",
+        desc=desc,
     )
+
+
+def whole_validation(args, net: TunedNet, class_names: list[str], device) -> list:
+    """The ``--whole-val`` set's cached trunk outputs, or nothing."""
+    if args.whole_val is None:
+        return []
+    lists = lists_folder(args.whole_val, None)
+    files = select_files(args.whole_val, lists, "train" if lists else None)
+    excluded = {p.name for p in args.exclude_names.rglob("*")} if args.exclude_names else set()
+    known = {breed_key(name) for name in class_names}
+    files = [f for f in files if f.path.name not in excluded and breed_key(f.breed) in known]
+    log.info("whole-photo validation", extra={"photos": len(files), "folder": str(args.whole_val)})
+    cache = view_cache(args, net, files, class_names, device, "trunk (whole-photo validation)")
     return [cache]
 
 
@@ -303,20 +300,7 @@ def train_end_to_end(args, net: TunedNet, files, class_names, device) -> tuple[l
         log.info("resumed", extra={"from": str(last_path), "epoch": run.start_epoch})
     train_epochs(args, run)
     val = files[1]
-    val_cache = trunk_features(
-        net.trunk,
-        args.arch,
-        args.train_stages,
-        val,
-        labels_of(val, class_names),
-        views=1,
-        cache_dir=args.cache_dir,
-        device=device,
-        workers=args.workers,
-        seed=args.seed,
-        progress=not args.no_progress,
-        desc="trunk (validation)",
-    )
+    val_cache = view_cache(args, net, val, class_names, device, "trunk (validation)")
     return run.history, val_cache
 
 

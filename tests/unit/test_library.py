@@ -201,7 +201,8 @@ def test_restoring_a_photo_whose_file_is_gone_is_a_409_and_keeps_the_record(tmp_
     assert image_id not in store.rows
 
 
-def test_adding_a_deleted_original_again_resolves_its_record(tmp_path):
+def original_deleted_then_added(tmp_path: Path):
+    """A dataset original deleted, then its file added through the API as a kuvasz."""
     store = FakeStore()
     lib = library(tmp_path, store)
     bin_ = RecycleBin(lib)
@@ -209,6 +210,11 @@ def test_adding_a_deleted_original_again_resolves_its_record(tmp_path):
     bin_.delete([image_id])
     data = (tmp_path / "data" / "n1-pug" / "a.jpg").read_bytes()
     (added,) = lib.add([("a.jpg", data)], "kuvasz")
+    return store, lib, bin_, image_id, data, added
+
+
+def test_adding_a_deleted_original_again_resolves_its_record(tmp_path):
+    store, lib, bin_, image_id, data, added = original_deleted_then_added(tmp_path)
     assert (added["status"], added["breed"]) == ("added", "kuvasz")
     assert bin_.deleted_photos() == []  # one stored truth per id: the live photo
     row = store.rows[image_id]
@@ -232,13 +238,7 @@ def test_adding_a_trashed_library_photo_again_empties_its_trash(tmp_path):
 
 
 def test_a_restore_never_overwrites_a_live_photo(tmp_path):
-    store = FakeStore()
-    lib = library(tmp_path, store)
-    bin_ = RecycleBin(lib)
-    image_id = dataset_photo(tmp_path, store)
-    bin_.delete([image_id])
-    data = (tmp_path / "data" / "n1-pug" / "a.jpg").read_bytes()
-    lib.add([("a.jpg", data)], "kuvasz")
+    store, lib, bin_, image_id, _, _ = original_deleted_then_added(tmp_path)
     lib.deleted.record([{**store.rows[image_id], "breed": "pug", "path": "n1-pug/a.jpg"}])
     assert bin_.restore(image_id) == {"status": "exists", "id": image_id}
     assert store.rows[image_id]["breed"] == "kuvasz"
