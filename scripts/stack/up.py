@@ -236,13 +236,20 @@ def _model_changed(stack: LocalStack) -> bool:
     return False
 
 
-def _done(stack: LocalStack, url: str) -> str:
-    """The line that ends the ingest: how many photos the index holds, and the URL again."""
-    try:
-        count = requests.get(f"{stack.api_url}/api/stats", timeout=30).json()["count"]
-    except (requests.RequestException, ValueError, KeyError):  # the count is a courtesy
-        return f"ingest done; dogsearch is running at {url}"
-    return f"indexed {count:,} photos; dogsearch is running at {url}"
+def _done(stack: LocalStack, url: str, wait_s: float = 10.0) -> str:
+    """The line that ends the ingest: how many photos the index holds, and the URL again.
+
+    Milvus Lite can count a just-written collection as empty for a moment (a fresh-clone run
+    printed "indexed 0 photos" after "6 added"), so an empty count is asked again briefly."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            count = requests.get(f"{stack.api_url}/api/stats", timeout=30).json()["count"]
+        except (requests.RequestException, ValueError, KeyError):  # the count is a courtesy
+            return f"ingest done; dogsearch is running at {url}"
+        if count or time.monotonic() >= deadline:
+            return f"indexed {count:,} photos; dogsearch is running at {url}"
+        time.sleep(0.5)
 
 
 def _ingest(stack: LocalStack, limit: int | None, reindex: bool = False) -> bool:
