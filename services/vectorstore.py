@@ -8,10 +8,11 @@ re-index can switch models in one step (:meth:`VectorStore.point_alias_at`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,7 +155,8 @@ class VectorStore(MilvusConnection):
     def physical_collection(self) -> str | None:
         """The collection behind ``self.collection``: the alias's target, itself, or ``None``."""
         try:
-            return self.client.describe_alias(self.collection)["collection_name"]
+            with _quiet_pymilvus():  # "no such alias" is an answer here, not an error to log
+                return self.client.describe_alias(self.collection)["collection_name"]
         except MilvusException:
             return self.collection if self.client.has_collection(self.collection) else None
 
@@ -308,6 +310,20 @@ class VectorStore(MilvusConnection):
     def all_rows(self, *, strong: bool = True) -> list[dict[str, Any]]:
         """Every row's scalar fields (no vectors); for the browse catalogue and checks."""
         return self.scan(["id", *FIELD_NAMES], STRONG if strong else BOUNDED)
+
+
+@contextlib.contextmanager
+def _quiet_pymilvus() -> Iterator[None]:
+    """pymilvus logs every failed call with a traceback at ERROR before raising it; for a call
+    whose failure is expected, only the exception should speak (make up printed a traceback
+    when a new model made it re-index)."""
+    logger = logging.getLogger("pymilvus.decorators")
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def check_same_model(stored: ModelInfo, current: ModelInfo, collection: str) -> None:

@@ -3,6 +3,7 @@ the old collection dropped, and the API refusing vectors of another model meanwh
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -163,3 +164,13 @@ def test_a_reindex_under_search_traffic_fails_no_request(stack, other_encoder):
             thread.join(60)
     assert answered[0] > 20 and failures == []
     assert wait_for_stats(stack, reindex_needed=False)["count"] == len(set(ids))
+
+
+def test_asking_for_an_alias_that_is_not_there_logs_no_error(stack, caplog):
+    """A name that is no alias is an answer for physical_collection, not an error: make up
+    printed pymilvus's traceback when a new model made it re-index."""
+    store = store_of(stack, "no_such_alias_here")
+    with caplog.at_level(logging.DEBUG):
+        assert store.physical_collection() is None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert logging.getLogger("pymilvus.decorators").level == logging.NOTSET  # restored
