@@ -15,19 +15,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from encoder.model import BACKBONES, EmbeddingNet
+from encoder.model import EmbeddingNet
 
 
 class NonFiniteLoss(RuntimeError):
     """Training diverged (NaN or infinite loss); the message says where and what to try."""
-
-
-def trainable_prefixes(arch: str, stages: int) -> list[str]:
-    """Module names (in :class:`EmbeddingNet`) that learn: the last ``stages`` and the head."""
-    available = BACKBONES[arch].stages
-    if not 0 <= stages <= len(available):
-        raise SystemExit(f"--train-stages must be between 0 and {len(available)} for {arch}")
-    return ["head", *(f"backbone.{name}" for stage in available[:stages] for name in stage)]
 
 
 def _learns(name: str, prefixes: list[str]) -> bool:
