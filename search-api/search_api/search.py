@@ -71,10 +71,9 @@ class SearchService:
         self.encoder = encoder
         self.catalog = catalog
         self._collection_model: tuple[float | None, ModelInfo | None] = (None, None)
-        # The near-copy search runs beside the main one: right after a write both read Strong
-        # and wait for Milvus (in compose, a search by upload then took 0.96 s with the two in a
-        # row, 0.78 s side by side).
-        self._beside = ThreadPoolExecutor(max_workers=8, thread_name_prefix="near-copies")
+        # The near-copy search runs beside the main one, so the two Strong reads after a write
+        # wait for Milvus together (what that saves: README, "Milvus", what Strong costs).
+        self._near_copy_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="near-copies")
 
     def collection_model(self, *, fresh: bool = False) -> ModelInfo | None:
         """The model recorded on the collection (cached briefly: it changes only on re-index)."""
@@ -90,7 +89,7 @@ class SearchService:
         model: ModelInfo | None,
         k: int,
         breed: str | None,
-        only: ResultFilter,
+        result_filter: ResultFilter,
         query_breed: str | None,
         exclude_id: str | None = None,
     ) -> tuple[list[Hit], int, float | None]:
@@ -102,18 +101,20 @@ class SearchService:
         look = model.look_query(vector) if model is not None else None
         near_copies = None
         if look is not None:
-            near_copies = self._beside.submit(
+            near_copies = self._near_copy_pool.submit(
                 self._near_copies, vector, look, model, breed, exclude_id
             )
         hits = self.store.search(
-            vector, only.fetch_k(k), breed=breed, exclude_id=exclude_id, with_vectors=True
+            vector, result_filter.fetch_k(k), breed=breed, exclude_id=exclude_id, with_vectors=True
         )
         copies = near_copies.result() if near_copies is not None else []
         if copies:
             copy_ids = {hit.id for hit in copies}
             hits = copies + [hit for hit in hits if hit.id not in copy_ids]
         best = max((hit.similarity for hit in hits), default=None)
-        shown, hidden = only.apply(hits, k, query=vector if exclude_id else None, model=model)
+        shown, hidden = result_filter.apply(
+            hits, k, query=vector if exclude_id else None, model=model
+        )
         return scored(shown, vector, model, query_breed), hidden, best
 
     def _near_copies(
@@ -149,7 +150,7 @@ class SearchService:
         filename: str,
         k: int,
         breed: str | None,
-        only: ResultFilter = ResultFilter(),
+        result_filter: ResultFilter = ResultFilter(),
     ) -> dict[str, Any]:
         started = time.perf_counter()
         model, (encoded,) = self.encoder.encode([(filename, data)])
@@ -167,7 +168,9 @@ class SearchService:
                 stored = self.collection_model(fresh=True) or stored
             check_same_model(stored, model, self.store.collection)
             guess = encoded.predictions[0].breed if encoded.predictions else None
-            hits, hidden, best = self._search(encoded.vector, stored, k, breed, only, guess)
+            hits, hidden, best = self._search(
+                encoded.vector, stored, k, breed, result_filter, guess
+            )
         finished = time.perf_counter()
         return {
             "query": _query_summary(encoded, model),
@@ -179,7 +182,7 @@ class SearchService:
         }
 
     def similar(
-        self, image_id: str, k: int, breed: str | None, only: ResultFilter = ResultFilter()
+        self, image_id: str, k: int, breed: str | None, result_filter: ResultFilter = ResultFilter()
     ) -> dict[str, Any]:
         started = time.perf_counter()
         rows = self.store.get([image_id], with_vectors=True)
@@ -190,7 +193,9 @@ class SearchService:
         vector = np.asarray(rows[0]["vector"])
         model = self.collection_model()
         own_breed = rows[0].get("breed")
-        hits, hidden, best = self._search(vector, model, k, breed, only, own_breed, image_id)
+        hits, hidden, best = self._search(
+            vector, model, k, breed, result_filter, own_breed, image_id
+        )
         finished = time.perf_counter()
         return {
             "query": {"id": image_id, "breed": own_breed, **image_urls(image_id)},
