@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from search_api import replies
 from search_api.auth import writes_mode
-from search_api.catalog import Catalog
-from search_api.config import SearchApiSettings
+from search_api.collaborators import collaborators
 from search_api.operations import ENCODER, MILVUS, UPLOAD, Example, operation
 from search_api.params import IMAGE_ID, Location, Param, Setting
-from search_api.search import ResultFilter, SearchService, serialise_row
-from services.errors import ApiError, NotFound
+from search_api.search import ResultFilter, serialise_row
+from services.errors import ApiError
 from services.imaging import crop_fraction, make_thumbnail
 
 api = Blueprint("api", __name__, url_prefix="/api")
 PREVIEW_SIZE = 192  # px, the query preview of a search by URL
-
-
-def _settings() -> SearchApiSettings:
-    return current_app.extensions["settings"]
-
-
-def _search() -> SearchService:
-    return current_app.extensions["search"]
-
-
-def _catalog() -> Catalog:
-    return current_app.extensions["catalog"]
 
 
 IN_REQUEST: tuple[Location, ...] = ("query", "form", "json")  # where a search's options may be
@@ -107,8 +93,8 @@ def _ranking(params: tuple[Param, ...]) -> tuple[int, str | None, ResultFilter]:
     given = {param.name: param.read() for param in params if param.kind != "id"}
     threshold = given["duplicate_threshold"]
     if threshold is None and given["hide_duplicates"]:
-        threshold = _settings().duplicate_threshold
-    breed = _search().check_breed(given["breed"])
+        threshold = collaborators().settings.duplicate_threshold
+    breed = collaborators().search.check_breed(given["breed"])
     return given["k"], breed, ResultFilter(given["min_similarity"], threshold)
 
 
@@ -165,17 +151,18 @@ def search():
             "send the photo as a multipart file field named 'image', or give a 'url'",
             code="no_image",
         )
-    k, breed, only = _ranking(RANKING)
+    k, breed, result_filter = _ranking(RANKING)
     box = _box()
+    deps = collaborators()
     if upload is not None:
         data, name = upload.read(), upload.filename or "upload"
     else:
-        data, name = current_app.extensions["fetcher"].fetch(url), "url"
+        data, name = deps.fetcher.fetch(url), "url"
     if box is not None:  # search only the region the user drew
-        data = crop_fraction(data, box, max_pixels=_settings().max_pixels)
-    result = _search().search_upload(data, name, k, breed, only)
+        data = crop_fraction(data, box, max_pixels=deps.settings.max_pixels)
+    result = deps.search.search_upload(data, name, k, breed, result_filter)
     if url is not None:  # the page cannot show a remote image (CSP), so it gets a preview
-        thumb = make_thumbnail(data, PREVIEW_SIZE, max_pixels=_settings().max_pixels)
+        thumb = make_thumbnail(data, PREVIEW_SIZE, max_pixels=deps.settings.max_pixels)
         result["query"]["preview"] = "data:image/jpeg;base64," + base64.b64encode(thumb).decode()
     return jsonify({"k": k, "breed": breed, **result})
 
@@ -192,8 +179,9 @@ def search():
 def similar(raw_id: str):
     """The photo itself is not among its results: "more like this" means other photos."""
     image_id = IMAGE_ID.parse(raw_id)
-    k, breed, only = _ranking(SIMILAR)
-    return jsonify({"k": k, "breed": breed, **_search().similar(image_id, k, breed, only)})
+    k, breed, result_filter = _ranking(SIMILAR)
+    answer = collaborators().search.similar(image_id, k, breed, result_filter)
+    return jsonify({"k": k, "breed": breed, **answer})
 
 
 @api.get("/breeds")
@@ -205,8 +193,8 @@ def similar(raw_id: str):
     examples=(Example("Every breed"),),
 )
 def breeds():
-    snapshot = _catalog().snapshot()
-    known = list(current_app.extensions["library"].breeds.names)  # labels a photo can be given
+    snapshot = collaborators().catalog.snapshot()
+    known = collaborators().library.known_breeds()  # labels a photo can be given
     return jsonify({"breeds": snapshot.breeds, "total": len(snapshot.rows), "known": known})
 
 
@@ -224,9 +212,9 @@ def breeds():
 )
 def images():
     """In path order, so a page holds the same photos until the library changes."""
-    breed = _search().check_breed(BROWSE_BREED.read())
+    breed = collaborators().search.check_breed(BROWSE_BREED.read())
     page, per_page = PAGE.read(), PER_PAGE.read()
-    rows, total = _catalog().snapshot().page(breed, page, per_page)
+    rows, total = collaborators().catalog.snapshot().page(breed, page, per_page)
     return jsonify(
         {
             "images": [serialise_row(row) for row in rows],
@@ -252,8 +240,9 @@ def images():
     ),
 )
 def image(raw_id: str):
-    row = lookup_row(IMAGE_ID.parse(raw_id))
-    path = stored_file(row)
+    photos = collaborators().photos
+    row = photos.row(IMAGE_ID.parse(raw_id))
+    path = photos.file(row)
     return jsonify({**serialise_row(row), "file_bytes": path.stat().st_size if path else None})
 
 
@@ -268,11 +257,12 @@ def image(raw_id: str):
 def stats():
     """Index size, whether the encoder's model matches the one that built the index, and
     whether writes need the write key (``writes``: ``key`` or ``open``)."""
-    search, settings = _search(), _settings()
-    stored = search.collection_model()
-    count = search.store.count() if stored is not None else 0
+    deps = collaborators()
+    settings, store = deps.settings, deps.store
+    stored = deps.search.collection_model()
+    count = store.count() if stored is not None else 0
     try:
-        encoder_model = search.encoder.info()
+        encoder_model = deps.encoder.info()
         encoder_info, encoder_error = encoder_model.to_dict(), None
     except ApiError as error:
         encoder_model, encoder_info, encoder_error = None, None, error.message
@@ -282,7 +272,7 @@ def stats():
     return jsonify(
         {
             "count": count,
-            "collection": search.store.collection,
+            "collection": store.collection,
             "index_model": stored.to_dict() if stored else None,
             "encoder_model": encoder_info,
             "encoder_error": encoder_error,
@@ -297,19 +287,3 @@ def stats():
             },
         }
     )
-
-
-def stored_file(row: dict) -> Path | None:
-    """The row's file (dataset or library), or ``None`` when it is missing or outside."""
-    return current_app.extensions["library"].file_of(row)
-
-
-def lookup_row(image_id_: str) -> dict:
-    """Metadata of one image: the catalogue first, Milvus for images newer than the catalogue."""
-    row = _catalog().snapshot().by_id.get(image_id_)
-    if row is None:
-        rows = _search().store.get([image_id_]) if _search().collection_model() else []
-        if not rows:
-            raise NotFound(f"no image with id {image_id_}")
-        row = rows[0]
-    return row

@@ -10,21 +10,16 @@ from flask import Flask, send_from_directory
 
 from search_api.api import api
 from search_api.auth import require_write_key
-from search_api.catalog import Catalog
+from search_api.collaborators import Collaborators, build, install
 from search_api.config import SearchApiSettings
 from search_api.docs import docs, document_service_routes
-from search_api.duplicates import DuplicateFinder
-from search_api.files import files
-from search_api.library import Library
-from search_api.manage import manage
-from search_api.recycle import RecycleBin
+from search_api.file_routes import files
+from search_api.library_routes import library
 from search_api.remote import UrlFetcher
-from search_api.search import SearchService
 from services.consistency import MARKER_NAME, ChangeMarker, ReadConsistency
 from services.deleted import DeletedPhotos
 from services.encoder_client import EncoderClient
 from services.errors import register_error_handlers
-from services.files import PhotoFiles
 from services.health import health_blueprint
 from services.logs import configure_logging
 from services.metrics import install_metrics
@@ -52,52 +47,41 @@ def create_app(
     fetcher: UrlFetcher | None = None,
     warm: bool = True,
 ) -> Flask:
-    """Build the app. Its collaborators (the vector store, the encoder client, the deleted-photo
-    records and the URL fetcher) are made from ``settings`` unless given: the unit tests pass
-    small in-memory fakes and exercise every endpoint without Milvus or the encoder."""
+    """Build the app. Its outer collaborators (the vector store, the encoder client, the
+    deleted-photo records and the URL fetcher) are made from ``settings`` unless given: the unit
+    tests pass small in-memory fakes and exercise every endpoint without Milvus or the encoder.
+    Views reach them through :func:`search_api.collaborators.collaborators`."""
     settings = settings or SearchApiSettings()
     configure_logging("search-api", settings.log_level)
     marker = ChangeMarker(settings.library_dir / MARKER_NAME)
     consistency = ReadConsistency(marker, settings.milvus.strong_after_write_s)
-    store = store or VectorStore(settings.milvus, consistency=consistency)
-    encoder = encoder or EncoderClient(
-        settings.encoder.urls, settings.encoder.timeout_s, settings.encoder.spread_dns
+    deps = build(
+        settings,
+        marker,
+        store or VectorStore(settings.milvus, consistency=consistency),
+        encoder
+        or EncoderClient(
+            settings.encoder.urls, settings.encoder.timeout_s, settings.encoder.spread_dns
+        ),
+        deleted or DeletedPhotos(settings.milvus),
+        fetcher or UrlFetcher(settings.url_fetch_timeout_s, settings.max_upload_bytes),
     )
-    catalog = Catalog(store, settings.catalog_ttl_s, marker)
-    search = SearchService(store, encoder, catalog)
-
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 64 * 1024
-    fetcher = fetcher or UrlFetcher(settings.url_fetch_timeout_s, settings.max_upload_bytes)
-    library = Library(
-        store,
-        encoder,
-        PhotoFiles(settings.dataset_root, settings.library_dir),
-        settings.thumb_cache_dir,
-        deleted or DeletedPhotos(settings.milvus),
-    )
-    app.extensions.update(
-        settings=settings,
-        search=search,
-        catalog=catalog,
-        fetcher=fetcher,
-        library=library,
-        recycle=RecycleBin(library),
-        duplicates=DuplicateFinder(store, marker),
-    )
+    install(app, deps)
     register_error_handlers(app)
     install_metrics(app)
     require_write_key(app)  # after metrics, so a refused write is counted like any answer
-    app.register_blueprint(health_blueprint(lambda: _readiness(search)))
+    app.register_blueprint(health_blueprint(lambda: _readiness(deps)))
     app.register_blueprint(api)
-    app.register_blueprint(manage)
+    app.register_blueprint(library)
     app.register_blueprint(files)
     app.register_blueprint(docs)
     document_service_routes(app)
 
     serve_frontend(app, settings.frontend_dir.resolve())
     if warm:
-        threading.Thread(target=_warm, args=(store,), name="warm-milvus", daemon=True).start()
+        threading.Thread(target=_warm, args=(deps.store,), name="warm-milvus", daemon=True).start()
     log.info("search-api ready", extra={"settings": settings.model_dump(mode="json")})
     return app
 
@@ -130,16 +114,16 @@ def _warm(store: VectorStore) -> None:
         log.info("collection warm", extra={"collection": store.collection})
 
 
-def _readiness(search: SearchService) -> dict[str, str | None]:
+def _readiness(deps: Collaborators) -> dict[str, str | None]:
     checks: dict[str, str | None] = {
-        "encoder": search.encoder.ready(),
-        "milvus": search.store.ready(),
+        "encoder": deps.encoder.ready(),
+        "milvus": deps.store.ready(),
     }
     if checks["encoder"] is None and checks["milvus"] is None:
         try:
-            stored = search.collection_model()
+            stored = deps.search.collection_model()
             if stored is not None:
-                check_same_model(stored, search.encoder.info(), search.store.collection)
+                check_same_model(stored, deps.encoder.info(), deps.store.collection)
         except Exception as error:
             checks["index"] = str(getattr(error, "message", error))
         else:

@@ -13,6 +13,7 @@ import hmac
 
 from flask import Flask, current_app, request
 
+from search_api.collaborators import collaborators
 from search_api.config import SearchApiSettings
 from search_api.operations import is_write, operation_of
 from services.errors import Unauthorized
@@ -32,7 +33,7 @@ def key_matches(given: str, key: str) -> bool:
 
 def check_write_key() -> None:
     """Raise 401 unless this request reads, or carries the write key (when one is set)."""
-    key = current_app.extensions["settings"].write_key.get_secret_value()
+    key = collaborators().settings.write_key.get_secret_value()
     if not key or request.url_rule is None:  # no key; or a 404/405, answered as such
         return
     view = current_app.view_functions[request.url_rule.endpoint]

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 
+from search_api.collaborators import collaborators
 from search_api.docs_page import CSS, endpoints, with_code
 from search_api.openapi import TITLE, VERSION, build_document
 from search_api.operations import Example, Reply, operation
@@ -26,10 +27,10 @@ DOCUMENT = {"type": "object", "required": ["openapi", "info", "paths"]}
 
 def document() -> dict[str, Any]:
     """This app's OpenAPI document, built on first use (its settings do not change)."""
-    built = current_app.extensions.get("openapi")
-    if built is None:
-        built = current_app.extensions["openapi"] = build_document(current_app)
-    return built
+    cache = collaborators().openapi
+    if not cache:
+        cache.update(build_document(current_app))
+    return cache
 
 
 @docs.get("/openapi.json")

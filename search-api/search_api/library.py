@@ -72,6 +72,10 @@ class Library:
         """The row's file (library or dataset), or ``None`` when missing or outside its root."""
         return self.files.existing(row["path"])
 
+    def known_breeds(self) -> list[str]:
+        """The labels a photo can be given, besides ``unknown``."""
+        return list(self.breeds.names)
+
     def thumbnail_of(self, image_id: str) -> Path:
         return self.thumb_cache_dir / image_id[:2] / f"{image_id}.jpg"
 

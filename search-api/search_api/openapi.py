@@ -21,6 +21,7 @@ from apispec import APISpec
 from flask import Flask
 from werkzeug.routing import Rule
 
+from search_api.collaborators import collaborators
 from search_api.operations import ERRORS, Example, Operation, Reply, is_write, operation_of
 from search_api.params import Alternatives, Param
 from search_api.replies import PHOTO_ID, SCHEMAS, ref
@@ -89,7 +90,7 @@ def openapi_path(rule: Rule, operation: Operation) -> str:
 
 def build_document(app: Flask) -> dict[str, Any]:
     """The whole document, for this app's routes and settings."""
-    settings = app.extensions["settings"]
+    settings = collaborators(app).settings
     spec = APISpec(TITLE, VERSION, "3.1.0", info={"description": DESCRIPTION})
     for name, schema in SCHEMAS.items():
         spec.components.schema(name, schema)

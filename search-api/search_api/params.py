@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
-from flask import current_app, request
+from flask import request
 
+from search_api.collaborators import collaborators
 from search_api.config import SearchApiSettings
 from services.dataset import is_valid_id
 from services.errors import ApiError, NotFound
@@ -127,7 +128,7 @@ class Param:
 
     def parse(self, raw: str | None) -> Any:
         """The value of ``raw`` (text from the query, a form or the path), checked."""
-        spec = self.resolved(current_app.extensions["settings"]) if self.settings_used else self
+        spec = self.resolved(collaborators().settings) if self.settings_used else self
         text = (raw or "").strip()
         if spec.kind == "id":
             if raw is None or not is_valid_id(raw):
@@ -173,7 +174,7 @@ class Param:
 
     def _at_most(self, items: list) -> list:
         """``items``, unless there are more than ``high`` (a 413: the request is too large)."""
-        spec = self.resolved(current_app.extensions["settings"]) if self.settings_used else self
+        spec = self.resolved(collaborators().settings) if self.settings_used else self
         if spec.high is not None and len(items) > spec.high:
             raise spec._refuse(_too_many(spec.name, spec.high), status=413)
         return items

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from search_api.collaborators import collaborators
 from services.schema import ModelInfo
 from tests.support.api import api_under_test
 
@@ -98,7 +99,7 @@ def test_nothing_outside_the_roots_is_served(api, path):
 def test_a_row_whose_path_leaves_the_dataset_is_not_served(api):
     image_id = api.id_of(api.files[0])
     api.store.rows[image_id]["path"] = "../../../../etc/hostname"
-    api.app.extensions["catalog"].invalidate()
+    collaborators(api.app).catalog.invalidate()
     assert api.client.get(f"/images/{image_id}").status_code == 404
 
 

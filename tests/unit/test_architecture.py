@@ -70,3 +70,27 @@ def test_modules_and_functions_stay_small():
     for script in sorted((ROOT / "frontend" / "js").glob("*.js")):
         lines = len(script.read_text().splitlines())
         assert lines <= MAX_MODULE_LINES, f"{script.relative_to(ROOT)} has {lines} lines"
+
+
+def blueprint_modules() -> dict[str, Path]:
+    """The search API's modules that define a blueprint, by module name."""
+    found = {}
+    for path in python_files("search-api/search_api"):
+        if "Blueprint(" in path.read_text():
+            found[f"search_api.{path.stem}"] = path
+    return found
+
+
+def test_no_blueprint_imports_another():
+    modules = blueprint_modules()
+    assert len(modules) >= 3, modules
+    for name, path in modules.items():
+        others = imports(path) & (set(modules) - {name})
+        assert not others, f"{path.relative_to(ROOT)} imports the blueprint(s) {others}"
+
+
+def test_the_search_api_reaches_its_collaborators_one_way():
+    """``app.extensions`` is read in one place: ``collaborators()``; nowhere by string keys."""
+    for path in python_files("search-api/search_api"):
+        if path.name != "collaborators.py":
+            assert ".extensions" not in path.read_text(), path.relative_to(ROOT)

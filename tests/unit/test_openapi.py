@@ -178,13 +178,13 @@ def test_settings_show_in_the_document_and_defaults_are_applied(tmp_path):
 
 def prepared_id(api, operation_id: str) -> str:
     """A photo the example's path can name: a stored one, or a deleted one to restore/purge."""
-    if operation_id == "manage_purge_image":  # only a photo added through the API is purged
+    if operation_id == "library_purge_image":  # only a photo added through the API is purged
         photo = jpeg_bytes(4242)
         api.client.post("/api/images", data={"image": (io.BytesIO(photo), "p.jpg")})
         image_id = content_id(photo)
     else:
         image_id = api.id_of(api.files[0])
-    if operation_id in ("manage_restore_image", "manage_purge_image"):
+    if operation_id in ("manage_restore_image", "library_purge_image"):
         assert api.client.delete(f"/api/images/{image_id}").status_code == 200
     return image_id
 
