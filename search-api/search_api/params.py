@@ -114,7 +114,9 @@ class Param:
         return self.parse(self._raw())
 
     def _raw(self) -> str | None:
-        """The first value given, looking in the query, the form, then a JSON body."""
+        """The first value given, looking in the query, the form, then a JSON body; ``""``
+        when the only values given are empty."""
+        empty = None
         for place in self.where:
             if place == "query":
                 value = request.args.get(self.name)
@@ -124,7 +126,9 @@ class Param:
                 value = json_body(strict=False).get(self.name)
             if value is not None and value != "":
                 return str(value)
-        return None
+            if value is not None:
+                empty = ""
+        return empty
 
     def parse(self, raw: str | None) -> Any:
         """The value of ``raw`` (text from the query, a form or the path), checked."""
@@ -137,6 +141,10 @@ class Param:
         if not text:
             if spec.required:
                 raise spec._refuse(_missing_text(spec.name))
+            if raw is not None and spec.kind == "bool":  # given, but empty: as the document says,
+                raise spec._refuse(_not_a_bool(spec.name, text))  # no boolean
+            if raw is not None and spec.kind != "text":
+                return spec._number(text)  # "k=" is no number: a 400
             return bool(spec.default) if spec.kind == "bool" else spec.default
         if spec.kind == "bool":
             if text.lower() in TRUE + FALSE:
@@ -170,7 +178,7 @@ class Param:
             if not isinstance(value, list) or not all(isinstance(i, str) for i in value):
                 raise self._refuse(_not_a_list(self.name))
             return [self.parse(item) for item in self._at_most(value)]
-        return self.parse(None if value == "" else str(value))
+        return self.parse(str(value))
 
     def _at_most(self, items: list) -> list:
         """``items``, unless there are more than ``high`` (a 413: the request is too large)."""

@@ -127,3 +127,11 @@ def test_the_page_is_served_with_security_headers(api):
         "text/javascript",
         "application/javascript",
     )
+
+
+@pytest.mark.parametrize("query", ["per_page=", "page=", "page=&per_page=3"])
+def test_an_empty_page_number_is_refused(api, query):
+    response = api.client.get(f"/api/images?{query}")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"].startswith("invalid_")
+    assert api.client.get("/api/duplicates?limit=").get_json()["error"]["code"] == "invalid_limit"

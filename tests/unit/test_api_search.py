@@ -221,3 +221,33 @@ def test_near_copies_are_only_photos_that_look_nearly_the_same(tmp_path):
     stranger = image_bytes(make_image(seed=987, size=(200, 150)))
     body = upload(api, stranger, k="5").get_json()
     assert not any(result["near_copy"] for result in body["results"])
+
+
+@pytest.mark.parametrize(
+    ("name", "send"),
+    [
+        ("k", "form"),
+        ("min_similarity", "query"),
+        ("hide_duplicates", "form"),
+        ("k", "json"),
+        ("hide_duplicates", "json"),
+    ],
+)
+def test_an_empty_number_or_switch_is_refused_as_the_document_says(api, name, send):
+    """The document says ``k`` is an integer: ``k=`` is not one (schemathesis found it taken
+    as the default)."""
+    photo = api.files[0].path.read_bytes()
+    if send == "form":
+        response = upload(api, photo, **{name: ""})
+    elif send == "query":
+        response = api.client.post(
+            f"/api/search?{name}=", data={"image": (io.BytesIO(photo), "q.jpg")}, buffered=True
+        )
+    else:
+        api.fetcher.pages["https://example.com/a.jpg"] = photo
+        response = api.client.post(
+            "/api/search", json={"url": "https://example.com/a.jpg", name: ""}
+        )
+    assert response.status_code == 400, response.get_json()
+    assert code(response) == f"invalid_{name}"
+    assert upload(api, photo, breed="").status_code == 200  # an empty breed: every breed
