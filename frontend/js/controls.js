@@ -1,6 +1,7 @@
 // The "Search options" (number of results, breed, minimum similarity, near-duplicates). They
-// apply to photo searches and "More like this"; while browsing they wait for the next search and
-// say so. A change searches again once the user pauses, and focus stays on the control.
+// apply to photo searches and "More like this" only, so they sit behind one "Options" button
+// beside those results and are not shown at all while browsing: the photos come first. A change
+// searches again once the user pauses, and focus stays on the control.
 import { actions, app, findBreed, labelOf } from "./context.js";
 import { $, debounce, element } from "./dom.js";
 import { DEFAULT_K, K_CHOICES, readState } from "./state.js";
@@ -18,7 +19,10 @@ export function currentOptions() {
 }
 
 function showMin() {
-  $("min-similarity-value").textContent = `${$("min-similarity").value}%`;
+  const slider = $("min-similarity");
+  $("min-similarity-value").textContent = `${slider.value}%`;
+  // The filled part of the track, in the page's colour (CSSOM: the CSP allows it).
+  slider.style.setProperty("--fill", `${(100 * slider.value) / slider.max}%`);
 }
 
 /** Put the controls in step with ``state`` (a search's options; others keep theirs). */
@@ -31,9 +35,13 @@ export function syncControls(state) {
     showMin();
   }
   const searching = Boolean(state.similar) || state.view === "photo";
-  $("options-scope").textContent = searching
-    ? "Changes search again."
-    : "Used by your next photo search and “More like this”.";
+  $("options-button").hidden = !searching;
+  if (!searching) setOptionsOpen(false);
+}
+
+function setOptionsOpen(open) {
+  $("search-options").hidden = !open;
+  $("options-button").setAttribute("aria-expanded", String(open));
 }
 
 /** A restriction to a breed the index lacks is dropped, with a note; returns the state to show. */
@@ -73,6 +81,16 @@ export function initControls(rerun) {
   $("k-select").addEventListener("change", later);
   $("restrict-select").addEventListener("change", later);
   $("hide-duplicates").addEventListener("change", now);
+  $("options-button").addEventListener("click", () => {
+    const open = $("search-options").hidden;
+    setOptionsOpen(open);
+    if (open) $("k-select").focus();
+  });
+  $("search-options").addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    setOptionsOpen(false);
+    $("options-button").focus();
+  });
   showMin();
 }
 

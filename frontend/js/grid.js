@@ -61,10 +61,42 @@ function thumbnail(item, alt) {
   return image;
 }
 
-function card(item, index, rank) {
+const ICONS = {
+  similar: "M10 3a7 7 0 1 0 4.2 12.6l5.1 5.1 1.4-1.4-5.1-5.1A7 7 0 0 0 10 3Zm0 2a5 5 0 1 1 0 10 5 5 0 0 1 0-10Z",
+  delete: "M9 3h6l1 2h4v2H4V5h4l1-2Zm-3 6h12l-1 12H7L6 9Zm4 2v8h1.5v-8H10Zm2.5 0v8H14v-8h-1.5Z",
+};
+
+function icon(name) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", ICONS[name]);
+  path.setAttribute("fill", "currentColor");
+  svg.append(path);
+  return svg;
+}
+
+/** "More like this" and "Delete…" over a card: shown on hover, and on keyboard focus (they
+ * follow the card in the Tab order). main.js acts on ``data-action``. */
+function hoverActions(index, label, n) {
+  const button = (action, name, title) => {
+    const b = element("button", { type: "button", className: `card-action ${action}`, title }, [icon(action)]);
+    b.dataset.action = action;
+    b.dataset.index = String(index);
+    b.setAttribute("aria-label", name);
+    return b;
+  };
+  return element("div", { className: "card-hover" }, [
+    button("similar", `Find more like ${label} photo ${n}`, "More like this"),
+    button("delete", `Delete ${label} photo ${n}…`, "Delete…"),
+  ]);
+}
+
+function card(item, index, rank, withActions) {
   const label = labelOf(item.breed);
   const children = [
-    thumbnail(item, rank ? `Result ${rank}: ${label}` : `${label} photo`),
+    thumbnail(item, `${label} photo`),
     element("span", { className: "caption", textContent: label }),
   ];
   const score = scoreOf(item);
@@ -76,21 +108,19 @@ function card(item, index, rank) {
   if (item.near_copy) {
     button.prepend(element("span", { className: "tag", textContent: "Same photo" }));
   }
-  if (rank) {
-    button.prepend(element("span", { className: "rank", textContent: `#${rank}` }));
-    const copy = item.near_copy ? " Same photo as yours." : "";
-    const says = item.look !== undefined ? scoreLine(item) : `${percent(item.similarity)} similar`;
-    button.setAttribute("aria-label", `Result ${rank}: ${label}. ${says}.${copy} Open larger.`);
-  } else {
-    button.setAttribute("aria-label", `${label}: open larger`);
-  }
-  return element("li", {}, [button]);
+  // No aria-label: the card is named by what it shows (rank, tag, photo, caption, scores), so
+  // what a screen reader says and what a voice user reads off the screen are the same words.
+  if (rank) button.prepend(element("span", { className: "rank", textContent: `#${rank}` }));
+  const li = element("li", {}, [button]);
+  if (withActions) li.append(hoverActions(index, label, index + 1));
+  return li;
 }
 
-/** Replace the grid's cards; ``ranked`` numbers them (search results). */
-export function renderGrid(list, items, { ranked = false } = {}) {
+/** Replace the grid's cards; ``ranked`` numbers them (search results); ``actions`` adds the
+ * hover actions. */
+export function renderGrid(list, items, { ranked = false, actions = false } = {}) {
   itemsByList.set(list, items);
-  list.replaceChildren(...items.map((item, i) => card(item, i, ranked ? i + 1 : 0)));
+  list.replaceChildren(...items.map((item, i) => card(item, i, ranked ? i + 1 : 0, actions)));
   list.classList.toggle("ranked", ranked);
 }
 

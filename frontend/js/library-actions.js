@@ -1,6 +1,7 @@
 // Changes to the library from any view: delete (asked first, undoable), relabel, restore. Each
 // ends by refreshing every view that shows the photo and the breed counts.
 import { api } from "./api.js";
+import { confirmAction } from "./confirm-dialog.js";
 import { actions, app, labelOf } from "./context.js";
 import { showError, toast } from "./feedback.js";
 
@@ -21,8 +22,8 @@ export async function restorePhoto(id, label = "photo") {
 /** Delete ``item`` after asking (``question`` overrides the words); true when deleted. */
 export async function deletePhoto(item, { question = null } = {}) {
   const label = `${labelOf(item.breed)} photo`;
-  const ask = question ?? `Delete this ${label}? You can restore it from "Deleted photos".`;
-  if (!window.confirm(ask)) return false;
+  const message = question ?? `You can restore it from “Deleted photos”.`;
+  if (!(await confirmAction({ title: `Delete this ${label}?`, message }))) return false;
   try {
     await api.deleteImage(item.id);
   } catch (error) {

@@ -1,19 +1,23 @@
 // The large view of one photo: Esc closes (native <dialog>), arrow keys move through the list it
 // was opened on, except while a control (the breed list) has focus: there they are the control's.
 // Opening it adds a history entry (the same URL), so Back closes it instead of leaving the page;
-// closing it any other way takes that entry back off.
+// closing it any other way takes that entry back off. The photo and its zoom: viewer.js.
 import { api } from "./api.js";
+import { trapFocus } from "./confirm-dialog.js";
 import { labelOf } from "./context.js";
 import { $, element } from "./dom.js";
 import { bytes, percent } from "./format.js";
 import { deletePhoto, relabelPhoto } from "./library-actions.js";
 import { scoreLine } from "./scores.js";
+import { PhotoViewer } from "./viewer.js";
 
 const CONTROLS = "select, input, textarea, [contenteditable]";
 
 export class Lightbox {
   constructor({ onMoreLikeThis, onClosed }) {
     this.dialog = $("lightbox");
+    this.viewer = new PhotoViewer();
+    trapFocus(this.dialog);
     this.breedSelect = $("lightbox-breed");
     this.items = [];
     this.index = 0;
@@ -36,6 +40,7 @@ export class Lightbox {
       if (event.target.closest?.(CONTROLS)) return;
       if (event.key === "ArrowLeft") this.move(-1);
       else if (event.key === "ArrowRight") this.move(1);
+      else if (this.viewer.key(event)) event.preventDefault();
     });
     this.dialog.addEventListener("click", (event) => {
       if (event.target === this.dialog) this.close(); // a click on the backdrop
@@ -71,6 +76,7 @@ export class Lightbox {
     this.show(index);
     if (!this.dialog.open) {
       this.dialog.showModal();
+      this.viewer.reset(); // now that the stage has its size
       window.history.pushState({ lightbox: true }, "", window.location.href);
       this.entry = true;
     }
@@ -108,8 +114,7 @@ export class Lightbox {
     this.index = index;
     const item = this.items[index];
     const label = labelOf(item.breed);
-    $("lightbox-image").src = item.image_url;
-    $("lightbox-image").alt = `${label} photo, full size`;
+    this.viewer.show(item.image_url, `${label} photo`);
     $("lightbox-title").textContent = label;
     $("lightbox-original").href = item.image_url;
     if (![...this.breedSelect.options].some((o) => o.value === item.breed)) {

@@ -1,6 +1,7 @@
 // Wires the page: state from the URL -> the view's module -> grid, query panel, breed list.
 import { AddPanel } from "./add-panel.js";
 import { api, useWriteKey } from "./api.js";
+import { initConfirmDialog } from "./confirm-dialog.js";
 import { initBreeds, markCurrentBreed, renderBreeds } from "./breeds.js";
 import { actions, app, findBreed } from "./context.js";
 import { checkRestrict, currentOptions, initControls, renderBreedChoices, rerunSearch, syncControls } from "./controls.js";
@@ -9,6 +10,7 @@ import { download, resultsAsCsv, resultsAsJson } from "./export.js";
 import { initToast, setBusy, showEmpty, showError, showNote } from "./feedback.js";
 import { renderFooter } from "./footer.js";
 import { focusCard, itemsOf } from "./grid.js";
+import { deletePhoto } from "./library-actions.js";
 import { Lightbox } from "./lightbox.js";
 import { PHOTO_NOT_KEPT } from "./messages.js";
 import { listenForPhotos } from "./photo-input.js";
@@ -128,6 +130,14 @@ function exportResults(format) {
   else download("dogsearch-results.json", resultsAsJson(app.items, query), "application/json");
 }
 
+/** A card's hover action: "More like this" or "Delete…" (asked first, as everywhere). */
+function cardAction(button) {
+  const item = itemsOf(button.closest("ul"))[Number(button.dataset.index)];
+  if (!item) return;
+  if (button.dataset.action === "similar") navigate({ similar: item.id, ...currentOptions() });
+  else if (button.dataset.action === "delete") deletePhoto(item);
+}
+
 function linkTo(id, partial) {
   $(id).addEventListener("click", (event) => {
     if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
@@ -142,10 +152,13 @@ function wire() {
   initQueryPanel();
   initWriteKeyDialog();
   initToast();
+  initConfirmDialog();
   initControls((options) => rerunSearch(options, searchByPhoto));
   $("prev-page").addEventListener("click", () => navigate({ ...readState(), page: readState().page - 1 }));
   $("next-page").addEventListener("click", () => navigate({ ...readState(), page: readState().page + 1 }));
   document.querySelector("main").addEventListener("click", (event) => {
+    const action = event.target.closest("button[data-action]");
+    if (action) return cardAction(action);
     const button = event.target.closest("button.card");
     if (!button) return;
     openedFrom = button.closest("ul");
@@ -169,7 +182,6 @@ function wire() {
   linkTo("deleted-link", { view: "deleted" });
   listenForPhotos((file) => searchByPhoto(file));
   window.addEventListener("popstate", () => lightbox.popped() || render(readState()));
-  if (window.matchMedia("(max-width: 720px)").matches) $("search-options").open = false;
 }
 
 async function start() {

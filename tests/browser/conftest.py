@@ -35,11 +35,12 @@ def chromium():
         browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ui_stack(tmp_path_factory):
     """3 synthetic breeds x 8 photos, indexed by the offline backbone with a fine-tuned head
     (two quick steps of ``scripts/training/finetune.py``), so the page shows breed predictions
-    too."""
+    too. One for the session (it takes a fine-tune and an ingest): a test that changes what is
+    stored puts it back."""
     images = make_dataset(tmp_path_factory.mktemp("ui-dataset"), per_breed=8)
     checkpoint = tmp_path_factory.mktemp("ui-model") / "finetuned.pt"
     finetune_args = [

@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from services.dataset import content_id, iter_image_files
 from tests.support.browser import (
+    answer_confirm,
     card_ids,
     card_similarities,
     open_page,
@@ -100,12 +101,12 @@ def test_relabel_and_delete_from_the_large_view(page, lib_stack):
     row = requests.get(f"{lib_stack.api_url}/api/images/{target}", timeout=10).json()
     assert row["breed"] == "golden retriever"
 
-    page.once("dialog", lambda dialog: dialog.dismiss())  # changing one's mind keeps the photo
-    page.get_by_role("button", name="Delete…").click()
+    page.get_by_role("button", name="Delete…").click()  # changing one's mind keeps the photo
+    answer_confirm(page, accept=False)
     expect(page.locator("#lightbox")).to_be_visible()
     assert requests.get(f"{lib_stack.api_url}/api/images/{target}", timeout=10).ok
-    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete…").click()
+    answer_confirm(page, accept=True)
     expect(page.locator("#lightbox")).to_be_hidden()
     assert target not in card_ids(page)
     assert_gone(lib_stack, target)
@@ -135,14 +136,14 @@ def test_near_duplicates_delete_asks_first_and_can_be_undone(page, lib_stack):
     expect(group.locator(".card")).to_have_count(2)
     copy_card = group.locator("li").filter(has=page.locator(f"img[src$='{copy_id}']"))
     questions = []
-    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
     copy_card.get_by_role("button", name="Delete").click()
+    questions.append(answer_confirm(page, accept=False))
     expect(page.locator(f"#grid img[src$='{copy_id}']")).to_have_count(1)
     assert requests.get(f"{lib_stack.api_url}/api/images/{copy_id}", timeout=10).ok
     assert "Delete this" in questions[0] and "restore" in questions[0]
 
-    page.once("dialog", lambda dialog: dialog.accept())
     copy_card.get_by_role("button", name="Delete").click()
+    answer_confirm(page, accept=True)
     expect(page.locator(f"#grid img[src$='{copy_id}']")).to_have_count(0)  # the group is gone
     assert_gone(lib_stack, copy_id)
     expect(page.locator("#toast")).to_contain_text("Deleted")
@@ -179,6 +180,7 @@ def test_min_similarity_hide_duplicates_and_export(page, lib_stack):
     expect(page.locator("#grid.ranked .card").first).to_be_visible()
     everything = [100 * value for value in card_similarities(page)]
     cut = int(sorted(everything)[len(everything) // 2])
+    page.get_by_role("button", name="Options").click()
     page.locator("#min-similarity").fill(str(cut))
     page.locator("#min-similarity").dispatch_event("change")
     expect(page).to_have_url(re.compile(f"min={cut}"))
@@ -233,8 +235,8 @@ def test_after_a_delete_every_count_updates_and_focus_moves_to_the_next_photo(pa
     total = int(re.search(r"of (\d+)", meta.inner_text()).group(1))
     ids = card_ids(page)
     page.locator("#grid .card").nth(1).click()
-    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete…").click()
+    answer_confirm(page, accept=True)
     expect(meta).to_have_text(re.compile(f"of {total - 1} photos?$"))
     expect(page.get_by_role("link", name=f"Golden retriever {total - 1}")).to_be_visible()
     assert card_ids(page) == [ids[0], *ids[2:]]
@@ -369,8 +371,8 @@ def test_a_photo_deleted_from_a_photo_searchs_results_leaves_them(page, lib_stac
     heading = page.get_by_role("heading", level=1)
     expect(heading).to_have_text(f"{len(ids)} similar photos")
     page.locator("#grid .card").nth(1).click()
-    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete…").click()
+    answer_confirm(page, accept=True)
     expect(page.locator(f"#grid img[src$='{ids[1]}']")).to_have_count(0)
     assert card_ids(page) == [ids[0], *ids[2:]]
     expect(heading).to_have_text(f"{len(ids) - 1} similar photos")
@@ -403,16 +405,16 @@ def test_undo_in_near_duplicates_puts_every_group_back_as_it_was(page, lib_stack
     expect(group.locator(".card")).to_have_count(2)
     before = dup_layout(page)
     original = group.locator("li").filter(has=page.locator(f"img[src$='{original_id}']"))
-    page.once("dialog", lambda dialog: dialog.accept())
     original.get_by_role("button", name="Delete").click()
+    answer_confirm(page, accept=True)
     expect(page.locator(f"#grid img[src$='{copy_id}']")).to_have_count(0)  # its group went
     page.locator("#toast").get_by_role("button", name="Undo").click()
     expect(page.locator(f"#grid img[src$='{original_id}']")).to_have_count(1)
     assert dup_layout(page) == before
     questions = []
-    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
     copy = group.locator("li").filter(has=page.locator(f"img[src$='{copy_id}']"))
     copy.get_by_role("button", name="Delete").click()
+    questions.append(answer_confirm(page, accept=False))
     expect(page.locator(f"#grid img[src$='{copy_id}']")).to_have_count(1)
     assert questions and "last copy" not in questions[0], questions
 
@@ -426,8 +428,8 @@ def test_the_undo_toast_waits_for_the_keyboard_and_keeps_clear_of_the_footer(pag
     target = card_ids(page)[0]
     page.locator("#grid .card").first.focus()
     page.keyboard.press("Enter")
-    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete…").click()
+    answer_confirm(page, accept=True)
     toast = page.locator("#toast")
     undo = toast.get_by_role("button", name="Undo")
     expect(undo).to_be_visible()

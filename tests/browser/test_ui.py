@@ -104,8 +104,10 @@ def test_lightbox_keys_and_more_like_this(page):
 
 def test_upload_finds_the_indexed_copy_first(page, ui_stack):
     photo = sorted(iter_image_files(ui_stack.dataset_root), key=lambda f: f.relative_path)[5]
-    page.get_by_label("Results").select_option("6")
     page.set_input_files("#photo-input", str(photo.path))
+    expect(page.locator("#grid.ranked .card")).to_have_count(12)
+    page.get_by_role("button", name="Options").click()  # beside the results, searches again
+    page.get_by_label("Results").select_option("6")
     expect(page.locator("#grid.ranked .card")).to_have_count(6)
     assert card_ids(page)[0] == content_id(photo.path.read_bytes())
     similarities = card_similarities(page)
@@ -127,8 +129,10 @@ def test_upload_finds_the_indexed_copy_first(page, ui_stack):
 
 def test_upload_restricted_to_a_breed(page, ui_stack):
     photo = next(iter_image_files(ui_stack.dataset_root))
-    page.get_by_label("Search within").select_option("golden retriever")
     page.set_input_files("#photo-input", str(photo.path))
+    expect(page.locator("#grid.ranked .card")).to_have_count(12)
+    page.get_by_role("button", name="Options").click()
+    page.get_by_label("Search within").select_option("golden retriever")
     expect(page.locator("#grid.ranked .card")).to_have_count(8)
     expect(page.locator("#grid .caption")).to_have_text(["Golden retriever"] * 8)
 
@@ -246,6 +250,7 @@ def test_keyboard_on_search_options_keeps_focus_and_searches_once_per_pause(page
     expect(page.locator("#grid.ranked .card").first).to_be_visible()
     searches: list[str] = []
     page.on("request", lambda r: "/similar" in r.url and searches.append(r.url))
+    page.get_by_role("button", name="Options").click()
     slider = page.get_by_label("Min. similarity")
     slider.focus()
     for _ in range(5):

@@ -98,3 +98,15 @@ def open_page(chromium, console: ConsoleLog, url: str, **context_options):
     page.goto(url)
     page.wait_for_selector("body[data-ready=true]")
     return page
+
+
+def answer_confirm(page, *, accept: bool) -> str:
+    """Answer the page's own "Are you sure?" dialog (``confirm-dialog.js``): its confirm button
+    or Cancel. Returns the question it asked, title and message."""
+    dialog = page.locator("#confirm-dialog")
+    dialog.wait_for(state="visible")
+    title = page.locator("#confirm-title").inner_text()
+    question = f"{title} {page.locator('#confirm-message').inner_text()}"
+    dialog.locator("#confirm-ok" if accept else "#confirm-cancel").click()
+    dialog.wait_for(state="hidden")
+    return question

@@ -1,6 +1,7 @@
 // ?view=deleted: every deleted photo, newest first, with Restore; photos added through the page
 // can also be deleted for good (dataset originals stay in the dataset folder whatever happens).
 import { api } from "../api.js";
+import { confirmAction } from "../confirm-dialog.js";
 import { actions, app, labelOf } from "../context.js";
 import { $, element } from "../dom.js";
 import { setHeading, showEmpty, showError, toast } from "../feedback.js";
@@ -11,7 +12,12 @@ import { hideQuery, showItems } from "./results.js";
 
 async function purge(item) {
   const label = `${labelOf(item.breed)} photo`;
-  if (!window.confirm(`Delete this ${label} for good? Its file is removed; this cannot be undone.`)) return;
+  const sure = await confirmAction({
+    title: `Delete this ${label} for good?`,
+    message: "Its file is removed; this cannot be undone.",
+    confirm: "Delete for good",
+  });
+  if (!sure) return;
   try {
     await api.purge(item.id);
   } catch (error) {

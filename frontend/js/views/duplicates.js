@@ -17,7 +17,7 @@ export function deleteQuestion(item) {
   // A group may still list a photo deleted a moment ago; an undone delete counts again.
   const others = (groupOf.get(item.id) ?? []).filter((id) => id !== item.id && !app.removed.has(id));
   if (groupOf.has(item.id) && others.length === 0) {
-    return `This is the last copy left in its group: delete this ${label} too? Nothing like it will be left in the library (you can restore it from "Deleted photos").`;
+    return `This is the last copy left in its group: nothing like this ${label} will be left in the library. You can restore it from “Deleted photos”.`;
   }
   return null;
 }

@@ -10,7 +10,7 @@ export function showItems(items, { ranked }) {
   app.items = items;
   app.ranked = ranked;
   $("grid").classList.remove("groups");
-  renderGrid($("grid"), items, { ranked });
+  renderGrid($("grid"), items, { ranked, actions: true });
   $("export").hidden = !(ranked && items.length);
 }
 
