@@ -42,7 +42,17 @@ finetune: $(VENV)/.runtime ## fine-tune on Stanford Dogs' train split (else data
 		$(BIN)/python -m scripts.jobs.download_stanford_dogs || true
 	$(BIN)/python -m scripts.training.finetune --find-data --out data/checkpoints/finetuned.pt $(ARGS)
 
-test-deps: $(VENV)/.dev $(CHROMIUM) ## install what the tests need (Python packages, Chromium)
+# axe-core (Deque's accessibility engine) for the browser tests: npm's own package, pinned with
+# its hash in tests/browser/package-lock.json; Node.js and npm from Debian when missing.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+NPM ?= npm
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@command -v $(NPM) >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	cd tests/browser && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-deps: $(VENV)/.dev $(CHROMIUM) $(AXE) ## install what the tests need (Python packages, Chromium, axe-core)
 
 test: test-deps ## install what the tests need, lint, and run every test (those touching Milvus on Lite and on the server)
 	$(BIN)/ruff check .
@@ -56,7 +66,7 @@ lint: $(VENV)/.dev ## ruff lint and format check
 format: $(VENV)/.dev ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
-screenshots: test-deps ## retake docs/search-results.png and docs/search-results-phone.png (needs ../shared/data)
+screenshots: test-deps ## retake the README's screenshots in docs/: desktop and phone, light and dark (needs ../shared/data)
 	DOGSEARCH_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q tests/browser/test_screenshot.py
 
 DATASET ?= data/stanford-dogs
