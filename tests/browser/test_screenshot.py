@@ -1,9 +1,10 @@
-"""The README's screenshot: a photo search over real Stanford Dogs photos, taken by this test;
+"""The README's screenshots: a photo search over real Stanford Dogs photos, taken by this test;
 and what the page says of a real cat photo.
 
-Writes ``search-results.png`` (desktop) and ``search-results-phone.png`` to
-``$DOGSEARCH_SCREENSHOT_DIR`` (``make screenshots`` sets it to
-``docs/``) or to a temporary folder. The photos are copied to a temporary dataset for the run
+Writes ``search-results.png`` and ``search-results-dark.png`` (desktop, 1366 x 900) and
+``search-results-phone.png`` and ``search-results-phone-dark.png`` (390 x 844) to
+``$DOGSEARCH_SCREENSHOT_DIR`` (``make screenshots`` sets it to ``docs/``) or to a temporary
+folder. The photos are copied to a temporary dataset for the run
 only; nothing of the shared data goes into the repository except the picture.
 """
 
@@ -58,11 +59,16 @@ def search(page, stanford_sample: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "viewport"),
-    [("search-results.png", (1280, 860)), ("search-results-phone.png", (390, 844))],
+    ("name", "viewport", "scheme"),
+    [
+        ("search-results.png", (1366, 900), "light"),
+        ("search-results-dark.png", (1366, 900), "dark"),
+        ("search-results-phone.png", (390, 844), "light"),
+        ("search-results-phone-dark.png", (390, 844), "dark"),
+    ],
 )
 def test_search_results_screenshot(
-    chromium, real_stack, console, stanford_sample, tmp_path, name, viewport
+    chromium, real_stack, console, stanford_sample, tmp_path, name, viewport, scheme
 ):
     width, height = viewport
     phone = width < 500
@@ -73,6 +79,7 @@ def test_search_results_screenshot(
         viewport={"width": width, "height": height},
         is_mobile=phone,
         device_scale_factor=1,
+        color_scheme=scheme,
     )
     search(page, stanford_sample)
     if phone:  # the results are what a phone shows first, under the query
