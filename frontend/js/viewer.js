@@ -23,19 +23,48 @@ export class PhotoViewer {
     this.image.addEventListener("load", () => this.reset());
     this.image.addEventListener("click", (event) => {
       // Click: in to twice the fitted size at that point; on a zoomed photo, back to fitted.
+      if (this.dragged) return; // the end of a drag, not a click
       if (this.scale > this.fit * 1.01) this.reset();
       else this.zoom(2, event);
     });
+    this.image.addEventListener("dragstart", (event) => event.preventDefault());
+    this.listenForDrags();
     this.stage.addEventListener(
       "wheel",
       (event) => {
-        if (!this.image.naturalWidth) return;
+        // A sideways swipe scrolls a zoomed photo; up and down zoom.
+        if (!this.image.naturalWidth || Math.abs(event.deltaX) > Math.abs(event.deltaY)) return;
         event.preventDefault();
         this.zoom(event.deltaY < 0 ? 1.25 : 1 / 1.25, event);
       },
       { passive: false },
     );
     new ResizeObserver(() => this.refit()).observe(this.stage);
+  }
+
+  /** Drag a zoomed photo to move it (as well as the scroll bars). */
+  listenForDrags() {
+    let from = null;
+    this.dragged = false;
+    this.image.addEventListener("pointerdown", (event) => {
+      this.dragged = false;
+      if (event.button !== 0 || !this.stage.classList.contains("zoomed")) return;
+      from = { x: event.clientX, y: event.clientY, left: this.stage.scrollLeft, top: this.stage.scrollTop };
+      this.image.setPointerCapture(event.pointerId);
+    });
+    this.image.addEventListener("pointermove", (event) => {
+      if (!from) return;
+      const dx = event.clientX - from.x;
+      const dy = event.clientY - from.y;
+      if (Math.abs(dx) + Math.abs(dy) > 4) this.dragged = true;
+      this.stage.scrollLeft = from.left - dx;
+      this.stage.scrollTop = from.top - dy;
+    });
+    const end = () => {
+      from = null;
+    };
+    this.image.addEventListener("pointerup", end);
+    this.image.addEventListener("pointercancel", end);
   }
 
   /** Show ``src``; ``alt`` says what it is. The zoom starts fitted once it has loaded. */

@@ -117,6 +117,16 @@ def test_the_large_view_shows_natural_size_or_smaller_and_zooms(page):
     expect(level).not_to_have_text("100%")
     stage = page.locator("#viewer-stage").bounding_box()
     assert shown_width(page) <= stage["width"] + 1 and shown_width(page) < natural
+    page.get_by_role("button", name="Zoom in").click()
+    page.get_by_role("button", name="Zoom in").click()
+    zoomed = level.inner_text()
+    middle = (stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2)
+    page.mouse.move(*middle)
+    page.mouse.down()
+    page.mouse.move(middle[0] - 60, middle[1], steps=4)
+    page.mouse.up()
+    assert page.locator("#viewer-stage").evaluate("s => s.scrollLeft") > 0  # dragged along
+    expect(level).to_have_text(zoomed)  # the end of a drag is not a click
 
 
 def test_cards_offer_more_like_this_and_delete_on_hover_and_keyboard_focus(page, ui_stack):
