@@ -252,7 +252,6 @@ class VectorStore(MilvusConnection):
             )
         )
 
-    @milvus_call
     def search(
         self,
         vector: np.ndarray,
@@ -262,6 +261,22 @@ class VectorStore(MilvusConnection):
         exclude_id: str | None = None,
         with_vectors: bool = False,
     ) -> list[Hit]:
+        return self.search_many(
+            [vector], k, breed=breed, exclude_id=exclude_id, with_vectors=with_vectors
+        )[0]
+
+    @milvus_call
+    def search_many(
+        self,
+        vectors: Sequence[np.ndarray],
+        k: int,
+        *,
+        breed: str | None = None,
+        exclude_id: str | None = None,
+        with_vectors: bool = False,
+    ) -> list[list[Hit]]:
+        """The ``k`` best hits of each query vector, in one request: Milvus then plans,
+        waits for consistency and answers once for all of them."""
         conditions = []
         if breed is not None:
             conditions.append(f"breed == {json.dumps(breed)}")
@@ -275,7 +290,7 @@ class VectorStore(MilvusConnection):
         )
         results = self.client.search(
             self.collection,
-            data=[np.asarray(vector, dtype=np.float32).tolist()],
+            data=[np.asarray(vector, dtype=np.float32) for vector in vectors],
             limit=k,
             filter=" and ".join(conditions),
             output_fields=list(FIELD_NAMES) + (["vector"] if with_vectors else []),
@@ -283,8 +298,11 @@ class VectorStore(MilvusConnection):
             consistency_level=self.consistency.for_search(),
         )
         return [
-            Hit(id=hit["id"], similarity=float(hit["distance"]), fields=dict(hit["entity"]))
-            for hit in results[0]
+            [
+                Hit(id=hit["id"], similarity=float(hit["distance"]), fields=dict(hit["entity"]))
+                for hit in hits
+            ]
+            for hits in results
         ]
 
     @milvus_call

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,9 +70,6 @@ class SearchService:
         self.encoder = encoder
         self.catalog = catalog
         self._collection_model: tuple[float | None, ModelInfo | None] = (None, None)
-        # The near-copy search runs beside the main one, so the two Strong reads after a write
-        # wait for Milvus together (what that saves: README, "Milvus", what Strong costs).
-        self._near_copy_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="near-copies")
 
     def collection_model(self, *, fresh: bool = False) -> ModelInfo | None:
         """The model recorded on the collection (cached briefly: it changes only on re-index)."""
@@ -95,54 +91,33 @@ class SearchService:
     ) -> tuple[list[Hit], int, float | None]:
         """The hits to show, scored by :func:`scored` against ``query_breed``; how many
         near-duplicates were hidden; and the best similarity before any filter (what the match
-        strength is judged on). Near-copies of the query come first (:meth:`_near_copies`);
+        strength is judged on). Near-copies of the query come first (:func:`_near_copies`);
         ``model`` is the collection's. The vectors come along for the look scores (k of them,
         or ``OVERFETCH`` times k when hiding near-duplicates) and leave with :func:`scored`."""
         look = model.look_query(vector) if model is not None else None
-        near_copies = None
-        if look is not None:
-            near_copies = self._near_copy_pool.submit(
-                self._near_copies, vector, look, model, breed, exclude_id
+        fetch_k = result_filter.fetch_k(k)
+        if model is None or look is None:
+            hits = self.store.search(
+                vector, fetch_k, breed=breed, exclude_id=exclude_id, with_vectors=True
             )
-        hits = self.store.search(
-            vector, result_filter.fetch_k(k), breed=breed, exclude_id=exclude_id, with_vectors=True
-        )
-        copies = near_copies.result() if near_copies is not None else []
-        if copies:
-            copy_ids = {hit.id for hit in copies}
-            hits = copies + [hit for hit in hits if hit.id not in copy_ids]
+        else:  # one Milvus request for both queries: one round trip, one consistency wait
+            hits, by_look = self.store.search_many(
+                [vector, look],
+                max(fetch_k, NEAR_COPY_CANDIDATES),
+                breed=breed,
+                exclude_id=exclude_id,
+                with_vectors=True,
+            )
+            hits = hits[:fetch_k]
+            copies = _near_copies(by_look[:NEAR_COPY_CANDIDATES], vector, model)
+            if copies:
+                copy_ids = {hit.id for hit in copies}
+                hits = copies + [hit for hit in hits if hit.id not in copy_ids]
         best = max((hit.similarity for hit in hits), default=None)
         shown, hidden = result_filter.apply(
             hits, k, query=vector if exclude_id else None, model=model
         )
         return scored(shown, vector, model, query_breed), hidden, best
-
-    def _near_copies(
-        self,
-        vector: np.ndarray,
-        look: np.ndarray,
-        model: ModelInfo,
-        breed: str | None,
-        exclude_id: str | None,
-    ) -> list[Hit]:
-        """Stored photos that look like near-copies of the query (``model.copy_from``), closest
-        first: asked of Milvus by look, because the breed part of a re-saved copy's vector can
-        swing far enough to lose it among photos of its breed. A near-copy's ``similarity`` is
-        its look cosine when that is higher; ``near_copy`` marks it; its ``vector`` stays.
-        ``look`` is the query for the look alone (``model.look_query``)."""
-        query_look = model.appearance(vector)
-        copies = []
-        for hit in self.store.search(
-            look, NEAR_COPY_CANDIDATES, breed=breed, exclude_id=exclude_id, with_vectors=True
-        ):
-            stored = np.asarray(hit.fields["vector"], dtype=np.float32)
-            look_similarity = float(model.appearance(stored) @ query_look)
-            if look_similarity < model.copy_from:
-                continue
-            full_similarity = float(stored @ np.asarray(vector, dtype=np.float32))
-            fields = {**hit.fields, "near_copy": True}
-            copies.append(Hit(hit.id, max(full_similarity, look_similarity), fields))
-        return sorted(copies, key=lambda hit: -hit.similarity)
 
     def search_upload(
         self,
@@ -257,6 +232,26 @@ def scored(
             Hit(hit.id, hit.similarity, {**fields, "look": float(value), "same_breed": same})
         )
     return out
+
+
+def _near_copies(candidates: list[Hit], vector: np.ndarray, model: ModelInfo) -> list[Hit]:
+    """The ``candidates`` (hits of ``model.look_query(vector)``, with vectors) that are
+    near-copies of the query (``model.copy_from``), closest first: asked of Milvus by look,
+    because the breed part of a re-saved copy's vector can swing far enough to lose it among
+    photos of its breed. A near-copy's ``similarity`` is its look cosine when that is higher;
+    ``near_copy`` marks it; its ``vector`` stays."""
+    if not candidates:
+        return []
+    query = np.asarray(vector, dtype=np.float32)
+    stored = np.asarray([hit.fields["vector"] for hit in candidates], dtype=np.float32)
+    looks = model.appearance(stored) @ model.appearance(query)
+    fulls = stored @ query
+    copies = [
+        Hit(hit.id, max(float(full), float(look)), {**hit.fields, "near_copy": True})
+        for hit, look, full in zip(candidates, looks, fulls, strict=True)
+        if look >= model.copy_from
+    ]
+    return sorted(copies, key=lambda hit: -hit.similarity)
 
 
 def _known_breed(name: str | None) -> str | None:

@@ -170,6 +170,9 @@ class FakeVectorStore:
             for row in scored
         ]
 
+    def search_many(self, vectors, k, **options) -> list[list[Hit]]:
+        return [self.search(vector, k, **options) for vector in vectors]
+
     @staticmethod
     def _fields(row: dict[str, Any], with_vectors: bool) -> dict[str, Any]:
         fields = {name: row[name] for name in FIELD_NAMES}
