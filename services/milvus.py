@@ -81,8 +81,9 @@ def server_answered(error: Exception) -> bool:
     )
 
 
-def milvus_call(method):
-    """Milvus being down or failing is a 503 naming Milvus, whatever the call.
+def milvus_call(method=None, *, operation: str | None = None):
+    """Milvus being down or failing is a 503 naming Milvus, whatever the call. Its time is
+    recorded under ``operation`` (by default the method's name).
 
     Recovery after a Milvus restart needs no restart of the clients: a collection that Milvus
     released is loaded again and the call retried; a call that lost its collection because a
@@ -92,6 +93,10 @@ def milvus_call(method):
     is really down, the fresh connection fails too and the caller gets the 503. An error Milvus
     answered about the request itself (:func:`server_answered`) keeps the connection.
     """
+
+    if method is None:
+        return functools.partial(milvus_call, operation=operation)
+    label = operation or method.__name__
 
     def attempt(self, args, kwargs):
         try:
@@ -136,7 +141,7 @@ def milvus_call(method):
             self.reset(client)
             raise DependencyUnavailable(DEPENDENCY, f"{type(error).__name__}: {error}") from None
         finally:
-            MILVUS_SECONDS.labels(method.__name__).observe(time.perf_counter() - started)
+            MILVUS_SECONDS.labels(label).observe(time.perf_counter() - started)
 
     return wrapper
 

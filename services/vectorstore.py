@@ -265,7 +265,7 @@ class VectorStore(MilvusConnection):
             [vector], k, breed=breed, exclude_id=exclude_id, with_vectors=with_vectors
         )[0]
 
-    @milvus_call
+    @milvus_call(operation="search")
     def search_many(
         self,
         vectors: Sequence[np.ndarray],
