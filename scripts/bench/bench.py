@@ -39,7 +39,8 @@ from scripts.bench.bench_search import (
     exact_top_k,
     load_gallery,
 )
-from scripts.bench.loadgen import percentiles, run_load, time_calls
+from scripts.bench.loadgen import percentiles, time_calls
+from scripts.bench.locust_run import run_locust
 from scripts.bench.report import markdown, summarise
 from scripts.jobs.ingester import Ingester
 from scripts.stack.local import REPO_ROOT, LocalStack
@@ -110,14 +111,18 @@ def bench_service(stack: LocalStack, args, jpeg: bytes) -> dict:
     service = {}
     for size in args.batches:
         files = [("image", (f"{n}.jpg", jpeg, "image/jpeg")) for n in range(size)]
-
-        def post(session: requests.Session, _n: int, files=files):
-            return "encode", session.post(f"{stack.encoder_url}/encode", files=files)
-
         requests.post(f"{stack.encoder_url}/encode", files=files, timeout=600)  # warm-up
-        load = run_load(post, clients=args.in_flight, seconds=args.seconds)
-        ok = load.statuses["encode"][200]
-        service[size] = round(ok * size / load.seconds, 2)
+        load = run_locust(
+            "encode",
+            stack.encoder_url,
+            {"batch": size},
+            clients=args.in_flight,
+            seconds=args.seconds,
+            report_dir=args.workdir / "locust" / f"encode-{size}",
+            photos=[jpeg],
+        )
+        ok = load["endpoints"].get("encode", {}).get("statuses", {}).get("200", 0)
+        service[size] = round(ok * size / load["seconds"], 2) if load["seconds"] else 0.0
         print(f"encoder service, batch {size}: {service[size]} img/s", file=sys.stderr)
     return service
 
@@ -139,7 +144,8 @@ def serve_collection(stack: LocalStack, collection: str) -> None:
 
 
 def time_similar(api_url: str, size: int, vectors: np.ndarray, queries: list[int]) -> dict:
-    """ "More like this" end to end and in Milvus, numpy brute force, and recall@10."""
+    """ "More like this" end to end; in Milvus (the search, ``search_ms``) and reading the
+    stored vector (``fetch_ms``); numpy brute force; and recall@10."""
     session = requests.Session()
 
     def similar(index: int) -> dict:
@@ -150,11 +156,12 @@ def time_similar(api_url: str, size: int, vectors: np.ndarray, queries: list[int
 
     for index in queries[:10]:  # warm: connections, collection load, caches
         similar(index)
-    by_id, server, recalls = [], [], []
+    by_id, fetch, server, recalls = [], [], [], []
     for index in queries:
         started = time.perf_counter()
         body = similar(index)
         by_id.append(time.perf_counter() - started)
+        fetch.append(body["timings"]["fetch_ms"] / 1000)
         server.append(body["timings"]["search_ms"] / 1000)
         found = {bench_index(hit["id"]) for hit in body["results"]}
         exact = set(exact_top_k(vectors, vectors[index], 11).tolist()) - {index}
@@ -165,6 +172,7 @@ def time_similar(api_url: str, size: int, vectors: np.ndarray, queries: list[int
     return {
         "similar": percentiles(by_id),
         "similar_milvus": percentiles(server),
+        "similar_fetch": percentiles(fetch),
         "brute_force_numpy": percentiles(brute),
         "recall_at_10": round(float(np.mean(recalls)), 4),
     }
@@ -189,11 +197,16 @@ def time_uploads(api_url: str, jpeg: bytes, repeats: int) -> dict:
 
 
 def concurrent_similar(api_url: str, ids: list[str], args) -> dict:
-    def request(session: requests.Session, n: int):
-        url = f"{api_url}/api/images/{ids[n % len(ids)]}/similar"
-        return "similar", session.get(url, params={"k": 10})
-
-    load = run_load(request, clients=args.clients, seconds=args.load_seconds).to_dict()
+    """``--clients`` closed-loop locust users asking "more like this" (its report in
+    ``--workdir``/locust)."""
+    load = run_locust(
+        "similar",
+        api_url,
+        {"ids": ids},
+        clients=args.clients,
+        seconds=args.load_seconds,
+        report_dir=args.workdir / "locust" / "similar",
+    )
     return {"clients": args.clients, **load}
 
 

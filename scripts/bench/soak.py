@@ -3,10 +3,12 @@
     python -m scripts.bench.soak --api-url http://127.0.0.1:5000 --images data/stanford-dogs/Images
     python -m scripts.bench.soak --start --images DIR [--milvus server]   # its own stack
 
-Each client loops over uploads (photos from ``--images``), "more like this", breed pages and
-thumbnails, like a person exploring. It prints one JSON object: requests/s, p50/p95/p99 per
-endpoint, status counts, and, when it knows the services' processes, their memory (RSS of each
-process tree) before and after, so growth over the run shows.
+Each client (a locust user, ``Explore`` in :mod:`scripts.bench.locustfile`) loops over uploads
+(photos from ``--images``), "more like this", breed pages and thumbnails, like a person
+exploring, weighted 1 : 4 : 3 : 8. It prints one JSON object: requests/s, p50/p95/p99 per
+endpoint, status counts, where locust's CSV and HTML report are, and, when it knows the
+services' processes, their memory (RSS of each process tree) before and after, so growth over
+the run shows.
 """
 
 from __future__ import annotations
@@ -22,12 +24,10 @@ from pathlib import Path
 
 import requests
 
-from scripts.bench.loadgen import LoadResult, run_load
+from scripts.bench.locust_run import run_locust
 from scripts.jobs import ingest
 from scripts.stack.local import LocalStack
 from services.dataset import iter_image_files
-
-MIX = (("upload", 1), ("similar", 4), ("breed_page", 3), ("thumbnail", 8))  # weights
 
 
 def tree_rss_bytes(pid: int) -> int:
@@ -56,37 +56,16 @@ def memory(pids: dict[str, int]) -> dict[str, int]:
     return {name: tree_rss_bytes(pid) for name, pid in pids.items()}
 
 
-class Workload:
-    """What the clients do; the catalogue (ids, breeds) is read once from the API."""
-
-    def __init__(self, api_url: str, photos: list[bytes], seed: int = 0):
-        self.api_url = api_url.rstrip("/")
-        self.photos = photos
-        self.random = random.Random(seed)
-        listing = requests.get(f"{self.api_url}/api/images", params={"per_page": 200}, timeout=30)
-        listing.raise_for_status()
-        self.ids = [image["id"] for image in listing.json()["images"]]
-        breeds = requests.get(f"{self.api_url}/api/breeds", timeout=30).json()["breeds"]
-        self.breeds = [breed["name"] for breed in breeds]
-        if not self.ids:
-            raise SystemExit("the index is empty: ingest some images first")
-        names, weights = zip(*MIX, strict=True)
-        self.schedule = self.random.choices(names, weights, k=997)  # fixed, varied order
-
-    def __call__(self, session: requests.Session, n: int) -> tuple[str, requests.Response]:
-        action = self.schedule[n % len(self.schedule)]
-        pick = random.Random(n)
-        if action == "upload" and self.photos:
-            photo = pick.choice(self.photos)
-            files = {"image": ("photo.jpg", photo, "image/jpeg")}
-            return action, session.post(f"{self.api_url}/api/search", files=files, data={"k": 12})
-        if action == "similar":
-            url = f"{self.api_url}/api/images/{pick.choice(self.ids)}/similar"
-            return action, session.get(url, params={"k": 12})
-        if action == "breed_page":
-            params = {"breed": pick.choice(self.breeds), "page": 1, "per_page": 48}
-            return action, session.get(f"{self.api_url}/api/images", params=params)
-        return "thumbnail", session.get(f"{self.api_url}/thumbs/{pick.choice(self.ids)}")
+def plan(api_url: str) -> dict[str, list[str]]:
+    """What the clients ask for: the catalogue's ids and breeds, read once from the API."""
+    api_url = api_url.rstrip("/")
+    listing = requests.get(f"{api_url}/api/images", params={"per_page": 200}, timeout=30)
+    listing.raise_for_status()
+    ids = [image["id"] for image in listing.json()["images"]]
+    breeds = requests.get(f"{api_url}/api/breeds", timeout=30).json()["breeds"]
+    if not ids:
+        raise SystemExit("the index is empty: ingest some images first")
+    return {"ids": ids, "breeds": [breed["name"] for breed in breeds]}
 
 
 def soak(
@@ -96,18 +75,33 @@ def soak(
     clients: int,
     seconds: float,
     pids: dict[str, int] | None = None,
+    report_dir: Path | None = None,
 ) -> dict:
-    """Run the mix; ``errors`` counts every answer >= 400 and every failed call.
+    """Run the mix (locust's ``Explore`` users, :mod:`scripts.bench.locustfile`); ``errors``
+    counts every answer >= 400 and every failed call. Locust's CSV and HTML report of the run
+    stay in ``report_dir``.
 
     A short warm-up first fills the caches (thumbnails, catalogue, connections), so that memory
     growth measured over the run is growth, not the caches' first fill.
     """
-    workload = Workload(api_url, photos)
-    warm_up = run_load(workload, clients=clients, seconds=min(5.0, seconds / 5))  # fill caches
+    report_dir = Path(report_dir or tempfile.mkdtemp(prefix="soak-report-"))
+    what = plan(api_url)
+    warm_up = run_locust(
+        "explore", api_url, what, clients=clients, seconds=min(5.0, seconds / 5),
+        report_dir=report_dir / "warm-up", photos=photos,
+    )  # fmt: skip
     before = memory(pids or {})
-    result: LoadResult = run_load(workload, clients=clients, seconds=seconds)
+    result = run_locust(
+        "explore", api_url, what, clients=clients, seconds=seconds, report_dir=report_dir,
+        photos=photos,
+    )  # fmt: skip
     after = memory(pids or {})
-    report = {"clients": clients, **result.to_dict(), "warm_up_errors": warm_up.error_count}
+    report = {
+        "clients": clients,
+        **result,
+        "warm_up_errors": warm_up["errors"],
+        "report": str(report_dir / "explore.html"),
+    }
     if pids:
         report["rss_mb"] = {
             name: {
@@ -137,12 +131,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--milvus", choices=["lite", "server"], default="lite", help="with --start")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--report-dir", type=Path, help="where locust's CSV and HTML go")
     parser.add_argument("--pid", action="append", default=[], help="NAME=PID to watch the RSS of")
     args = parser.parse_args(argv)
     pids = {name: int(pid) for name, pid in (item.split("=", 1) for item in args.pid)}
     photos = load_photos(args.images)
     if not args.start:
-        report = soak(args.api_url, photos, clients=args.clients, seconds=args.seconds, pids=pids)
+        report = soak(
+            args.api_url,
+            photos,
+            clients=args.clients,
+            seconds=args.seconds,
+            pids=pids,
+            report_dir=args.report_dir,
+        )
         print(json.dumps(report, indent=1))
         return 0 if report["errors"] + report["warm_up_errors"] == 0 else 1
     if args.images is None:
@@ -160,7 +162,14 @@ def main(argv: list[str] | None = None) -> int:
                 return 3
         time.sleep(1)
         pids = {name: process.process.pid for name, process in stack.processes.items()}
-        report = soak(stack.api_url, photos, clients=args.clients, seconds=args.seconds, pids=pids)
+        report = soak(
+            stack.api_url,
+            photos,
+            clients=args.clients,
+            seconds=args.seconds,
+            pids=pids,
+            report_dir=args.report_dir,
+        )
     finally:
         stack.stop()
     print(json.dumps(report, indent=1))
