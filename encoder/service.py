@@ -14,6 +14,7 @@ import torch
 from encoder.batcher import Batcher
 from encoder.config import EncoderSettings
 from encoder.model import CROP, RESIZE, Embed, Encoder
+from encoder.preprocess import Outcome, TensorPreprocessor, wants_tensor_path
 from services.errors import ApiError
 from services.imaging import decode_image
 from services.schema import EncodedImage, Prediction
@@ -47,12 +48,29 @@ class EncodingService:
         self._decoders = ThreadPoolExecutor(
             settings.decode_threads or os.cpu_count() or 1, thread_name_prefix="decode"
         )
+        self.tensor_path = wants_tensor_path(settings.decode, encoder.device)
+        # The ONNX backend runs on the CPU whatever the device: its input is made there too.
+        self.input_device = encoder.device if backend == "torch" else torch.device("cpu")
+        self.tensors = TensorPreprocessor(
+            encoder.backbone,
+            self.input_device,
+            self.preprocess,
+            max_bytes=settings.max_image_bytes,
+            max_pixels=settings.max_pixels,
+        )
         self.warm = False
+
+    @property
+    def decoder(self) -> str:
+        """How images become tensors, for ``/info``."""
+        if not self.tensor_path:
+            return "pillow"
+        return f"torchvision decode_jpeg on {self.input_device}, Pillow for other files"
 
     def start(self) -> None:
         """Start the model thread and run one warm-up batch, so the first request is not slow."""
         self.batcher.start()
-        warmup = torch.zeros(3, CROP, CROP)
+        warmup = torch.zeros(3, CROP, CROP, device=self.input_device)
         for future in self.batcher.submit([warmup] * min(2, self.settings.max_batch)):
             future.result()
         self.warm = True
@@ -80,11 +98,22 @@ class EncodingService:
         )
         return self.transform(decoded.image), decoded.width, decoded.height
 
-    def _preprocess_or_error(self, data: bytes) -> tuple[torch.Tensor, int, int] | ApiError:
+    def _preprocess_or_error(self, data: bytes) -> Outcome:
+        if self.tensor_path:
+            return self.tensors([data])[0]
         try:
             return self.preprocess(data)
         except ApiError as error:
             return error
+
+    def _prepare(self, files: Sequence[bytes]) -> list[Outcome]:
+        """One outcome per file. nvJPEG takes the request's images in one call; on the CPU the
+        pool decodes them in parallel (both decoders release the GIL)."""
+        if self.tensor_path and self.input_device.type == "cuda":
+            return self.tensors(files)
+        if len(files) == 1:  # no pool hop for a single upload: it is the latency path
+            return [self._preprocess_or_error(files[0])]
+        return list(self._decoders.map(self._preprocess_or_error, files))
 
     def encode(self, files: Sequence[bytes]) -> tuple[list[EncodedImage], dict[str, float]]:
         """One result per file, in order; a file that fails gets its own error, not the batch."""
@@ -93,10 +122,7 @@ class EncodingService:
         tensors: list[torch.Tensor] = []
         positions: list[int] = []
         with self.batcher.expecting(len(files)):  # until submitted: the batch may wait for them
-            if len(files) == 1:  # no pool hop for a single upload: it is the latency path
-                outcomes = [self._preprocess_or_error(files[0])]
-            else:
-                outcomes = list(self._decoders.map(self._preprocess_or_error, files))
+            outcomes = self._prepare(files)
             for position, outcome in enumerate(outcomes):
                 if isinstance(outcome, ApiError):
                     results[position] = EncodedImage(

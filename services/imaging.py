@@ -9,8 +9,10 @@ converted to 8-bit RGB on a white background.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -62,6 +64,33 @@ class DecodedImage:
     height: int
 
 
+@dataclass(frozen=True)
+class ImageHeader:
+    """What the header says, read before any pixel is decoded (the limits already checked)."""
+
+    format: str
+    mode: str  # Pillow's: RGB, L, CMYK...
+    width: int  # upright (after EXIF rotation)
+    height: int
+    orientation: int  # EXIF 1..8; 1 is upright
+    progressive: bool
+
+    @property
+    def plain_jpeg(self) -> bool:
+        """A baseline 8-bit RGB or greyscale JPEG: what batched tensor decoders (nvJPEG,
+        libjpeg-turbo through torchvision) take as they are. Anything else goes through Pillow."""
+        return self.format == "JPEG" and self.mode in ("RGB", "L") and not self.progressive
+
+
+def read_header(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> ImageHeader:
+    """The checks :func:`decode_image` makes before decoding, for decoders other than Pillow:
+    the same 4xx errors for the same bytes, no pixel decoded."""
+    with _translated_errors(max_pixels):
+        return _open_checked(data, max_bytes, max_pixels)[1]
+
+
 def decode_image(
     data: bytes,
     *,
@@ -75,30 +104,22 @@ def decode_image(
     least that many pixels per side: a 12-megapixel phone photo decodes ~17x faster at 1/8
     scale. ``image`` is then smaller than the original; ``width``/``height`` stay the original's.
     """
-    if not data:
-        raise InvalidImage("the file is empty", code="empty_file")
-    if len(data) > max_bytes:
-        raise too_many_bytes(len(data), max_bytes)
+    with _translated_errors(max_pixels):
+        image, header = _open_checked(data, max_bytes, max_pixels)
+        if draft_size and header.format == "JPEG":
+            image.draft("RGB", draft_size)
+        image = ImageOps.exif_transpose(image)
+        rgb = _to_rgb(image)
+    return DecodedImage(image=rgb, format=header.format, width=header.width, height=header.height)
+
+
+@contextlib.contextmanager
+def _translated_errors(max_pixels: int) -> Iterator[None]:
+    """Pillow's many exceptions, and its bomb warning, as our 4xx errors."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            image_format = image.format or ""
-            if image_format not in ALLOWED_FORMATS:
-                raise InvalidImage(f"unsupported image format {image_format or 'unknown'}")
-            width, height = image.size
-            if width * height > max_pixels:
-                raise too_many_pixels(width, height, max_pixels)
-            if width < 1 or height < 1:
-                raise InvalidImage("the image has no pixels")
-            if getattr(image, "n_frames", 1) > 1:
-                image.seek(0)
-            if image.getexif().get(ORIENTATION_TAG) in SWAPS_SIDES:
-                width, height = height, width
-            if draft_size and image_format == "JPEG":
-                image.draft("RGB", draft_size)
-            image = ImageOps.exif_transpose(image)
-            rgb = _to_rgb(image)
+            yield
     except ApiError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -108,7 +129,33 @@ def decode_image(
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         # Truncated or corrupt data surfaces as any of these from Pillow's plugins.
         raise InvalidImage(f"the image data is corrupt or truncated ({error})") from None
-    return DecodedImage(image=rgb, format=image_format, width=width, height=height)
+
+
+def _open_checked(data: bytes, max_bytes: int, max_pixels: int) -> tuple[Image.Image, ImageHeader]:
+    """The opened image (first frame) and its header, once the byte, format and pixel limits
+    hold; Pillow's exceptions are left to :func:`_translated_errors`."""
+    if not data:
+        raise InvalidImage("the file is empty", code="empty_file")
+    if len(data) > max_bytes:
+        raise too_many_bytes(len(data), max_bytes)
+    image = Image.open(io.BytesIO(data))
+    image_format = image.format or ""
+    if image_format not in ALLOWED_FORMATS:
+        raise InvalidImage(f"unsupported image format {image_format or 'unknown'}")
+    width, height = image.size
+    if width * height > max_pixels:
+        raise too_many_pixels(width, height, max_pixels)
+    if width < 1 or height < 1:
+        raise InvalidImage("the image has no pixels")
+    if getattr(image, "n_frames", 1) > 1:
+        image.seek(0)
+    orientation = image.getexif().get(ORIENTATION_TAG)
+    orientation = orientation if orientation in range(1, 9) else 1  # junk tags: as Pillow does
+    if orientation in SWAPS_SIDES:
+        width, height = height, width
+    progressive = bool(image.info.get("progressive") or image.info.get("progression"))
+    header = ImageHeader(image_format, image.mode, width, height, orientation, progressive)
+    return image, header
 
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom as fractions of the image
