@@ -5,10 +5,11 @@ from __future__ import annotations
 import platform
 
 import torch
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from encoder.service import EncodingService
 from services.errors import ApiError
+from services.wire import IMAGES_TYPE, VECTORS_TYPE, pack_vectors, unpack_images
 
 api = Blueprint("encoder_api", __name__)
 
@@ -19,23 +20,34 @@ def _service() -> EncodingService:
 
 @api.post("/encode")
 def encode():
-    """Multipart upload, one or many files (any field name); see ``services.schema``."""
+    """Multipart upload (any field name) or the binary wire (``services.wire``); the answer is
+    JSON (``services.schema``) unless ``Accept`` prefers the binary vectors."""
     service = _service()
-    files = request.files.getlist("image") or [f for _, f in request.files.items(multi=True)]
+    limit = service.settings.max_images_per_request
+    files = _uploaded_files(limit)
     if not files:
         raise ApiError("send one or more images as multipart form files", code="no_image")
-    limit = service.settings.max_images_per_request
     if len(files) > limit:
         raise ApiError(f"at most {limit} images per request", code="too_many_images", status=413)
-    results, timings = service.encode([file.read() for file in files])
+    results, timings = service.encode(files)
+    model = service.encoder.info
+    if request.accept_mimetypes.best_match(["application/json", VECTORS_TYPE]) == VECTORS_TYPE:
+        return Response(pack_vectors(model, results, timings), mimetype=VECTORS_TYPE)
     as_json = request.args.get("vectors") == "json"
     return jsonify(
         {
-            "model": service.encoder.info.to_dict(),
+            "model": model.to_dict(),
             "results": [result.to_dict(vectors_as_json=as_json) for result in results],
             "timings": timings,
         }
     )
+
+
+def _uploaded_files(limit: int) -> list[bytes]:
+    if request.mimetype == IMAGES_TYPE:
+        return unpack_images(request.get_data(cache=False), limit)
+    uploads = request.files.getlist("image") or [f for _, f in request.files.items(multi=True)]
+    return [upload.read() for upload in uploads]
 
 
 @api.get("/info")
@@ -47,6 +59,11 @@ def info():
             "model": encoder.info.to_dict(),
             "device": str(encoder.device),
             "backend": service.backend,
+            "decode": service.decoder,
+            "wire": {
+                "request": [IMAGES_TYPE, "multipart/form-data"],
+                "answer": [VECTORS_TYPE, "application/json"],
+            },
             "amp": encoder.use_amp,
             "max_batch": service.settings.max_batch,
             "max_wait_ms": service.settings.max_wait_ms,

@@ -22,6 +22,7 @@ import requests
 from services.errors import ApiError, DependencyTimeout, DependencyUnavailable
 from services.metrics import ENCODER_CALL_SECONDS
 from services.schema import EncodedImage, ModelInfo
+from services.wire import IMAGES_TYPE, VECTORS_TYPE, pack_images, unpack_vectors
 
 DEPENDENCY = "encoder"
 DNS_TTL_S = 30.0
@@ -111,13 +112,13 @@ class EncoderClient:
         raise DependencyUnavailable(DEPENDENCY, last_error)
 
     @staticmethod
-    def _check(response: requests.Response, base: str) -> dict:
+    def _check(response: requests.Response, base: str) -> requests.Response:
+        if response.ok:
+            return response
         try:
             body = response.json()
         except ValueError:
             body = {}
-        if response.ok:
-            return body
         error = body.get("error", {}) if isinstance(body, dict) else {}
         message = error.get("message") or f"HTTP {response.status_code} from {base}"
         if response.status_code >= 500:
@@ -125,7 +126,7 @@ class EncoderClient:
         raise ApiError(message, code=error.get("code", "bad_request"), status=response.status_code)
 
     def info(self) -> ModelInfo:
-        return ModelInfo.from_dict(self._request("GET", "/info", timeout=5)["model"])
+        return ModelInfo.from_dict(self._request("GET", "/info", timeout=5).json()["model"])
 
     def ready(self) -> str | None:
         """``None`` when an encoder answers ready, else what is wrong (for ``/readyz``)."""
@@ -138,8 +139,23 @@ class EncoderClient:
     def encode(
         self, images: Sequence[tuple[str, bytes]], *, timeout: float | None = None
     ) -> tuple[ModelInfo, list[EncodedImage]]:
-        """Encode ``(filename, bytes)`` pairs; each result is a vector or that image's error."""
-        files = [("image", (name, data, "application/octet-stream")) for name, data in images]
-        body = self._request("POST", "/encode", files=files, timeout=timeout)
+        """Encode ``(filename, bytes)`` pairs; each result is a vector or that image's error.
+
+        Speaks the binary wire (``services.wire``): no multipart, no base64, no JSON floats.
+        """
+        response = self._request(
+            "POST",
+            "/encode",
+            data=pack_images([data for _, data in images]),
+            headers={"Content-Type": IMAGES_TYPE, "Accept": f"{VECTORS_TYPE}, application/json"},
+            timeout=timeout,
+        )
+        if response.headers.get("Content-Type", "").startswith(VECTORS_TYPE):
+            try:
+                model, results, _ = unpack_vectors(response.content)
+            except (ValueError, KeyError) as error:
+                raise DependencyUnavailable(DEPENDENCY, f"a garbled answer ({error})") from None
+            return model, results
+        body = response.json()  # an encoder that answers JSON only
         results = [EncodedImage.from_dict(item) for item in body["results"]]
         return ModelInfo.from_dict(body["model"]), results
