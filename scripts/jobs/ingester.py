@@ -1,8 +1,9 @@
 """The ingester: files in, vectors stored, every image exactly once however often it runs.
 
-Stages overlap: the main thread reads and hashes files and drops those already indexed (and
-those the user deleted, see :mod:`services.deleted`), a pool keeps ``in_flight`` encoder
-requests busy, and vectors are upserted in batches of ``insert_batch``. Ids are content
+Stages overlap, so the encoder never waits for the disk or Milvus: a reader thread reads and
+hashes files ``in_flight`` batches ahead and drops those already indexed (and those the user
+deleted, see :mod:`services.deleted`), a pool keeps ``in_flight`` encoder requests busy, and a
+writer thread upserts vectors in batches of ``insert_batch`` while encoding goes on. Ids are content
 hashes, so stopping at any moment and running again ends with every image indexed exactly
 once. Corrupt files are reported and skipped. The command line is :mod:`scripts.jobs.ingest`.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -30,6 +33,7 @@ from services.vectorstore import VectorStore
 
 Item = tuple[ImageFile, str, bytes]  # file, id, bytes
 PROGRESS_LOG_S = 30.0  # an "ingest progress" log line at most this often
+_DONE = object()  # the reader's last word
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +100,8 @@ class Ingester:
     log_every_s: float = PROGRESS_LOG_S
     _started: float = field(default=0.0, init=False, repr=False)
     _logged: float = field(default=0.0, init=False, repr=False)  # when progress was last logged
+    _writer: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _writing: Future | None = field(default=None, init=False, repr=False)  # the upsert running
 
     def run(self, files: list[ImageFile]) -> IngestReport:
         report = IngestReport(total=len(files))
@@ -104,8 +110,9 @@ class Ingester:
         bar = tqdm(total=len(files), unit="img", disable=not self.progress, smoothing=0.1)
         futures: deque[Future] = deque()
         pool = ThreadPoolExecutor(self.in_flight, thread_name_prefix="encode")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="insert")
         try:
-            for batch in self._new_batches(files, report, bar):
+            for batch in self._read_ahead(files, report, bar):
                 futures.append(pool.submit(self._encode, batch))
                 while len(futures) >= self.in_flight:
                     self._collect(futures.popleft(), pending, report, bar)
@@ -117,13 +124,53 @@ class Ingester:
             raise IngestAborted(f"{error.message} ({error.code})") from None
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            self._writer.shutdown(wait=True)
+            self._writer = None
             self._insert(pending, report)  # keep what was encoded before any failure
+            self._finish_writing()
             self.store.flush()
             if report.added:
                 self.store.wait_for_index()  # the first search after ingest is then fast too
             bar.close()
             report.seconds = round(time.perf_counter() - started, 2)
         return report
+
+    def _read_ahead(
+        self, files: list[ImageFile], report: IngestReport, bar: tqdm
+    ) -> Iterator[list[Item]]:
+        """:meth:`_new_batches` on a thread of its own, up to ``in_flight`` batches ahead."""
+        batches: queue.Queue = queue.Queue(self.in_flight)
+        stop = threading.Event()
+
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    batches.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def read() -> None:
+            try:
+                for batch in self._new_batches(files, report, bar):
+                    if not put(batch):
+                        return
+            except BaseException as error:  # handed to the loop, which raises it
+                put(error)
+                return
+            put(_DONE)
+
+        reader = threading.Thread(target=read, name="read", daemon=True)
+        reader.start()
+        try:
+            while (item := batches.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            reader.join()
 
     def _new_batches(
         self, files: list[ImageFile], report: IngestReport, bar: tqdm
@@ -208,7 +255,13 @@ class Ingester:
         bar.set_postfix(added=report.added + len(pending), failed=len(report.failed))
         self._log_progress(report, len(pending))
         if len(pending) >= self.insert_batch:
-            self._insert(pending, report)
+            self._finish_writing()  # one upsert at a time; its failure stops the run here
+            rows = pending.copy()
+            pending.clear()
+            if self._writer is None:
+                self._insert(rows, report)
+            else:
+                self._writing = self._writer.submit(self._insert, rows, report)
 
     def _log_progress(self, report: IngestReport, pending: int) -> None:
         """The bar's numbers as a log line, at most every ``log_every_s`` (the bar may be off)."""
@@ -243,6 +296,11 @@ class Ingester:
             fingerprint=self.model.fingerprint,
             vector=result.vector,
         ).to_row()
+
+    def _finish_writing(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
 
     def _insert(self, pending: list[dict], report: IngestReport) -> None:
         if pending:
