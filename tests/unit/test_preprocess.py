@@ -161,6 +161,7 @@ def retrieval(vectors: torch.Tensor, files: list[ImageFile], split: dict[str, st
 
 
 @pytest.mark.realdata
+@pytest.mark.timeout(3600)  # two passes of 1,100 photos through a CNN on a shared CPU
 def test_real_photos_give_the_pillow_paths_vectors_and_metrics():
     """Every real photo of ../shared/data: cosine >= 0.99 between the two paths' vectors, and
     evaluate's retrieval metrics the same to the second decimal."""
