@@ -29,7 +29,9 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -39,7 +41,6 @@ from encoder.model import CROP, RESIZE, load_encoder
 from encoder.onnx_backend import OnnxEmbedder, default_cache_dir
 from encoder.preprocess import TensorPreprocessor
 from scripts.bench.bench import rate
-from scripts.bench.loadgen import run_load
 from scripts.jobs.ingester import Ingester
 from scripts.stack.local import REPO_ROOT, LocalStack
 from services.dataset import ImageFile, iter_image_files
@@ -92,6 +93,27 @@ def bench_decode(args, encoder, files: list[bytes]) -> dict:
     return out
 
 
+def closed_loop(post: Callable[[requests.Session], requests.Response], args) -> float:
+    """Requests/s answered 200 by ``--in-flight`` clients posting back to back."""
+    answered, lock = [0], threading.Lock()
+    deadline = time.monotonic() + args.seconds
+
+    def client() -> None:
+        with requests.Session() as session:
+            while time.monotonic() < deadline:
+                ok = post(session).status_code == 200
+                with lock:
+                    answered[0] += ok
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(args.in_flight)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answered[0] / (time.monotonic() - started)
+
+
 def bench_service(args, url: str, files: list[bytes]) -> dict:
     """Images/s over HTTP per batch, binary wire and multipart + JSON."""
     out: dict[str, dict[int, float]] = {"binary": {}, "json": {}}
@@ -100,17 +122,16 @@ def bench_service(args, url: str, files: list[bytes]) -> dict:
         body = pack_images(batch)
         multipart = [("image", (f"{n}.jpg", data, "image/jpeg")) for n, data in enumerate(batch)]
 
-        def binary(session: requests.Session, _n: int, body=body):
+        def binary(session: requests.Session, body=body):
             headers = {"Content-Type": IMAGES_TYPE, "Accept": VECTORS_TYPE}
-            return "encode", session.post(f"{url}/encode", data=body, headers=headers)
+            return session.post(f"{url}/encode", data=body, headers=headers, timeout=600)
 
-        def as_json(session: requests.Session, _n: int, files=multipart):
-            return "encode", session.post(f"{url}/encode", files=files)
+        def as_json(session: requests.Session, files=multipart):
+            return session.post(f"{url}/encode", files=files, timeout=600)
 
         for name, post in (("binary", binary), ("json", as_json)):
-            post(requests.Session(), 0)  # warm-up: this batch size's first forward
-            load = run_load(post, clients=args.in_flight, seconds=args.seconds, timeout_s=600)
-            out[name][size] = round(load.statuses["encode"][200] * size / load.seconds, 2)
+            post(requests.Session())  # warm-up: this batch size's first forward
+            out[name][size] = round(closed_loop(post, args) * size, 2)
             print(f"service {name}, batch {size}: {out[name][size]} img/s", file=sys.stderr)
     return out
 
