@@ -148,11 +148,11 @@ def two_paths(encoder, photos: list[Path]) -> tuple[torch.Tensor, torch.Tensor, 
     return torch.cat(ours), torch.cat(theirs), decoded_here
 
 
-def retrieval(vectors: torch.Tensor, files: list[ImageFile], split: dict[str, str]) -> dict:
-    """``evaluate``'s metrics: gallery the official train split, queries the test split."""
-    part = [split.get(file.relative_path) for file in files]
-    gallery = [i for i, name in enumerate(part) if name == "train"]
-    queries = [i for i, name in enumerate(part) if name == "test"]
+def retrieval(vectors: torch.Tensor, files: list[ImageFile]) -> dict:
+    """``evaluate``'s metrics over train-split photos only: every fourth photo asks, the rest
+    answer (the official test split is never read here)."""
+    queries = list(range(0, len(files), 4))
+    gallery = [i for i in range(len(files)) if i % 4]
     labels = [file.breed for file in files]
     order = rank_gallery(vectors[queries].numpy(), vectors[gallery].numpy(), 200)
     rankings = [[labels[gallery[i]] for i in row] for row in order]
@@ -161,14 +161,21 @@ def retrieval(vectors: torch.Tensor, files: list[ImageFile], split: dict[str, st
 
 
 @pytest.mark.realdata
-@pytest.mark.timeout(3600)  # two passes of 1,100 photos through a CNN on a shared CPU
+@pytest.mark.timeout(1200)
 def test_real_photos_give_the_pillow_paths_vectors_and_metrics():
-    """Every real photo of ../shared/data: cosine >= 0.99 between the two paths' vectors, and
-    evaluate's retrieval metrics the same to the second decimal."""
+    """Real photos of ../shared/data (half the train split's, and the cats): cosine >= 0.99
+    between the two paths' vectors, and evaluate's retrieval metrics the same to the second
+    decimal. Half keeps the test to about a minute on two cores."""
     root = SHARED_DATA / "stanford-dogs-sample"
     if not (root / "Images").is_dir():
         pytest.skip("../shared/data is absent")
-    files = list(iter_image_files(root / "Images"))
+    split = load_split(root / "lists")
+    train = [
+        file
+        for file in iter_image_files(root / "Images")
+        if split.get(file.relative_path) == "train"
+    ]
+    files = train[::2]
     cats = sorted((SHARED_DATA / "distractors" / "cats").glob("*"))
     encoder = load_encoder("efficientnet_lite0", device="cpu")
     ours, theirs, decoded_here = two_paths(encoder, [file.path for file in files] + cats)
@@ -176,7 +183,4 @@ def test_real_photos_give_the_pillow_paths_vectors_and_metrics():
     print(f"{len(cosines)} photos, {decoded_here} by the tensor path, min cosine {cosines.min()}")
     assert decoded_here > len(cosines) // 2  # most photos are plain JPEGs under 512 px
     assert cosines.min() >= 0.99
-    split = load_split(root / "lists")
-    assert retrieval(ours[: len(files)], files, split) == retrieval(
-        theirs[: len(files)], files, split
-    )
+    assert retrieval(ours[: len(files)], files) == retrieval(theirs[: len(files)], files)
