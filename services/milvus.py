@@ -16,8 +16,10 @@ import time
 from typing import Any
 
 from pymilvus import MilvusClient, MilvusException
+from pymilvus.client import ts_utils
 from pymilvus.exceptions import MilvusUnavailableException
 
+from services.consistency import Level, level_of
 from services.errors import ApiError, DependencyUnavailable
 from services.metrics import MILVUS_SECONDS
 from services.settings import MilvusSettings
@@ -183,6 +185,22 @@ class MilvusConnection:
             except Exception:  # closing a broken channel may fail too; it is dropped either way
                 log.debug("closing the Milvus client failed", exc_info=True)
 
+    def last_write_ts(self) -> int:
+        """The Milvus timestamp of this process's newest write to the collection (0: unknown).
+
+        MilvusClient's upsert and delete do not return their mutation result's timestamp, but
+        pymilvus keeps the newest one per collection for its Session level
+        (``pymilvus.client.ts_utils``): read right after a write, it is at least that write's.
+        """
+        try:
+            client = self.client
+            endpoint = client._get_connection().server_address
+            db_name = client._config.db_name
+            return int(ts_utils.get_collection_ts(self.collection, endpoint, db_name) or 0)
+        except Exception:  # another pymilvus: the reads wait at Strong instead
+            log.debug("no write timestamp from pymilvus", exc_info=True)
+            return 0
+
     @milvus_call
     def ping(self) -> None:
         self.client.list_collections()
@@ -208,7 +226,7 @@ class MilvusConnection:
             time.sleep(0.1)
         return True
 
-    def scan(self, fields: list[str], level: str, window: int = QUERY_WINDOW) -> list[dict]:
+    def scan(self, fields: list[str], level: str | Level, window: int = QUERY_WINDOW) -> list[dict]:
         """Every row, as plain queries of at most ``window`` rows, each at ``level``.
 
         Not ``query_iterator``: on Milvus 2.3 it ignores the consistency level (measured on
@@ -217,6 +235,7 @@ class MilvusConnection:
         fills a window is split on the next hex digit of the id.
         """
         rows: list[dict[str, Any]] = []
+        read = level_of(level).kwargs()
 
         def collect(low: str | None, high: str | None, prefix: str | None) -> None:
             conditions = [f"id >= {json.dumps(low)}"] if low is not None else []
@@ -226,7 +245,7 @@ class MilvusConnection:
                 filter=" and ".join(conditions),
                 output_fields=fields,
                 limit=window,
-                consistency_level=level,
+                **read,
             )
             if len(batch) < window:
                 rows.extend(batch)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType, MilvusException
 
-from services.consistency import BOUNDED, STRONG, ReadConsistency
+from services.consistency import BOUNDED, STRONG, Level, ReadConsistency
 from services.errors import ApiError
 from services.milvus import MilvusConnection, milvus_call
 from services.photo import FIELD_NAMES, FIELDS, ID
@@ -177,6 +177,7 @@ class VectorStore(MilvusConnection):
             previous = None
         else:
             self.client.alter_alias(target, self.collection)
+        self.consistency.wrote()  # no timestamp: reads are Strong for the window
         log.info("alias switched", extra={"alias": self.collection, "to": target, "from": previous})
         return previous
 
@@ -204,13 +205,13 @@ class VectorStore(MilvusConnection):
         """Idempotent write: the id is the content hash, so a repeat replaces, never duplicates."""
         if records:
             self.client.upsert(self.collection, list(records))
-            self.consistency.wrote()
+            self.consistency.wrote(self.last_write_ts())
 
     @milvus_call
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self.client.delete(self.collection, ids=list(ids))
-            self.consistency.wrote()
+            self.consistency.wrote(self.last_write_ts())
 
     @milvus_call
     def flush(self) -> None:
@@ -245,11 +246,9 @@ class VectorStore(MilvusConnection):
         if not ids:
             return []
         fields = ["id", *FIELD_NAMES] + (["vector"] if with_vectors else [])
-        level = STRONG if to_write else self.consistency.for_search()
+        level = Level(STRONG) if to_write else self.consistency.for_search()
         return list(
-            self.client.get(
-                self.collection, ids=list(ids), output_fields=fields, consistency_level=level
-            )
+            self.client.get(self.collection, ids=list(ids), output_fields=fields, **level.kwargs())
         )
 
     def search(
@@ -295,7 +294,7 @@ class VectorStore(MilvusConnection):
             filter=" and ".join(conditions),
             output_fields=list(FIELD_NAMES) + (["vector"] if with_vectors else []),
             search_params={"metric_type": "COSINE", "params": params},
-            consistency_level=self.consistency.for_search(),
+            **self.consistency.for_search().kwargs(),
         )
         return [
             [
@@ -311,7 +310,7 @@ class VectorStore(MilvusConnection):
             self.collection,
             filter="",
             output_fields=["count(*)"],
-            consistency_level=self.consistency.for_search(),
+            **self.consistency.for_search().kwargs(),
         )
         return int(rows[0]["count(*)"])
 

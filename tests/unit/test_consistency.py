@@ -4,6 +4,8 @@ the integration tests on the Milvus server show the same rules on a real server.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -140,3 +142,82 @@ def test_the_deleted_photo_records_are_always_read_strongly():
     deleted.get("a")
     deleted.all()
     assert [level for _, level in client.calls] == ["Strong", "Strong", "Strong"]
+
+
+class Stamping(Recording):
+    """A client whose writes get Milvus timestamps, and whose reads record the guarantee."""
+
+    def __init__(self):
+        super().__init__()
+        self.guarantees: list[int | None] = []
+        self.next_ts = 1000
+
+    def _record(self, name: str, kwargs: dict) -> None:
+        super()._record(name, kwargs)
+        self.guarantees.append(kwargs.get("guarantee_timestamp"))
+
+    def upsert(self, collection, rows):
+        self.next_ts += 1
+        self.written = self.next_ts
+
+
+def stamped_store(client: Stamping, consistency: ReadConsistency) -> VectorStore:
+    store = store_with(client, consistency)
+    store.last_write_ts = lambda: client.written  # what pymilvus records for the write
+    return store
+
+
+def test_after_a_write_reads_wait_for_that_write_only_then_bounded_again(clock):
+    client = Stamping()
+    store = stamped_store(client, ReadConsistency(window_s=5.0))
+    vector = np.zeros(4, np.float32)
+    store.upsert([{"id": "a"}])
+    store.search(vector, 3)
+    store.get(["a"])
+    store.count()
+    store.all_vectors()
+    assert [level for _, level in client.calls[-4:]] == ["Customized"] * 4
+    assert client.guarantees[-4:] == [1001] * 4
+    store.get(["a"], to_write=True)  # a read that decides a write stays Strong
+    assert client.last() == "Strong"
+    clock["t"] += 5.1
+    store.search(vector, 3)
+    assert client.last() == "Bounded" and client.guarantees[-1] is None
+
+
+def test_a_write_by_another_process_is_waited_for_at_its_own_timestamp(tmp_path, clock):
+    marker_path = tmp_path / MARKER_NAME
+    writer = Stamping()
+    other = stamped_store(writer, ReadConsistency(ChangeMarker(marker_path), 5.0))
+    client = Stamping()
+    this = stamped_store(client, ReadConsistency(ChangeMarker(marker_path), 5.0))
+    other.upsert([{"id": "a"}])
+    clock["t"] = marker_path.stat().st_mtime
+    this.search(np.zeros(4, np.float32), 3)
+    assert (client.last(), client.guarantees[-1]) == ("Customized", 1001)
+    writer.next_ts = 5000
+    other.upsert([{"id": "b"}])
+    this.search(np.zeros(4, np.float32), 3)
+    assert client.guarantees[-1] == 5001  # the newest write of any process
+
+
+def test_a_change_without_a_timestamp_is_read_strongly(tmp_path, clock):
+    """An alias switch (a re-index) has no mutation timestamp; nor has Milvus Lite's writes."""
+    marker_path = tmp_path / MARKER_NAME
+    client = Stamping()
+    store = stamped_store(client, ReadConsistency(ChangeMarker(marker_path), 5.0))
+    store.upsert([{"id": "a"}])
+    store.consistency.wrote(0)
+    store.search(np.zeros(4, np.float32), 3)
+    assert client.last() == "Strong"
+    assert ChangeMarker(marker_path).write_ts() == 0
+
+
+def test_the_catalogue_moving_the_marker_keeps_the_write_timestamp(tmp_path):
+    marker = ChangeMarker(tmp_path / MARKER_NAME)
+    marker.touch(1234)
+    before = marker.mtime_ns()
+    time.sleep(0.01)
+    marker.touch()  # the catalogue's invalidate(), after a write the store announced
+    assert marker.write_ts() == 1234
+    assert marker.mtime_ns() != before
