@@ -19,7 +19,7 @@ from pathlib import Path
 
 from scripts.jobs.ingester import IngestAborted, IngestReport, make_ingester
 from scripts.jobs.reindex import ReindexRefused, reindex
-from services.consistency import MARKER_NAME, ChangeMarker
+from services.consistency import MARKER_NAME, ChangeMarker, ReadConsistency
 from services.dataset import files_in_split, load_boxes, load_split
 from services.encoder_client import EncoderClient
 from services.errors import ApiError
@@ -118,10 +118,14 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     client_settings = EncoderClientSettings(url=args.encoder_url)
     encoder = EncoderClient(client_settings.urls, args.timeout, client_settings.spread_dns)
-    store = VectorStore(MilvusSettings(uri=args.milvus_uri, collection=args.collection))
+    settings = MilvusSettings(uri=args.milvus_uri, collection=args.collection)
+    # The store announces each write in this file; the search API's workers refresh browsing,
+    # and read up to that write, when it changes.
+    changes = ReadConsistency(
+        ChangeMarker(args.library / MARKER_NAME), settings.strong_after_write_s
+    )
+    store = VectorStore(settings, consistency=changes)
     lists = args.lists or args.root.parent / "lists"
-    # The search API's workers refresh browsing, and read strongly, when this file changes.
-    changes = ChangeMarker(args.library / MARKER_NAME)
     try:
         model = encoder.info()
         split = load_split(lists)
@@ -139,7 +143,6 @@ def _run(args: argparse.Namespace) -> int:
         if args.reindex:
             photo_files = PhotoFiles(args.root, args.library)
             report = reindex(args, encoder, store, model, files, split, photo_files)
-            changes.touch()
             print(f"re-indexed into {report.collection}: ", end="")
             return _summary(report, args.json)
         store.ensure_collection(model)
@@ -154,7 +157,6 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {message}", file=sys.stderr)
         return 2
     except (ApiError, IngestAborted) as error:
-        changes.touch()  # what was encoded before the failure is stored
         message = error.message if isinstance(error, ApiError) else str(error)
         log.error("ingest stopped", extra={"reason": message})
         print(
@@ -163,8 +165,6 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 3
-    if report.added:
-        changes.touch()
     report.collection = store.collection
     return _summary(report, args.json)
 

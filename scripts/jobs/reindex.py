@@ -80,11 +80,12 @@ def reindex(
     With no index yet, the folder is indexed into the first versioned collection.
     """
     previous = store.physical_collection()
-    source = VectorStore(store.settings, previous) if previous else None
+    source = VectorStore(store.settings, previous, store.consistency) if previous else None
     rows = source.all_rows() if source else []
     files, split = files_of(rows, photo_files) if rows else (folder_files, folder_split)
     ids_by_path = {row["path"]: row["id"] for row in rows}
-    target = VectorStore(store.settings, f"{store.collection}_v{time.strftime('%Y%m%d%H%M%S')}")
+    name = f"{store.collection}_v{time.strftime('%Y%m%d%H%M%S')}"
+    target = VectorStore(store.settings, name, store.consistency)  # its writes are announced
     target.ensure_collection(model)
     ingester = make_ingester(args, encoder, target, model, split)
     if rows:
