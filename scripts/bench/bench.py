@@ -54,6 +54,7 @@ from tests.support.synthetic import image_bytes, make_image
 
 QUERY_SIZE = (500, 375)  # a typical Stanford Dogs photo
 PHONE_SIZE = (4032, 3024)  # a 12-megapixel phone photo
+STRONG_AFTER_WRITE_S = MilvusSettings().strong_after_write_s
 
 
 def rate(run, images: int, seconds: float) -> float:
@@ -196,6 +197,31 @@ def time_uploads(api_url: str, jpeg: bytes, repeats: int) -> dict:
     }
 
 
+def time_after_add(api_url: str, repeats: int) -> dict:
+    """Search by upload right after adding the same photo (new to the index: a random seed),
+    which must find it first: what read-your-writes costs. The photos are deleted after, and
+    the consistency window waited out, so the next measurements are at rest again."""
+    session, waits, milvus_ms, added = requests.Session(), [], [], []
+    seed = random.SystemRandom().randrange(1 << 30)
+    for n in range(repeats):
+        jpeg = image_bytes(make_image(seed + n, QUERY_SIZE), "JPEG", quality=90)
+        response = session.post(f"{api_url}/api/images", files={"image": ("a.jpg", jpeg)})
+        response.raise_for_status()
+        added.append(response.json()["results"][0]["id"])
+        started = time.perf_counter()
+        body = upload(session, api_url, jpeg)
+        waits.append(time.perf_counter() - started)
+        milvus_ms.append(body["timings"]["search_ms"] / 1000)
+        if body["results"][0]["id"] != added[-1]:
+            raise AssertionError(f"a search right after adding {added[-1]} did not find it")
+    session.post(f"{api_url}/api/images/delete", json={"ids": added}).raise_for_status()
+    time.sleep(STRONG_AFTER_WRITE_S + 1)
+    return {
+        "upload_after_add": percentiles(waits),
+        "upload_after_add_milvus": percentiles(milvus_ms),
+    }
+
+
 def concurrent_similar(api_url: str, ids: list[str], args) -> dict:
     """``--clients`` closed-loop locust users asking "more like this" (its report in
     ``--workdir``/locust)."""
@@ -233,6 +259,7 @@ def bench_search_size(stack: LocalStack, args, size: int, model: ModelInfo, jpeg
         **loading,
         **time_similar(stack.api_url, size, vectors, queries),
         **time_uploads(stack.api_url, jpeg, args.upload_queries),
+        **(time_after_add(stack.api_url, args.after_add) if args.after_add else {}),
     }
     if size == args.load_size:
         ids = [bench_id(size, index) for index in queries]
@@ -288,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--queries", type=int, default=100, help="'more like this' per size")
     parser.add_argument("--upload-queries", type=int, default=20, help="uploads per size")
+    parser.add_argument(
+        "--after-add", type=int, default=10, help="uploads right after an add, per size"
+    )
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients")
     parser.add_argument("--load-size", type=int, default=20000, help="gallery for the load run")
     parser.add_argument("--load-seconds", type=float, default=10.0)

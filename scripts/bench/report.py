@@ -42,6 +42,15 @@ def summarise(report: dict, args) -> dict:
             "forward_ms": round(forward_ms, 2),
             "at_size": smallest["size"],
         }
+    after_add = [row for row in searches.values() if "upload_after_add" in row]
+    if after_add:
+        row = after_add[-1]
+        checks["upload_p50_after_add_over_at_rest"] = {
+            "value": round(row["upload_after_add"]["p50_ms"] / row["upload"]["p50_ms"], 2),
+            "after_add_ms": row["upload_after_add"]["p50_ms"],
+            "at_rest_ms": row["upload"]["p50_ms"],
+            "at_size": row["size"],
+        }
     near_20k = min(searches, key=lambda size: abs(size - 20_000)) if searches else None
     if near_20k is not None:
         checks["similar_p50_ms_at_20k"] = {
