@@ -155,3 +155,21 @@ def test_the_profile_counts_only_threads_answering_requests(tmp_path):
     assert top["samples"] == 8
     assert dict(top["own"]) == {"search vectorstore.py": 0.75, "similar search.py": 0.25}
     assert dict(top["inclusive"])["similar search.py"] == 1.0
+
+
+def test_a_search_right_after_an_add_is_judged_against_the_search_at_rest():
+    args = bench.build_parser().parse_args([])
+    slow = {"search": [search_row(1000, 8.0, upload_after_add=timing(600.0))]}
+    assert summarise(slow, args)["upload_p50_after_add_over_at_rest"] == {
+        "value": 2.4,
+        "after_add_ms": 600.0,
+        "at_rest_ms": 250.0,
+        "at_size": 1000,
+        "target": 1.5,
+        "met": False,
+    }
+    fast = {"search": [search_row(1000, 8.0, upload_after_add=timing(300.0))]}
+    assert summarise(fast, args)["upload_p50_after_add_over_at_rest"]["met"]
+    assert "upload_p50_after_add_over_at_rest" not in summarise(
+        {"search": [search_row(1000, 8.0)]}, args
+    )
