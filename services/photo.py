@@ -8,11 +8,14 @@ field is added, or a limit changed, in this file alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from services.dataset import LIBRARY_PREFIX
+
+if TYPE_CHECKING:
+    from services.schema import EncodedImage, ModelInfo
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,32 @@ class Photo:
             id=str(row["id"]),
             **{name: row[name] for name in FIELD_NAMES if name in row},
             vector=None if vector is None else np.asarray(vector, dtype=np.float32),
+        )
+
+    @classmethod
+    def encoded(
+        cls,
+        image_id: str,
+        breed: str,
+        breed_id: int,
+        path: str,
+        *,
+        model: ModelInfo,
+        result: EncodedImage,
+        split: str = "",
+    ) -> Photo:
+        """The photo a file becomes once ``model`` encoded it as ``result``: the one place
+        ingest, the library's add and a restore build a stored photo from a file."""
+        return cls(
+            id=image_id,
+            breed=breed,
+            breed_id=breed_id,
+            path=path,
+            width=result.width,
+            height=result.height,
+            split=split,
+            fingerprint=model.fingerprint,
+            vector=result.vector,
         )
 
     @property

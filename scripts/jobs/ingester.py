@@ -285,16 +285,14 @@ class Ingester:
         )
 
     def _record(self, file: ImageFile, image_id: str, result: EncodedImage) -> dict:
-        return Photo(
-            id=image_id,
-            breed=self.breeds.spelling(file.breed),
-            breed_id=self.breeds.index_of(file.breed),
-            path=file.relative_path,
-            width=result.width,
-            height=result.height,
+        return Photo.encoded(
+            image_id,
+            self.breeds.spelling(file.breed),
+            self.breeds.index_of(file.breed),
+            file.relative_path,
+            model=self.model,
+            result=result,
             split=self.split.get(file.relative_path, ""),
-            fingerprint=self.model.fingerprint,
-            vector=result.vector,
         ).to_row()
 
     def _finish_writing(self) -> None:

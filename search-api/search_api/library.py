@@ -44,18 +44,16 @@ class FileStoreError(ApiError):
 
 
 def photo_from(fields: dict[str, Any], model: ModelInfo, result: EncodedImage) -> Photo:
-    """The row of a photo with these ``id``, ``breed``, ``breed_id``, ``path`` and ``split``,
-    encoded by ``model`` as ``result``."""
-    return Photo(
-        id=fields["id"],
-        breed=fields["breed"],
-        breed_id=fields["breed_id"],
-        path=fields["path"],
-        width=result.width,
-        height=result.height,
+    """The photo with these ``id``, ``breed``, ``breed_id``, ``path`` and ``split`` (a
+    deleted-photo record, or an added file's), encoded by ``model`` as ``result``."""
+    return Photo.encoded(
+        fields["id"],
+        fields["breed"],
+        fields["breed_id"],
+        fields["path"],
+        model=model,
+        result=result,
         split=fields.get("split", ""),
-        fingerprint=model.fingerprint,
-        vector=result.vector,
     )
 
 
