@@ -30,7 +30,7 @@ class MilvusSettings(BaseSettings):
     ivf_nlist: int = 256
     search_nprobe: int = 32
     timeout_s: float = 10.0
-    # Searches are strongly consistent for this long after any change to the index, then
+    # Searches wait for the last change (its timestamp, else Strong) for this long, then
     # Bounded (services/consistency.py); keep it at least Milvus's common.gracefulTime (5 s).
     strong_after_write_s: float = 5.0
 
