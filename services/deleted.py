@@ -24,15 +24,15 @@ from pymilvus import DataType
 
 from services.consistency import STRONG
 from services.milvus import MilvusConnection, milvus_call
+from services.photo import FIELDS as PHOTO_FIELDS
 from services.photo import ID, FieldSpec
 from services.settings import MilvusSettings
 
 SUFFIX = "_deleted"
+RECORDED = ("breed", "breed_id", "path", "split")  # what a restore needs besides the file
+# The photo's own specs (services.photo), so a limit changed there changes here too.
 FIELDS = (
-    FieldSpec("breed", "str", 128),
-    FieldSpec("breed_id", "int"),
-    FieldSpec("path", "str", 1024),
-    FieldSpec("split", "str", 16),
+    *(field for field in PHOTO_FIELDS if field.name in RECORDED),
     FieldSpec("deleted_at", "int"),  # Unix seconds
 )
 FIELD_NAMES = tuple(field.name for field in FIELDS)

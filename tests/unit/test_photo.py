@@ -23,3 +23,11 @@ def test_an_encoded_file_becomes_a_row_that_reads_back_as_the_same_photo():
     back = Photo.from_row(photo.to_row())
     assert back.to_json() == photo.to_json()
     assert back.fingerprint == "abc123" and np.array_equal(back.vector, vector)
+
+
+def test_the_deleted_photo_records_use_the_photos_own_field_specs():
+    from services import deleted, photo
+
+    recorded = [field for field in deleted.FIELDS if field.name != "deleted_at"]
+    assert [field.name for field in recorded] == ["breed", "breed_id", "path", "split"]
+    assert all(field in photo.FIELDS for field in recorded)
