@@ -221,3 +221,13 @@ def test_the_catalogue_moving_the_marker_keeps_the_write_timestamp(tmp_path):
     marker.touch()  # the catalogue's invalidate(), after a write the store announced
     assert marker.write_ts() == 1234
     assert marker.mtime_ns() != before
+
+
+def test_after_a_delete_reads_are_strong_even_when_an_earlier_write_has_a_timestamp(clock):
+    """Milvus 2.3.5 gives a delete no timestamp; the add's would let the deleted row show."""
+    client = Stamping()
+    store = stamped_store(client, ReadConsistency(window_s=5.0))
+    store.upsert([{"id": "a"}])
+    store.delete(["a"])
+    store.search(np.zeros(4, np.float32), 3)
+    assert client.last() == "Strong"
