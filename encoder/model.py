@@ -41,7 +41,7 @@ from encoder.understanding import (
     understand,
 )
 from services.dataset import BreedList
-from services.schema import ModelInfo
+from services.encoder_wire import ModelInfo
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from encoder.batcher import Batcher
 from encoder.config import EncoderSettings
 from encoder.model import CROP, RESIZE, Embed, Encoder
 from encoder.preprocess import Outcome, TensorPreprocessor, wants_tensor_path
+from services.encoder_wire import EncodedImage, Prediction
 from services.errors import ApiError
 from services.imaging import decode_image
-from services.schema import EncodedImage, Prediction
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ def _service() -> EncodingService:
 @api.post("/encode")
 def encode():
     """Multipart upload (any field name) or the binary wire (``services.wire``); the answer is
-    JSON (``services.schema``) unless ``Accept`` prefers the binary vectors."""
+    JSON (``services.encoder_wire``) unless ``Accept`` prefers the binary vectors."""
     service = _service()
     limit = service.settings.max_images_per_request
     files = _uploaded_files(limit)

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from services.encoder_wire import EncodedImage, ModelInfo
 from services.errors import ApiError, DependencyTimeout, DependencyUnavailable
 from services.metrics import ENCODER_CALL_SECONDS
-from services.schema import EncodedImage, ModelInfo
 from services.wire import IMAGES_TYPE, VECTORS_TYPE, pack_images, unpack_vectors
 
 DEPENDENCY = "encoder"

@@ -15,7 +15,7 @@ import numpy as np
 from services.dataset import LIBRARY_PREFIX
 
 if TYPE_CHECKING:
-    from services.schema import EncodedImage, ModelInfo
+    from services.encoder_wire import EncodedImage, ModelInfo
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ import numpy as np
 from pymilvus import DataType, MilvusException
 
 from services.consistency import BOUNDED, STRONG, Level, ReadConsistency
+from services.encoder_wire import ModelInfo
 from services.errors import ApiError
 from services.milvus import MilvusConnection, milvus_call
 from services.photo import FIELD_NAMES, FIELDS, ID
-from services.schema import ModelInfo
 from services.settings import MilvusSettings
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ Answer, when ``Accept`` prefers ``application/vnd.dogsearch.vectors``::
 
     b"DSV1" | header length (uint32 LE) | header (UTF-8 JSON) | vectors (float32 LE)
 
-The header is the JSON answer of ``services.schema`` without the vectors (``model``,
+The header is the JSON answer of ``services.encoder_wire`` without the vectors (``model``,
 ``timings``, ``results`` with width, height, predictions and dog score, or an error, one per
 image) plus ``dim``; the vectors follow as one ``[ok, dim]`` row-major block, a row for each
 result without an error, in order. Errors of the whole request stay JSON (``services.errors``).
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from services.encoder_wire import VECTOR_DTYPE, EncodedImage, ModelInfo, Prediction
 from services.errors import ApiError
-from services.schema import VECTOR_DTYPE, EncodedImage, ModelInfo, Prediction
 
 IMAGES_TYPE = "application/vnd.dogsearch.images"
 VECTORS_TYPE = "application/vnd.dogsearch.vectors"

@@ -31,7 +31,7 @@ from pathlib import Path
 from scripts.bench.bench_search import bench_id, clustered_vectors, load_gallery
 from scripts.bench.locust_run import run_locust
 from scripts.stack.local import LocalStack
-from services.schema import ModelInfo
+from services.encoder_wire import ModelInfo
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
 

@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from services.dataset import ID_HEX_CHARS
-from services.schema import ModelInfo
+from services.encoder_wire import ModelInfo
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
 

@@ -45,8 +45,8 @@ from scripts.jobs.ingester import Ingester
 from scripts.stack.local import REPO_ROOT, LocalStack
 from services.dataset import ImageFile, iter_image_files
 from services.encoder_client import EncoderClient
+from services.encoder_wire import ModelInfo
 from services.imaging import decode_image
-from services.schema import ModelInfo
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
 from services.wire import IMAGES_TYPE, VECTORS_TYPE, pack_images

@@ -23,8 +23,8 @@ from scripts.bench.bench_search import clustered_vectors, wait_for_idle
 from scripts.bench.loadgen import percentiles
 from scripts.bench.soak import tree_rss_bytes
 from scripts.stack.local import LocalStack
+from services.encoder_wire import ModelInfo
 from services.photo import Photo
-from services.schema import ModelInfo
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
 

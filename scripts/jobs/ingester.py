@@ -25,10 +25,10 @@ from tqdm import tqdm
 from services.dataset import BreedList, ImageFile, content_id
 from services.deleted import DeletedPhotos
 from services.encoder_client import EncoderClient
+from services.encoder_wire import EncodedImage, ModelInfo
 from services.errors import ApiError
 from services.imaging import crop_fraction, upright_size
 from services.photo import Photo
-from services.schema import EncodedImage, ModelInfo
 from services.vectorstore import VectorStore
 
 Item = tuple[ImageFile, str, bytes]  # file, id, bytes

@@ -19,8 +19,8 @@ import time
 from scripts.jobs.ingester import IngestReport, make_ingester
 from services.dataset import ImageFile
 from services.encoder_client import EncoderClient
+from services.encoder_wire import ModelInfo
 from services.files import PhotoFiles
-from services.schema import ModelInfo
 from services.vectorstore import VectorStore
 
 SHOWN = 20  # photos named in a refusal; the rest are counted

@@ -38,10 +38,10 @@ from scripts.training.metrics import (
     summarise,
 )
 from services.dataset import IMAGE_SUFFIXES, ImageFile, load_boxes
+from services.encoder_wire import ModelInfo
 from services.errors import ApiError
 from services.files import NotWritable, check_writable
 from services.logs import configure_logging
-from services.schema import ModelInfo
 
 log = logging.getLogger("evaluate")
 

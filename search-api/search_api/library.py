@@ -19,11 +19,11 @@ from typing import Any
 from services.dataset import LIBRARY_PREFIX, UNKNOWN_BREED, BreedList, content_id
 from services.deleted import DeletedPhotos
 from services.encoder_client import EncoderClient
+from services.encoder_wire import EncodedImage, ModelInfo
 from services.errors import ApiError, NotFound
 from services.files import PhotoFiles, write_atomically
 from services.imaging import sniff_format
 from services.photo import Photo
-from services.schema import EncodedImage, ModelInfo
 from services.vectorstore import VectorStore, check_same_model
 
 log = logging.getLogger(__name__)

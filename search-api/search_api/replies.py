@@ -1,7 +1,7 @@
 """The shapes of the API's answers, as JSON Schemas, with an example body for each answer.
 
 A photo's schema is made from :data:`services.photo.FIELDS` and a model's from
-:class:`services.schema.ModelInfo`, the definitions the answers themselves are serialised
+:class:`services.encoder_wire.ModelInfo`, the definitions the answers themselves are serialised
 from; examples are made by the same serialisers (``Photo.to_json``, ``ModelInfo.to_dict``).
 The tests validate every example, and every answer to an example request, against these.
 """
@@ -14,8 +14,8 @@ from typing import Any
 from search_api.operations import Reply
 from search_api.params import IMAGE_ID
 from services.dataset import ID_HEX_CHARS
+from services.encoder_wire import ModelInfo
 from services.photo import FIELDS, ID, PUBLIC_FIELDS, Photo, image_urls
-from services.schema import ModelInfo
 
 REF = "#/components/schemas/"
 JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}

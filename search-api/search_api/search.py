@@ -12,9 +12,9 @@ import numpy as np
 from search_api.catalog import Catalog, age_s
 from services.dataset import UNKNOWN_BREED, breed_key
 from services.encoder_client import EncoderClient
+from services.encoder_wire import EncodedImage, ModelInfo
 from services.errors import ApiError, InvalidImage, NotFound
 from services.photo import Photo, image_urls
-from services.schema import EncodedImage, ModelInfo
 from services.vectorstore import Hit, VectorStore, check_same_model
 
 MODEL_CACHE_S = 5.0

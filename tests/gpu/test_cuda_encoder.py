@@ -11,7 +11,7 @@ import torch
 from encoder.app import create_app
 from encoder.config import EncoderSettings
 from encoder.model import load_encoder
-from services.schema import unpack_vector
+from services.encoder_wire import unpack_vector
 from tests.support.synthetic import make_image
 
 pytestmark = [

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from services.consistency import MARKER_NAME, ChangeMarker, ReadConsistency
+from services.encoder_wire import ModelInfo
 from services.photo import Photo
-from services.schema import ModelInfo
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
 from tests.support.stack import make_stack, milvus_backend

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from services.encoder_wire import EncodedImage, ModelInfo, Prediction
 from services.errors import ApiError, DependencyUnavailable
 from services.imaging import decode_image
 from services.photo import FIELD_NAMES
-from services.schema import EncodedImage, ModelInfo, Prediction
 from services.vectorstore import Hit, ModelMismatch
 
 DIM = 48  # 4 x 4 RGB

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from search_api.collaborators import collaborators
-from services.schema import ModelInfo
+from services.encoder_wire import ModelInfo
 from tests.support.api import api_under_test
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from search_api.search import scored
-from services.schema import ModelInfo, Prediction
+from services.encoder_wire import ModelInfo, Prediction
 from services.vectorstore import Hit
 from tests.support.api import api_under_test
 from tests.support.fakes import DIM, FakeEncoder

@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pytest
 
-from services.schema import ModelInfo
+from services.encoder_wire import ModelInfo
 from tests.support.api import api_under_test
 from tests.support.fakes import DIM, FakeEncoder
 from tests.support.synthetic import image_bytes, make_image

@@ -55,7 +55,7 @@ def test_a_never_taken_snapshot_is_stale_on_a_machine_booted_a_second_ago(monkey
 
 def test_the_collection_model_is_read_on_a_machine_booted_a_second_ago(monkeypatch):
     from search_api.search import SearchService
-    from services.schema import ModelInfo
+    from services.encoder_wire import ModelInfo
 
     class ModelStore:
         reads = 0

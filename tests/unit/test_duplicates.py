@@ -3,7 +3,7 @@
 import numpy as np
 
 from search_api.duplicates import BLOCK, DuplicateFinder, group_pairs, similar_pairs
-from services.schema import ModelInfo
+from services.encoder_wire import ModelInfo
 from tests.support.fakes import FakeVectorStore
 
 ROW = {

@@ -18,7 +18,7 @@ from encoder.model import (
     tuned_net,
 )
 from encoder.understanding import DOG_THRESHOLD
-from services.schema import unpack_vector
+from services.encoder_wire import unpack_vector
 from tests.support.synthetic import image_bytes, jpeg_bytes, make_image
 
 

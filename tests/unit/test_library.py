@@ -11,9 +11,9 @@ import pytest
 from search_api.library import FileStoreError, Library
 from search_api.recycle import RecycleBin
 from services.dataset import content_id
+from services.encoder_wire import EncodedImage, ModelInfo
 from services.errors import ApiError, DependencyUnavailable
 from services.files import PhotoFiles
-from services.schema import EncodedImage, ModelInfo
 
 MODEL = ModelInfo("efficientnet_lite0", 4, "abc", "imagenet", True, False)
 

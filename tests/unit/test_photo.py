@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from services.encoder_wire import EncodedImage, ModelInfo
 from services.photo import Photo
-from services.schema import EncodedImage, ModelInfo
 
 MODEL = ModelInfo("resnet152", 4, "abc123", "random")
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from pymilvus import MilvusClient, MilvusException
 
+from services.encoder_wire import ModelInfo
 from services.errors import DependencyUnavailable
-from services.schema import ModelInfo
 from services.settings import MilvusSettings
 from services.vectorstore import MODEL_PROPERTY, VectorStore
 

@@ -15,8 +15,8 @@ from werkzeug.serving import make_server
 from encoder.app import create_app
 from encoder.config import EncoderSettings
 from services.encoder_client import EncoderClient
+from services.encoder_wire import EncodedImage, ModelInfo, Prediction, unpack_vector
 from services.errors import ApiError
-from services.schema import EncodedImage, ModelInfo, Prediction, unpack_vector
 from services.wire import (
     IMAGES_TYPE,
     VECTORS_TYPE,
