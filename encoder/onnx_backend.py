@@ -1,8 +1,8 @@
 """ONNX Runtime for the CPU path: the same network and weights, exported once and cached.
 
-Measured on 2 CPU cores with ResNet-152 (README, Benchmarks), ONNX Runtime gives 1.2-1.45x
-torch's images/s at batch 1, 8 and 32, with unit vectors equal to torch's within 1e-7. On a
-GPU torch with AMP stays, so ``ENCODER_BACKEND=auto`` means ONNX Runtime on CPU only.
+It is faster than torch on CPU with the same vectors (README, Benchmarks, has the numbers and
+the command); on a GPU torch with AMP stays, so ``ENCODER_BACKEND=auto`` means ONNX Runtime on
+CPU only.
 The export is keyed by the model fingerprint, so a new checkpoint gets a new file and the
 fingerprint stored with every vector still names exactly one model.
 """
@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from encoder.model import CROP, Embed, Encoder
 from encoder.understanding import Understood, understand
@@ -54,6 +55,7 @@ class OnnxEmbedder:
         import onnxruntime  # lazy: a GPU image may leave it out
 
         self.path = export_onnx(encoder, cache_dir)
+        self.calibration = encoder.calibration
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
@@ -65,10 +67,27 @@ class OnnxEmbedder:
 
     def embed(self, batch: torch.Tensor) -> Understood:
         images = batch.detach().to("cpu", torch.float32).contiguous().numpy()
-        outputs = [
-            torch.from_numpy(output) for output in self.session.run(None, {"images": images})
-        ]
-        return understand(*outputs)
+        names = [output.name for output in self.session.get_outputs()]
+        outputs = self.session.run(None, {"images": images})
+        found = {name: torch.from_numpy(value) for name, value in zip(names, outputs, strict=True)}
+        return understand(
+            found["features"],
+            found.get("imagenet_logits"),
+            found.get("head_logits"),
+            self.calibration,
+        )
+
+
+class _Present(nn.Module):
+    """The network's outputs that exist (a graph has no None): features, then the ImageNet
+    logits if the backbone has that classifier, then the head's logits if fine-tuned."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(output for output in self.net(images) if output is not None)
 
 
 def export_onnx(encoder: Encoder, cache_dir: Path) -> Path:
@@ -79,8 +98,10 @@ def export_onnx(encoder: Encoder, cache_dir: Path) -> Path:
         return path
     cache_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    outputs = ["features", "imagenet_logits", *(["head_logits"] if head else [])]
-    net = encoder.net.eval()
+    has_imagenet = getattr(encoder.net, "imagenet_head", None) is not None
+    imagenet = ["imagenet_logits"] if has_imagenet else []
+    outputs = ["features", *imagenet, *(["head_logits"] if head else [])]
+    net = _Present(encoder.net).eval()
     handle, temporary = tempfile.mkstemp(dir=cache_dir, suffix=".onnx.part")
     os.close(handle)
     try:

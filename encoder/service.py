@@ -21,7 +21,8 @@ from services.imaging import decode_image
 
 log = logging.getLogger(__name__)
 
-Row = tuple[np.ndarray, np.ndarray, float]  # unit vector, breed probabilities, dog score
+# unit vector, breed probabilities, dog score (None: the model cannot tell)
+Row = tuple[np.ndarray, np.ndarray, float | None]
 
 
 class EncodingService:
@@ -86,8 +87,9 @@ class EncodingService:
         understood = self.embed(batch)
         vectors = understood.vectors.numpy()
         breeds = understood.breed_probabilities.numpy()
-        dogs = understood.dog_scores.numpy()
-        return [(vectors[i], breeds[i], float(dogs[i])) for i in range(len(vectors))]
+        dogs = understood.dog_scores
+        scores = [None] * len(vectors) if dogs is None else [float(d) for d in dogs.numpy()]
+        return [(vectors[i], breeds[i], scores[i]) for i in range(len(vectors))]
 
     def preprocess(self, data: bytes) -> tuple[torch.Tensor, int, int]:
         decoded = decode_image(
@@ -138,7 +140,7 @@ class EncodingService:
             vector, breeds, dog_score = future.result()
             results[position].vector = vector
             results[position].predictions = self._top_predictions(breeds)
-            results[position].dog_score = round(dog_score, 5)
+            results[position].dog_score = None if dog_score is None else round(dog_score, 5)
         finished = time.perf_counter()
         timings = {
             "decode_ms": round((decoded - started) * 1000, 2),

@@ -57,6 +57,7 @@ def info():
     return jsonify(
         {
             "model": encoder.info.to_dict(),
+            "calibration": encoder.calibration.to_dict(),
             "device": str(encoder.device),
             "backend": service.backend,
             "decode": service.decoder,

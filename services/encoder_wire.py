@@ -5,9 +5,12 @@
     {"model": {"arch", "dim", "fingerprint", "weights", "offline_backbone", "has_head"},
      "results": [{"vector": "<base64 float32 little-endian>", "width", "height",
                   "predictions": [{"breed", "breed_id", "probability"}],   # best first
-                  "dog_score": 0.97}                                       # is it a dog
+                  "dog_score": 0.97}               # is it a dog; absent if it cannot tell
                  | {"error": {"code", "message"}}],                         # one per image
      "timings": {"decode_ms", "encode_ms"}}
+
+``GET /info`` answers ``{"model": {...}, "calibration": {...}, ...}``: the model as above and
+its whole :class:`Calibration`.
 
 Vectors travel as base64 of little-endian float32 (``?vectors=json`` gives plain lists):
 a 2048-d vector is 10.9 KB instead of ~40 KB of JSON floats, and decodes without parsing.
@@ -35,6 +38,44 @@ def unpack_vector(packed: str | list[float]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """Numbers measured with a model's vector recipe, carried by the model: each backbone has
+    its own (``encoder/backbones``), a checkpoint keeps the ones it was made with, and the
+    encoder reports them in ``/info``. How each was measured: ``docs/calibration.md``.
+
+    These defaults are the one place the numbers are written: the backbones that were measured
+    take them, and a reader of a record older than them assumes them.
+    """
+
+    # The dog score: a logistic model over five log masses of the ImageNet softmax.
+    dog_weights: tuple[float, ...] = (0.836, -1.8385, 0.3938, 0.2873, 1.0701)
+    dog_bias: float = -4.7658
+    dog_threshold: float = 0.5  # a photo is a dog from this score
+    # The best result is a strong match from ``match_strong``, no close match below
+    # ``match_weak``.
+    match_strong: float = 0.93
+    match_weak: float = 0.6
+    # A stored photo whose look is at least this close to the query's is a near-copy of it
+    # (re-saved, resized, lightly cropped) and is shown first, whatever its breed part says.
+    copy_from: float = 0.92
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Calibration:
+        """The calibration a record carries; what it lacks (an older record) is the default."""
+        data = data or {}
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        if "dog_weights" in known:
+            known["dog_weights"] = tuple(float(w) for w in known["dog_weights"])
+        return cls(**known)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "dog_weights": list(self.dog_weights)}
+
+
+DEFAULT_CALIBRATION = Calibration()
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """What produced a vector. ``fingerprint`` is a hash of the weights: equal means comparable."""
 
@@ -44,20 +85,16 @@ class ModelInfo:
     weights: str  # "checkpoint" | "imagenet" | "random"
     offline_backbone: bool = False
     has_head: bool = False
-    # Calibrated with the model's vector recipe (encoder/understanding.py): a photo is a dog
-    # from ``dog_threshold``; a best result is a strong match from ``match_strong``, no close
-    # match below ``match_weak``.
-    dog_threshold: float = 0.5
-    match_strong: float = 0.93
-    match_weak: float = 0.6
+    # The model's :class:`Calibration`, as far as searches use it.
+    dog_threshold: float = DEFAULT_CALIBRATION.dog_threshold
+    match_strong: float = DEFAULT_CALIBRATION.match_strong
+    match_weak: float = DEFAULT_CALIBRATION.match_weak
     # The vector's leading ``appearance_dims`` are the photo's look (pooled features), the rest
     # its breed distribution. Near-copies are judged on the look alone: two confident photos of
     # one breed share a breed distribution, so the whole vector would call them copies.
     # 0: the whole vector is appearance (older collections).
     appearance_dims: int = 0
-    # A stored photo whose look is at least this close to the query's is a near-copy of it
-    # (re-saved, resized, lightly cropped) and is shown first, whatever its breed part says.
-    copy_from: float = 0.92
+    copy_from: float = DEFAULT_CALIBRATION.copy_from
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
@@ -127,7 +164,7 @@ class EncodedImage:
     width: int = 0
     height: int = 0
     predictions: list[Prediction] = field(default_factory=list)
-    dog_score: float | None = None  # ImageNet probability mass on the dog breeds
+    dog_score: float | None = None  # how surely it is a dog; None: the model cannot tell
     error_code: str | None = None
     error_message: str | None = None
 

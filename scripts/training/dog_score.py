@@ -8,8 +8,9 @@ score is a logistic model over five numbers of its softmax: the log mass on the 
 domestic cats (classes 281-285), on all felines (281-293), on everything else, and the log of the
 most likely breed. Five weights learn from photos of dogs (the validation part of the official
 train split, as fine-tuning splits it) and cats; each set is halved by the hash of the file name,
-one half fits and the other measures. The printed weights go into
-:data:`encoder.understanding.DOG_WEIGHTS`.
+one half fits and the other measures. The printed weights are a backbone's calibration: they
+go into :class:`services.encoder_wire.Calibration` (the defaults) or a backbone's own
+``calibration`` (``encoder/backbones``); docs/calibration.md has the last run.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from encoder.backbones import get_backbone
 from encoder.model import load_encoder
-from encoder.understanding import DOG_THRESHOLD, dog_features
+from encoder.understanding import dog_features
 from scripts.training.finetune import split_validation
 from services.dataset import IMAGE_SUFFIXES, iter_image_files
 from services.imaging import decode_image
@@ -65,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     is_dog = np.r_[np.ones(len(dogs)), np.zeros(len(cats))]
     fit = np.array([first_half(p) for p in dogs + cats])
     model = LogisticRegression(C=1.0, max_iter=5000).fit(features[fit], is_dog[fit])
-    score = model.predict_proba(features[~fit])[:, 1] >= DOG_THRESHOLD
+    threshold = get_backbone(args.arch).calibration.dog_threshold
+    score = model.predict_proba(features[~fit])[:, 1] >= threshold
     held = is_dog[~fit] == 1
     report = {
         "weights": [round(float(w), 4) for w in model.coef_[0]],

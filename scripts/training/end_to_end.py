@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from torchvision import transforms
 from tqdm import tqdm
 
-from encoder.model import BACKBONES, CROP, preprocess_transform
+from encoder.backbones import CROP, get_backbone
 from encoder.tuned import TunedNet
 from scripts.training.labelled_images import LabelledImages
 from scripts.training.trainer import (
@@ -35,7 +35,7 @@ log = logging.getLogger("finetune")
 
 
 def train_transform(arch: str) -> transforms.Compose:
-    backbone = BACKBONES[arch]
+    backbone = get_backbone(arch)
     return transforms.Compose(
         [
             transforms.RandomResizedCrop(CROP, scale=(0.35, 1.0)),
@@ -112,7 +112,7 @@ def prepare(args, net: TunedNet, files, class_names, device: torch.device) -> Ru
         drop_last=len(train_files) > args.batch_size,
         **options,
     )
-    val_transform = preprocess_transform(BACKBONES[args.arch])
+    val_transform = get_backbone(args.arch).transform()
     val_loader = DataLoader(LabelledImages(val_files, class_names, val_transform), **options)
     steps = min(len(train_loader), args.max_steps or len(train_loader))
     schedule = warmup_cosine(steps * args.epochs, int(args.warmup_epochs * steps))

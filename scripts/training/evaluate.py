@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from encoder.backbones import names
 from encoder.checkpoint import WeightsUnavailable
 from encoder.config import EncoderSettings
-from encoder.model import BACKBONES
-from encoder.understanding import DOG_THRESHOLD, MATCH_WEAK
 from scripts.training import eval_report
 from scripts.training.encoding import Encoded, in_process_encoder, service_encoder
 from scripts.training.labelled_images import add_dataset_arguments, lists_folder, select_files
@@ -91,7 +90,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--arch",
-        choices=["auto", *sorted(BACKBONES)],
+        choices=["auto", *names()],
         default=EncoderSettings().arch,
         help="backbone for imagenet and random (default ENCODER_ARCH: %(default)s)",
     )
@@ -147,9 +146,11 @@ def run_model(spec: str, args, files: dict[str, list[ImageFile]], boxes: dict | 
     if files["not_dogs"]:
         others = encode(files["not_dogs"])
         dogs = np.concatenate([gallery.dog_scores, queries.dog_scores])
-        result["metrics"].update(is_dog_metrics(dogs, others.dog_scores, DOG_THRESHOLD))
+        model = {"arch": "", "dim": 0, "fingerprint": "", **gallery.model}
+        calibration = ModelInfo.from_dict(model)
+        result["metrics"].update(is_dog_metrics(dogs, others.dog_scores, calibration.dog_threshold))
         best_for_others = (others.vectors @ gallery.vectors.T).max(axis=1)
-        weak = gallery.model.get("match_weak", MATCH_WEAK)
+        weak = calibration.match_weak
         result["metrics"]["not_dogs_no_match_share"] = float((best_for_others < weak).mean())
     result["model"] = gallery.model
     return result

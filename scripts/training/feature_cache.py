@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 from tqdm import tqdm
 
-from encoder.model import BACKBONES, CROP, RESIZE, preprocess_transform
+from encoder.backbones import CROP, RESIZE, get_backbone
 from services.dataset import ImageFile
 from services.imaging import decode_image
 
@@ -38,10 +38,10 @@ VIEW_RECIPE = "v1:clean,mirror,rrc(0.35-1)+flip+jitter(0.2)"
 
 def view_transform(arch: str, view: int) -> transforms.Compose:
     """View 0 is what the encoder sees; 1 its mirror image; 2+ random crops with jitter."""
-    backbone = BACKBONES[arch]
+    backbone = get_backbone(arch)
     tail = [transforms.ToTensor(), transforms.Normalize(backbone.mean, backbone.std)]
     if view == 0:
-        return preprocess_transform(backbone)
+        return backbone.transform()
     if view == 1:
         resize = [transforms.Resize(RESIZE), transforms.CenterCrop(CROP)]
         return transforms.Compose([*resize, transforms.RandomHorizontalFlip(1.0), *tail])

@@ -33,12 +33,11 @@ from pathlib import Path
 
 import torch
 
+from encoder.backbones import Built, get_backbone, names
 from encoder.checkpoint import WeightsUnavailable, save_checkpoint
 from encoder.config import EncoderSettings
 from encoder.model import (
-    BACKBONES,
     RANDOM_SEED,
-    Built,
     build_backbone,
     build_pretrained_backbone,
     choose_device,
@@ -60,7 +59,6 @@ from services.files import NotWritable, check_writable
 from services.logs import configure_logging
 
 log = logging.getLogger("finetune")
-DEFAULT_STAGES = {"resnet152": 1, "efficientnet_lite0": 2}
 
 
 def initial_backbone(arch: str, weights: str, seed: int) -> tuple[str, Built]:
@@ -84,7 +82,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_dataset_arguments(parser)
     parser.add_argument(
         "--arch",
-        choices=["auto", *sorted(BACKBONES)],
+        choices=["auto", *names()],
         default=encoder.arch,
         help="backbone (default ENCODER_ARCH: %(default)s); auto = ResNet-152, else offline",
     )
@@ -321,11 +319,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.weights == "random":
         log.warning("RANDOM WEIGHTS: plumbing test only, the result is meaningless")
-    stages = args.train_stages or DEFAULT_STAGES[args.arch]
-    if not 1 <= stages <= len(BACKBONES[args.arch].stages):
+    backbone = get_backbone(args.arch)
+    stages = args.train_stages or backbone.train_stages
+    if not 1 <= stages <= len(backbone.stages):
         raise SystemExit(
-            f"--train-stages must be between 1 and {len(BACKBONES[args.arch].stages)} "
-            f"for {args.arch}"
+            f"--train-stages must be between 1 and {len(backbone.stages)} for {args.arch}"
         )
     args.train_stages = stages
     args.cache_dir = args.cache_dir or args.out.parent / "feature-cache"

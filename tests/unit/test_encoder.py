@@ -8,16 +8,10 @@ import torch
 from PIL import Image
 
 from encoder.app import create_app
+from encoder.backbones import get_backbone
 from encoder.checkpoint import WeightsUnavailable, save_checkpoint
 from encoder.config import EncoderSettings
-from encoder.model import (
-    BACKBONES,
-    build_backbone,
-    load_encoder,
-    preprocess_transform,
-    tuned_net,
-)
-from encoder.understanding import DOG_THRESHOLD
+from encoder.model import build_backbone, load_encoder, tuned_net
 from services.encoder_wire import unpack_vector
 from tests.support.synthetic import image_bytes, jpeg_bytes, make_image
 
@@ -42,7 +36,7 @@ def vectors(body: dict) -> list[np.ndarray]:
 
 def test_preprocessing_shape_and_normalisation():
     mean_colour = Image.new("RGB", (500, 375), (124, 116, 104))
-    tensor = preprocess_transform(BACKBONES["resnet152"])(mean_colour)
+    tensor = get_backbone("resnet152").transform()(mean_colour)
     assert tensor.shape == (3, 224, 224)
     assert tensor.abs().max() < 0.01  # the ImageNet mean colour maps to ~0
 
@@ -165,6 +159,7 @@ def test_a_dog_is_told_from_a_cat_and_its_breed_is_guessed(lite_app):
     photos = sorted(golden.glob("*.jpg"))[:3] + sorted(cats.iterdir())[:3]
     body = encode(lite_app.test_client(), *(p.read_bytes() for p in photos))
     dogs, others = body["results"][:3], body["results"][3:]
-    assert all(r["dog_score"] >= DOG_THRESHOLD for r in dogs), [r["dog_score"] for r in dogs]
-    assert all(r["dog_score"] < DOG_THRESHOLD for r in others), [r["dog_score"] for r in others]
+    threshold = body["model"]["dog_threshold"]
+    assert all(r["dog_score"] >= threshold for r in dogs), [r["dog_score"] for r in dogs]
+    assert all(r["dog_score"] < threshold for r in others), [r["dog_score"] for r in others]
     assert [r["predictions"][0]["breed"] for r in dogs] == ["golden retriever"] * 3

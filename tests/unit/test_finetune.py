@@ -107,12 +107,12 @@ def test_the_cache_is_computed_once_and_equals_the_trunk(dataset, tmp_path):
     again = trunk_features(trunk, "efficientnet_lite0", 2, files, [0] * 6, **options)
     assert built.features.shape == (6, 2, 192, 7, 7) and again.built_s == 0
     assert torch.equal(built.features, again.features)
-    from encoder.model import BACKBONES, preprocess_transform
+    from encoder.backbones import get_backbone
     from services.imaging import decode_image
 
     image = decode_image(files[0].path.read_bytes(), draft_size=(256, 256)).image
     with torch.no_grad():
-        direct = trunk.eval()(preprocess_transform(BACKBONES["efficientnet_lite0"])(image)[None])
+        direct = trunk.eval()(get_backbone("efficientnet_lite0").transform()(image)[None])
     assert torch.allclose(built.features[0, 0].float(), direct[0], atol=0.02, rtol=0.01)
     mirrored = built.features[0, 1].float()
     assert not torch.allclose(mirrored, direct[0], atol=0.02)  # view 1 is the mirror image
