@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from flask import Flask
 
-from encoder.config import EncoderSettings
+from encoder.config import EncoderSettings, load_settings
 from encoder.model import Encoder, load_encoder
 from encoder.onnx_backend import choose_embed, default_cache_dir
 from encoder.service import EncodingService
@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: EncoderSettings | None = None, encoder: Encoder | None = None) -> Flask:
-    """Build the app; tests inject ``settings`` and a small ``encoder``."""
-    settings = settings or EncoderSettings()
+    """Build the app; tests inject ``settings`` and a small ``encoder``. Without ``settings``,
+    a bad or unknown ``ENCODER_*`` variable stops the start (``SettingsError``)."""
+    settings = settings or load_settings(EncoderSettings)
     configure_logging("encoder", settings.log_level)
     if settings.threads > 0:
         torch.set_num_threads(settings.threads)

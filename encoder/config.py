@@ -1,22 +1,38 @@
-"""The encoder's settings: the only place it reads the environment (prefix ``ENCODER_``)."""
+"""The encoder's settings: the only place it reads the environment (prefix ``ENCODER_``).
+
+Values that have a fixed set of choices are checked when the settings are built, so a bad one
+stops the start with the variable's name and the choices (:func:`load_settings`).
+"""
 
 from __future__ import annotations
 
+import re
+from typing import Literal
+
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.imaging import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from services.settings import (
+    EncoderClientSettings,
+    EncoderServerSettings,
+    S,
+    from_environment,
+)
+
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 class EncoderSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ENCODER_", extra="ignore")
 
-    arch: str = "resnet152"  # resnet152 | efficientnet_lite0 | auto (ResNet, else offline)
-    weights: str = "auto"  # auto | imagenet | random (plumbing tests only)
+    arch: str = "resnet152"  # a backbone of encoder/backbones, or auto (ResNet, else offline)
+    weights: Literal["auto", "imagenet", "random"] = "auto"  # random: plumbing tests only
     checkpoint: str = (
         ""  # a fine-tuned checkpoint from scripts/training/finetune.py wins over `weights`
     )
     device: str = "auto"  # auto | cpu | cuda | cuda:1
-    backend: str = "auto"  # auto (ONNX Runtime on CPU, torch on CUDA) | torch | onnx
+    backend: Literal["auto", "torch", "onnx"] = "auto"  # auto: ONNX Runtime on CPU, torch on CUDA
     onnx_cache_dir: str = ""  # exported models, by fingerprint; "" = $TORCH_HOME/onnx
     threads: int = 0  # torch intra-op threads on CPU; 0 = one per core
     max_batch: int = 32
@@ -28,4 +44,34 @@ class EncoderSettings(BaseSettings):
     max_image_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
     top_k_predictions: int = 5
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("arch")
+    @classmethod
+    def _a_backbone(cls, arch: str) -> str:
+        from encoder.backbones import names  # torch: only where the settings are checked
+
+        if arch != "auto" and arch not in names():
+            raise ValueError(f"must be auto or one of {', '.join(names())}")
+        return arch
+
+    @field_validator("device")
+    @classmethod
+    def _a_device(cls, device: str) -> str:
+        if not DEVICE.fullmatch(device):
+            raise ValueError("must be auto, cpu, cuda or cuda:N")
+        return device
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, level: object) -> object:
+        return level.upper() if isinstance(level, str) else level
+
+
+ENCODER_CLASSES = (EncoderSettings, EncoderServerSettings, EncoderClientSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """``cls`` from the environment; raises ``SettingsError`` naming a bad or unknown
+    ``ENCODER_*`` variable (the encoder owns that prefix; clients' variables are known too)."""
+    return from_environment(cls, owned=("ENCODER_",), classes=ENCODER_CLASSES)

@@ -1,18 +1,20 @@
-"""gunicorn settings for the encoder. One worker per model copy; threads decode in parallel.
+"""gunicorn settings for the encoder, from :class:`services.settings.EncoderServerSettings`.
 
 No ``preload_app``: CUDA does not survive a fork, so each worker loads its own model.
 """
 
-import os
-
 # gunicorn calls these hooks; importing sets up one metrics folder for all workers.
-from services.gunicorn_hooks import child_exit, on_exit  # noqa: F401
+from services.gunicorn_hooks import child_exit, on_exit  # noqa: F401, I001
 
-bind = os.environ.get("ENCODER_BIND", "0.0.0.0:8001")
-workers = int(os.environ.get("ENCODER_WORKERS", "1"))
-threads = int(os.environ.get("ENCODER_HTTP_THREADS", "8"))
+from services.settings import EncoderServerSettings, from_environment
+
+# A bad value stops the start here; each worker's app also refuses unknown ENCODER_* variables.
+_server = from_environment(EncoderServerSettings)
+bind = _server.bind
+workers = _server.workers
+threads = _server.http_threads
 worker_class = "gthread"
-timeout = int(os.environ.get("ENCODER_WORKER_TIMEOUT_S", "120"))  # ResNet-152 loads slowly on CPU
+timeout = _server.worker_timeout_s
 graceful_timeout = 20
 keepalive = 5
 # gunicorn's maximum, above the app's URL limit (services/errors.py), so an over-long URL gets

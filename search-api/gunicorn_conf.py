@@ -1,15 +1,19 @@
-"""gunicorn settings for the search API: I/O bound (encoder and Milvus calls), so threads."""
-
-import os
+"""gunicorn settings for the search API, from :class:`services.settings.SearchApiServerSettings`:
+I/O bound (encoder and Milvus calls), so threads."""
 
 # gunicorn calls these hooks; importing sets up one metrics folder for all workers.
-from services.gunicorn_hooks import child_exit, on_exit  # noqa: F401
+from services.gunicorn_hooks import child_exit, on_exit  # noqa: F401, I001
 
-bind = os.environ.get("SEARCH_API_BIND", "0.0.0.0:5000")
-workers = int(os.environ.get("SEARCH_API_WORKERS", "2"))
-threads = int(os.environ.get("SEARCH_API_THREADS", "8"))
+from services.settings import SearchApiServerSettings, from_environment
+
+# A bad value stops the start here; each worker's app also refuses unknown SEARCH_API_* and
+# MILVUS_* variables.
+_server = from_environment(SearchApiServerSettings)
+bind = _server.bind
+workers = _server.workers
+threads = _server.threads
 worker_class = "gthread"
-timeout = int(os.environ.get("SEARCH_API_WORKER_TIMEOUT_S", "60"))
+timeout = _server.worker_timeout_s
 graceful_timeout = 20
 keepalive = 5
 # gunicorn's maximum, above the app's URL limit (services/errors.py), so an over-long URL gets

