@@ -92,8 +92,8 @@ class FeatureCache:
 
 
 def trunk_runner(trunk: nn.Module, device: torch.device, folder: Path) -> Callable:
-    """``images -> trunk outputs``: ONNX Runtime on the CPU (2.4x torch's images/s for the
-    lite0 trunk on 2 cores, equal within 1e-4), torch with AMP on CUDA or when ORT fails."""
+    """``images -> trunk outputs``: ONNX Runtime on the CPU (faster than torch there; README,
+    Fine-tune), torch with AMP on CUDA or when ORT fails."""
     trunk = trunk.eval().to(device)
     if device.type != "cpu":
 
