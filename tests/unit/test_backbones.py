@@ -151,3 +151,9 @@ def test_a_checkpoint_from_before_calibration_loads_with_the_backbones(small_tun
     assert encoder.calibration == get_backbone("efficientnet_lite0").calibration
     assert encoder.info.fingerprint == fingerprint
     assert np.isclose(encoder.info.dog_threshold, DEFAULT_CALIBRATION.dog_threshold)
+
+
+def test_a_registered_backbone_is_a_valid_encoder_arch():
+    assert EncoderSettings(arch=TINY).arch == TINY  # no list of names to extend anywhere
+    with pytest.raises(ValueError, match=r"auto or one of .*tiny_test"):
+        EncoderSettings(arch="tiny")
