@@ -26,5 +26,13 @@ def names() -> list[str]:
     return sorted(REGISTRY)
 
 
-__all__ = ["CROP", "OFFLINE_BACKBONE", "RESIZE", "Backbone", "Built", "get_backbone", "names"]
-__all__ += ["register"]
+__all__ = [
+    "CROP",
+    "OFFLINE_BACKBONE",
+    "RESIZE",
+    "Backbone",
+    "Built",
+    "get_backbone",
+    "names",
+    "register",
+]

@@ -3,8 +3,8 @@
 A backbone is a class in its own module under ``encoder/backbones`` (or anywhere, for tests),
 decorated with :func:`register`. It says what its images need (``mean``, ``std``), how wide its
 pooled features are (``dim``), where its stages split for fine-tuning, and what it was
-calibrated to (``calibration``); it builds its network (``build``) and cuts it (``split``,
-``feature_map``). Nothing else in the encoder knows which backbone runs.
+calibrated to (``calibration``); it builds its network (``build``) and cuts it (``split``).
+Nothing else in the encoder knows which backbone runs.
 """
 
 from __future__ import annotations
@@ -47,15 +47,18 @@ class Backbone(ABC):
         with what to download or set."""
 
     @abstractmethod
-    def split(self, backbone: nn.Module, stages: int) -> tuple[nn.Module, nn.Module]:
-        """``(trunk, tail)`` of a built backbone, the tail its last ``stages`` stages and the
-        pooling, so ``tail(trunk(x)) == backbone(x)``; modules shared, not copied."""
+    def split(self, backbone: nn.Module, stages: int) -> tuple[nn.Module, nn.Sequential]:
+        """``(trunk, tail)`` of a built backbone, so ``tail(trunk(x)) == backbone(x)``; modules
+        shared, not copied. The tail is its last ``stages`` stages and then the pooling as one
+        module (``tail[-1]``), so ``tail[:-1]`` ends on the feature map, in a fine-tuned
+        network's tails too."""
 
-    @abstractmethod
     def feature_map(self, backbone: nn.Module) -> tuple[nn.Module, nn.Module]:
         """``(to_map, pool)``: ``to_map(x)`` is the last ``[N, dim, h, w]`` feature map and
         ``pool(to_map(x)) == backbone(x)`` (class activation maps weight the map by the
         classifier's rows)."""
+        trunk, tail = self.split(backbone, 1)
+        return nn.Sequential(trunk, *tail[:-1]), tail[-1]
 
     def transform(self) -> transforms.Compose:
         """Resize the shorter side to 256, centre-crop 224, normalise: for ingest and query."""

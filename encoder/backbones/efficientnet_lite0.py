@@ -31,18 +31,13 @@ class EfficientNetLite0(Backbone):
         model.reset_classifier(0)
         return model, classifier
 
-    def split(self, backbone: nn.Module, stages: int) -> tuple[nn.Module, nn.Module]:
+    def split(self, backbone: nn.Module, stages: int) -> tuple[nn.Module, nn.Sequential]:
         self.check_stages(stages)
         b = backbone
         blocks = list(b.blocks)
         cut = len(blocks) - (stages - 1)  # stage 1 is conv_head alone; then blocks.6, blocks.5
         trunk = nn.Sequential(b.conv_stem, b.bn1, *blocks[:cut])
         return trunk, nn.Sequential(*blocks[cut:], b.conv_head, b.bn2, b.global_pool)
-
-    def feature_map(self, backbone: nn.Module) -> tuple[nn.Module, nn.Module]:
-        trunk, tail = self.split(backbone, 1)
-        *head, pool = tail
-        return nn.Sequential(*trunk, *head), pool
 
 
 def packaged_state_dict(target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

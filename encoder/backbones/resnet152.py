@@ -31,17 +31,13 @@ class ResNet152(Backbone):
         classifier, model.fc = model.fc, nn.Identity()
         return model, classifier
 
-    def split(self, backbone: nn.Module, stages: int) -> tuple[nn.Module, nn.Module]:
+    def split(self, backbone: nn.Module, stages: int) -> tuple[nn.Module, nn.Sequential]:
         self.check_stages(stages)
         b = backbone
         layers = [b.conv1, b.bn1, b.relu, b.maxpool, b.layer1, b.layer2, b.layer3, b.layer4]
         cut = len(layers) - stages
-        return nn.Sequential(*layers[:cut]), nn.Sequential(*layers[cut:], b.avgpool, nn.Flatten(1))
-
-    def feature_map(self, backbone: nn.Module) -> tuple[nn.Module, nn.Module]:
-        trunk, tail = self.split(backbone, 1)
-        layer4, *pool = tail
-        return nn.Sequential(*trunk, layer4), nn.Sequential(*pool)
+        pool = nn.Sequential(b.avgpool, nn.Flatten(1))  # no weights: checkpoints keep their keys
+        return nn.Sequential(*layers[:cut]), nn.Sequential(*layers[cut:], pool)
 
 
 def imagenet_state_dict() -> dict[str, torch.Tensor]:

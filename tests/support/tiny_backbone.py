@@ -23,17 +23,12 @@ class Tiny(Backbone):
             nn.Sequential(nn.Conv2d(3, 4, 3, stride=4), nn.ReLU()),
             nn.Sequential(nn.Conv2d(4, 8, 3, stride=2), nn.ReLU()),
             nn.Sequential(nn.Conv2d(8, 8, 3, stride=2), nn.ReLU()),
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(1),
+            nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1)),
         )
         return net, None
 
-    def split(self, backbone: nn.Module, stages: int) -> tuple[nn.Module, nn.Module]:
+    def split(self, backbone: nn.Module, stages: int) -> tuple[nn.Module, nn.Sequential]:
         self.check_stages(stages)
-        layers = list(backbone)
+        layers = list(backbone)  # three stages, then the pooling
         cut = 3 - stages
         return nn.Sequential(*layers[:cut]), nn.Sequential(*layers[cut:])
-
-    def feature_map(self, backbone: nn.Module) -> tuple[nn.Module, nn.Module]:
-        layers = list(backbone)
-        return nn.Sequential(*layers[:3]), nn.Sequential(*layers[3:])

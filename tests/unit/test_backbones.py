@@ -50,6 +50,7 @@ def test_split_and_feature_map_give_the_pooled_features(arch):
         for stages in range(1, len(backbone.stages) + 1):
             trunk, tail = backbone.split(net, stages)
             torch.testing.assert_close(tail(trunk(images)), pooled)
+            assert tail[:-1](trunk(images)).shape == feature_map.shape  # the pooling is last
     assert pooled.shape == (2, backbone.dim)
     assert feature_map.ndim == 4 and feature_map.shape[1] == backbone.dim
     torch.testing.assert_close(pool(feature_map), pooled)
