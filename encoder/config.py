@@ -37,7 +37,7 @@ class EncoderSettings(BaseSettings):
     threads: int = 0  # torch intra-op threads on CPU; 0 = one per core
     max_batch: int = 32
     max_wait_ms: float = 5.0  # longest a batch waits for images still being decoded
-    decode: str = "auto"  # auto (= tensor) | tensor (torchvision, nvJPEG on CUDA) | pillow
+    decode: Literal["auto", "tensor", "pillow"] = "auto"  # auto = tensor (nvJPEG on CUDA)
     decode_threads: int = 0  # images of one request decoded in parallel; 0 = one per core
     queue_size: int = 512
     max_images_per_request: int = 64

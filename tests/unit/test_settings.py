@@ -49,6 +49,7 @@ def test_defaults_start(clean_environment):
         ("ENCODER_BACKEND", "gpu", "'auto', 'torch' or 'onnx'"),
         ("ENCODER_WEIGHTS", "pretrained", "'auto', 'imagenet' or 'random'"),
         ("ENCODER_DEVICE", "gpu0", "auto, cpu, cuda or cuda:N"),
+        ("ENCODER_DECODE", "nvjpeg", "'auto', 'tensor' or 'pillow'"),
     ],
 )
 def test_a_bad_encoder_value_names_the_variable_and_the_choices(
