@@ -57,11 +57,12 @@ test-deps: $(VENV)/.dev $(CHROMIUM) $(AXE) ## install what the tests need (Pytho
 test: test-deps ## install what the tests need, lint, and run every test (those touching Milvus on Lite and on the server)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(ARGS)
 	$(BIN)/python -m pytest -m milvus --milvus=server $(ARGS)
 
-lint: $(VENV)/.dev ## ruff lint and format check
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+lint: $(VENV)/.dev ## ruff lint and format check, mypy type check
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 format: $(VENV)/.dev ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

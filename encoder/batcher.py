@@ -61,7 +61,7 @@ class Batcher:
 
     def submit(self, tensors: Sequence[torch.Tensor]) -> list[Future]:
         """Queue each ``[3, H, W]`` tensor; futures resolve to ``run_batch``'s per-row results."""
-        futures = []
+        futures: list[Future] = []
         for tensor in tensors:
             future: Future = Future()
             try:

@@ -169,14 +169,14 @@ def _network(arch: str, weights: str, checkpoint) -> _Loaded:
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_SEED)
-            net = EmbeddingNet(*build_backbone(arch, pretrained=False))
+            plain = EmbeddingNet(*build_backbone(arch, pretrained=False))
         source = "random"
     else:
         arch, built = build_pretrained_backbone(arch)
-        net, source = EmbeddingNet(*built), "imagenet"
+        plain, source = EmbeddingNet(*built), "imagenet"
     # The ImageNet classifier's breed classes, in order; none without that classifier.
-    breeds = list(BreedList.load().names) if net.imagenet_head is not None else []
-    return _Loaded(arch, net, breeds, source, get_backbone(arch).calibration)
+    breeds = list(BreedList.load().names) if plain.imagenet_head is not None else []
+    return _Loaded(arch, plain, breeds, source, get_backbone(arch).calibration)
 
 
 def load_encoder(

@@ -26,6 +26,10 @@ from torch import nn
 
 
 class TunedNet(nn.Module):
+    breed_rows: torch.Tensor  # buffers, declared so a type checker knows them
+    mix: torch.Tensor
+    look_tuned: torch.Tensor
+
     def __init__(
         self,
         trunk: nn.Module,

@@ -154,7 +154,7 @@ def read_box(annotation: Path) -> tuple[float, float, float, float] | None:
 
 def load_boxes(annotations: Path, files: Sequence[ImageFile]) -> dict[str, tuple[float, ...]]:
     """``{relative_path: box}`` for the files that have an annotation (``<folder>/<stem>``)."""
-    boxes = {}
+    boxes: dict[str, tuple[float, ...]] = {}
     for file in files:
         folder, _, name = file.relative_path.rpartition("/")
         box = read_box(annotations / folder / Path(name).stem)

@@ -32,7 +32,7 @@ Resolver = Callable[[str, int], list[str]]
 def resolve_all(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to, in a stable order."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})
 
 
 def spread_urls(urls: Sequence[str], resolver: Resolver = resolve_all) -> list[str]:

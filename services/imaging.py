@@ -14,6 +14,7 @@ import io
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -149,8 +150,8 @@ def _open_checked(data: bytes, max_bytes: int, max_pixels: int) -> tuple[Image.I
         raise InvalidImage("the image has no pixels")
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)
-    orientation = image.getexif().get(ORIENTATION_TAG)
-    orientation = orientation if orientation in range(1, 9) else 1  # junk tags: as Pillow does
+    tag: Any = image.getexif().get(ORIENTATION_TAG)
+    orientation = int(tag) if tag in range(1, 9) else 1  # junk tags: as Pillow does
     if orientation in SWAPS_SIDES:
         width, height = height, width
     progressive = bool(image.info.get("progressive") or image.info.get("progression"))

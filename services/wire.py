@@ -42,7 +42,8 @@ def pack_images(images: Sequence[bytes]) -> bytes:
 def unpack_images(body: bytes, limit: int) -> list[bytes]:
     """The images of a request body; a 400 ``malformed_body`` when the lengths do not add up,
     a 413 ``too_many_images`` past ``limit``."""
-    view, images, offset = memoryview(body), [], 0
+    view, offset = memoryview(body), 0
+    images: list[bytes] = []
     while offset < len(view):
         if offset + _LENGTH.size > len(view):
             raise ApiError("the body ends inside an image length", code="malformed_body")

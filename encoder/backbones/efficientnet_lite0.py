@@ -5,6 +5,8 @@ padding); docs/calibration.md has what symmetric padding costs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -24,7 +26,7 @@ class EfficientNetLite0(Backbone):
     def build(self, *, pretrained: bool) -> Built:
         import timm
 
-        model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+        model: Any = timm.create_model("tf_efficientnet_lite0", pretrained=False)
         if pretrained:
             model.load_state_dict(packaged_state_dict(model.state_dict()))
         classifier = model.get_classifier()
@@ -33,7 +35,7 @@ class EfficientNetLite0(Backbone):
 
     def split(self, backbone: nn.Module, stages: int) -> tuple[nn.Module, nn.Sequential]:
         self.check_stages(stages)
-        b = backbone
+        b: Any = backbone  # timm's attributes, which nn.Module's typing cannot know
         blocks = list(b.blocks)
         cut = len(blocks) - (stages - 1)  # stage 1 is conv_head alone; then blocks.6, blocks.5
         trunk = nn.Sequential(b.conv_stem, b.bn1, *blocks[:cut])

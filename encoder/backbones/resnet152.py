@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -33,7 +34,7 @@ class ResNet152(Backbone):
 
     def split(self, backbone: nn.Module, stages: int) -> tuple[nn.Module, nn.Sequential]:
         self.check_stages(stages)
-        b = backbone
+        b: Any = backbone  # torchvision's attributes, which nn.Module's typing cannot know
         layers = [b.conv1, b.bn1, b.relu, b.maxpool, b.layer1, b.layer2, b.layer3, b.layer4]
         cut = len(layers) - stages
         pool = nn.Sequential(b.avgpool, nn.Flatten(1))  # no weights: checkpoints keep their keys

@@ -109,7 +109,7 @@ def _box() -> tuple[float, float, float, float] | None:
         values = ()
     if len(values) != 4 or any(value != value for value in values):  # also refuses nan
         raise ApiError("box must be four numbers: left,top,right,bottom", code="invalid_box")
-    return values  # type: ignore[return-value]
+    return values
 
 
 @api.post("/search")

@@ -84,7 +84,7 @@ class DuplicateFinder:
         for i, j, similarity in pairs:
             best[i] = max(best.get(i, 0.0), similarity)
             best[j] = max(best.get(j, 0.0), similarity)
-        groups = [
+        groups: list[dict[str, Any]] = [
             {
                 "ids": sorted(ids[i] for i in group),
                 "max_similarity": round(max(best[i] for i in group), 5),

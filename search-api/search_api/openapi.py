@@ -185,7 +185,7 @@ def _request_body(
         fields = [param for param in params if place in param.where]
         if not fields:
             continue
-        schema = {
+        schema: dict[str, Any] = {
             "type": "object",
             "properties": {p.name: {**schema_of(p), "description": p.description} for p in fields},
         }

@@ -160,7 +160,10 @@ class Param:
         except ValueError:
             noun = "an integer" if self.kind == "int" else "a number"
             raise self._refuse(f"{self.name} must be {noun}, got {text[:40]!r}") from None
-        if not self.low <= value <= self.high:  # also refuses nan
+        low, high = self.low, self.high
+        if not isinstance(low, int | float) or not isinstance(high, int | float):
+            raise TypeError(f"{self.name}: resolve the settings-bound spec before parsing")
+        if not low <= value <= high:  # also refuses nan
             raise self._refuse(_out_of_bounds(self.name, self.low, self.high))
         return value
 
@@ -183,7 +186,7 @@ class Param:
     def _at_most(self, items: list) -> list:
         """``items``, unless there are more than ``high`` (a 413: the request is too large)."""
         spec = self.resolved(collaborators().settings) if self.settings_used else self
-        if spec.high is not None and len(items) > spec.high:
+        if isinstance(spec.high, int) and len(items) > spec.high:
             raise spec._refuse(_too_many(spec.name, spec.high), status=413)
         return items
 

@@ -118,14 +118,14 @@ class RecycleBin:
             raise InvalidImage(result.error_message or "invalid image", code=result.error_code)
         photo = photo_from(record, model, result)
         home = self.files.path_of(record["path"])
-        in_trash = record["path"].startswith(LIBRARY_PREFIX) and home is not None
-        if in_trash:
-            _move(source, home)
+        moved_to = home if record["path"].startswith(LIBRARY_PREFIX) else None
+        if moved_to is not None:
+            _move(source, moved_to)
         try:
             self.store.upsert([photo.to_row()])
         except ApiError:
-            if in_trash:
-                _move(home, source)
+            if moved_to is not None:
+                _move(moved_to, source)
             raise
         self.deleted.forget([image_id])
         log.info("image restored", extra={"id": image_id, "path": record["path"]})

@@ -130,7 +130,7 @@ class SearchService:
         started = time.perf_counter()
         model, (encoded,) = self.encoder.encode([(filename, data)])
         encoded_at = time.perf_counter()
-        if not encoded.ok:
+        if not encoded.ok or encoded.vector is None:  # an ok answer always carries its vector
             status = 413 if encoded.error_code in ("image_too_large", "too_many_pixels") else 400
             raise InvalidImage(
                 encoded.error_message or "invalid image", code=encoded.error_code, status=status
