@@ -13,11 +13,11 @@ Each read, its level, and why:
 
 - Searches, "more like this", a photo by id, the count, the near-duplicate scan: Bounded, but
   for ``MILVUS_STRONG_AFTER_WRITE_S`` (5 s) after any change to the index they wait for that
-  change: at the last write's own timestamp (its mutation result carries one) as the read's
-  guarantee timestamp, so the read waits only until that write is visible, not for the next
-  tick after "now" as Strong does; at Strong when the change has no timestamp (an alias
-  switch; a delete, which Milvus 2.3.5 answers with timestamp 0; a marker written by an older
-  version). The user who adds, relabels or deletes a
+  change: at a timestamp Milvus gave just after the write (``VectorStore.last_write_ts``) as
+  the read's guarantee timestamp, so the read waits only until that write is visible, not for
+  the next tick after "now" as Strong does; at Strong when the change has no timestamp (an
+  alias switch; Milvus Lite; a marker written by an older version). The user who adds,
+  relabels or deletes a
   photo sees it in the next search, count and duplicates page; bulk traffic pays nothing.
   (The server tests found the duplicates page empty right after adding a copy when its scan
   was always Bounded.)

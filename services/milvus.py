@@ -16,7 +16,6 @@ import time
 from typing import Any
 
 from pymilvus import MilvusClient, MilvusException
-from pymilvus.client import ts_utils
 from pymilvus.exceptions import MilvusUnavailableException
 
 from services.consistency import Level, level_of
@@ -186,19 +185,18 @@ class MilvusConnection:
                 log.debug("closing the Milvus client failed", exc_info=True)
 
     def last_write_ts(self) -> int:
-        """The Milvus timestamp of this process's newest write to the collection (0: unknown).
+        """A Milvus timestamp taken just after this process's last write, so a read that waits
+        for it sees that write (0: unknown; Milvus Lite gives none, and reads are then Strong).
 
-        MilvusClient's upsert and delete do not return their mutation result's timestamp, but
-        pymilvus keeps the newest one per collection for its Session level
-        (``pymilvus.client.ts_utils``): read right after a write, it is at least that write's.
+        Not the write's own timestamp: MilvusClient drops the mutation result, and Milvus 2.3.5
+        answers a delete with timestamp 0, so pymilvus's record of the newest mutation is an
+        earlier write's. A fresh timestamp from Milvus's one clock (``AllocTimestamp``) is at
+        least the write's, for upserts and deletes alike, and costs one small call.
         """
         try:
-            client = self.client
-            endpoint = client._get_connection().server_address
-            db_name = client._config.db_name
-            return int(ts_utils.get_collection_ts(self.collection, endpoint, db_name) or 0)
-        except Exception:  # another pymilvus: the reads wait at Strong instead
-            log.debug("no write timestamp from pymilvus", exc_info=True)
+            return int(self.client._get_connection().alloc_timestamp() or 0)
+        except Exception:  # Lite, or another pymilvus: the reads wait at Strong instead
+            log.debug("no timestamp from Milvus", exc_info=True)
             return 0
 
     @milvus_call

@@ -211,9 +211,7 @@ class VectorStore(MilvusConnection):
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self.client.delete(self.collection, ids=list(ids))
-            # Milvus 2.3.5 answers a delete with timestamp 0, so pymilvus's newest is an
-            # earlier write's: waiting for it would show the deleted rows. Strong, then.
-            self.consistency.wrote(0)
+            self.consistency.wrote(self.last_write_ts())  # taken after it: not an earlier write's
 
     @milvus_call
     def flush(self) -> None:

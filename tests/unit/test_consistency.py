@@ -163,7 +163,7 @@ class Stamping(Recording):
 
 def stamped_store(client: Stamping, consistency: ReadConsistency) -> VectorStore:
     store = store_with(client, consistency)
-    store.last_write_ts = lambda: client.written  # what pymilvus records for the write
+    store.last_write_ts = lambda: client.written  # Milvus's clock just after the write
     return store
 
 
@@ -223,11 +223,13 @@ def test_the_catalogue_moving_the_marker_keeps_the_write_timestamp(tmp_path):
     assert marker.mtime_ns() != before
 
 
-def test_after_a_delete_reads_are_strong_even_when_an_earlier_write_has_a_timestamp(clock):
-    """Milvus 2.3.5 gives a delete no timestamp; the add's would let the deleted row show."""
+def test_a_delete_is_waited_for_at_a_timestamp_taken_after_it(clock):
+    """Milvus 2.3.5 gives a delete no timestamp of its own, and the add's would let the deleted
+    row show: the store asks Milvus for one after the delete, and reads wait for that."""
     client = Stamping()
     store = stamped_store(client, ReadConsistency(window_s=5.0))
     store.upsert([{"id": "a"}])
+    client.written = 1500  # Milvus's clock when the store asks, just after the delete
     store.delete(["a"])
     store.search(np.zeros(4, np.float32), 3)
-    assert client.last() == "Strong"
+    assert (client.last(), client.guarantees[-1]) == ("Customized", 1500)
