@@ -39,6 +39,7 @@ accepts the levels and the guarantee timestamp, and is always up to date.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import threading
 import time
@@ -80,7 +81,12 @@ class ChangeMarker:
 
     def touch(self, write_ts: int | None = None) -> None:
         """Say the index changed: at ``write_ts`` (0: at an unknown time), or, with ``None``
-        (the catalogue after a write the store has announced), keeping the recorded one."""
+        (the catalogue after a write the store has announced), keeping the recorded one.
+
+        A timestamp never replaces a larger one: writers in two processes may finish in the
+        other order than Milvus stamped them, and a reader waiting for the older would miss the
+        newer write. So the file is read and replaced under a lock every writer shares.
+        """
         if self.path is None:
             return
         with contextlib.suppress(OSError):  # a read-only folder: other processes wait the TTL
@@ -88,9 +94,15 @@ class ChangeMarker:
             if write_ts is None and self.path.exists():
                 os.utime(self.path)
                 return
-            staged = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}")
-            staged.write_text(str(write_ts or 0))
-            os.replace(staged, self.path)  # a reader never sees a half-written timestamp
+            with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                recorded = self.write_ts()
+                newest = max(write_ts, recorded) if write_ts and recorded else write_ts or 0
+                staged = self.path.with_name(
+                    f"{self.path.name}.{os.getpid()}.{threading.get_ident()}"
+                )
+                staged.write_text(str(newest))
+                os.replace(staged, self.path)  # a reader never sees a half-written timestamp
 
     def mtime_ns(self) -> int:
         try:

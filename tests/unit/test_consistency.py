@@ -233,3 +233,24 @@ def test_a_delete_is_waited_for_at_a_timestamp_taken_after_it(clock):
     store.delete(["a"])
     store.search(np.zeros(4, np.float32), 3)
     assert (client.last(), client.guarantees[-1]) == ("Customized", 1500)
+
+
+def test_writers_finishing_out_of_order_leave_the_newest_timestamp(tmp_path, clock):
+    """Two processes: the later-stamped write announced first. A reader waiting for the older
+    timestamp could miss the newer write, so the marker keeps the larger; an unknown one (0)
+    still makes the reads Strong."""
+    marker_path = tmp_path / MARKER_NAME
+    first, second = Stamping(), Stamping()
+    first_store = stamped_store(first, ReadConsistency(ChangeMarker(marker_path), 5.0))
+    second_store = stamped_store(second, ReadConsistency(ChangeMarker(marker_path), 5.0))
+    first.next_ts, second.next_ts = 2000, 1000
+    first_store.upsert([{"id": "a"}])
+    second_store.upsert([{"id": "b"}])  # stamped 1001, announced after 2001
+    client = Stamping()
+    reader = stamped_store(client, ReadConsistency(ChangeMarker(marker_path), 5.0))
+    clock["t"] = marker_path.stat().st_mtime
+    reader.search(np.zeros(4, np.float32), 3)
+    assert (client.last(), client.guarantees[-1]) == ("Customized", 2001)
+    ChangeMarker(marker_path).touch(0)
+    reader.search(np.zeros(4, np.float32), 3)
+    assert client.last() == "Strong"
