@@ -34,11 +34,6 @@ RANDOM_SEED = 1234
 __all__ = ["CROP", "OFFLINE_BACKBONE", "RESIZE", "Built", "Embed", "Encoder", "load_encoder"]
 
 
-def preprocess_transform(backbone: Backbone) -> transforms.Compose:
-    """Resize the shorter side to 256, centre-crop 224, normalise: for ingest and query alike."""
-    return backbone.transform()
-
-
 class EmbeddingNet(nn.Module):
     """Backbone -> pooled features, and from them the ImageNet logits (``imagenet_head``, never
     trained here: it says whether a photo shows a dog; None when the backbone has none) and,

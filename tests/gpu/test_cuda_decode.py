@@ -12,8 +12,9 @@ import torch
 from PIL import Image
 
 from encoder.app import create_app
+from encoder.backbones import get_backbone
 from encoder.config import EncoderSettings
-from encoder.model import BACKBONES, RESIZE, preprocess_transform
+from encoder.model import RESIZE
 from encoder.preprocess import TensorPreprocessor
 from services.errors import ApiError
 from services.imaging import decode_image
@@ -25,8 +26,8 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
 ]
 
-BACKBONE = BACKBONES["resnet152"]
-TRANSFORM = preprocess_transform(BACKBONE)
+BACKBONE = get_backbone("resnet152")
+TRANSFORM = BACKBONE.transform()
 
 
 def pillow_path(data: bytes):

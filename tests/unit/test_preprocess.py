@@ -6,7 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from encoder.model import BACKBONES, RESIZE, load_encoder, preprocess_transform
+from encoder.backbones import get_backbone
+from encoder.model import RESIZE, load_encoder
 from encoder.preprocess import TensorPreprocessor, orient
 from scripts.training.metrics import rank_gallery, summarise
 from services.dataset import ImageFile, iter_image_files, load_split
@@ -14,8 +15,8 @@ from services.errors import ApiError
 from services.imaging import decode_image
 from tests.support.synthetic import image_bytes, make_image
 
-BACKBONE = BACKBONES["resnet152"]
-TRANSFORM = preprocess_transform(BACKBONE)
+BACKBONE = get_backbone("resnet152")
+TRANSFORM = BACKBONE.transform()
 MAX_PIXELS = 1_000_000  # the bomb below is 2 megapixels
 
 
