@@ -9,9 +9,11 @@ import torch
 from flask import Flask
 
 from encoder.config import EncoderSettings, load_settings
+from encoder.localise import choose_localiser
 from encoder.model import Encoder, load_encoder
 from encoder.onnx_backend import choose_embed, default_cache_dir
 from encoder.service import EncodingService
+from encoder.spatial import spatial_net
 from encoder.views import api
 from services.errors import register_error_handlers
 from services.health import health_blueprint
@@ -33,7 +35,8 @@ def create_app(settings: EncoderSettings | None = None, encoder: Encoder | None 
     )
     cache_dir = Path(settings.onnx_cache_dir) if settings.onnx_cache_dir else default_cache_dir()
     embed, backend = choose_embed(encoder, settings.backend, cache_dir, settings.threads)
-    service = EncodingService(encoder, settings, embed, backend)
+    localiser = choose_localiser(settings.localise, encoder)
+    service = EncodingService(encoder, settings, embed, backend, localiser)
     service.start()
 
     app = Flask(__name__)
@@ -42,6 +45,7 @@ def create_app(settings: EncoderSettings | None = None, encoder: Encoder | None 
         settings.max_image_bytes * settings.max_images_per_request + 1024 * 1024
     )
     app.extensions["encoding"] = service
+    app.extensions["spatial"] = spatial_net(encoder)  # for /explain's heat maps
     register_error_handlers(app)
     install_metrics(app)
     app.register_blueprint(health_blueprint(service.readiness))
@@ -53,6 +57,7 @@ def create_app(settings: EncoderSettings | None = None, encoder: Encoder | None 
             "model": encoder.info.to_dict(),
             "device": str(encoder.device),
             "backend": backend,
+            "localiser": settings.localise,
             "threads": torch.get_num_threads(),
         },
     )

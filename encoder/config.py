@@ -44,6 +44,9 @@ class EncoderSettings(BaseSettings):
     max_image_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
     top_k_predictions: int = 5
+    # Where the dogs are in each photo: cam (the classifier's own maps, offline) | detector
+    # (torchvision's COCO detector, weights downloaded once) | off (no "dogs" in answers).
+    localise: Literal["cam", "detector", "off"] = "cam"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("arch")

@@ -5,24 +5,26 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
+from PIL import Image
 
 from encoder.batcher import Batcher
 from encoder.config import EncoderSettings
 from encoder.model import CROP, RESIZE, Embed, Encoder
 from encoder.preprocess import Outcome, TensorPreprocessor, wants_tensor_path
-from services.encoder_wire import EncodedImage, Prediction
+from services.encoder_wire import EncodedImage, FoundDog, Prediction
 from services.errors import ApiError
-from services.imaging import decode_image
+from services.imaging import DecodedImage, decode_image
 
 log = logging.getLogger(__name__)
 
 # unit vector, breed probabilities, dog score (None: the model cannot tell)
 Row = tuple[np.ndarray, np.ndarray, float | None]
+Localiser = Callable[[Image.Image], list[FoundDog]]  # encoder.localise, encoder.detector
 
 
 class EncodingService:
@@ -32,8 +34,10 @@ class EncodingService:
         settings: EncoderSettings,
         embed: Embed | None = None,
         backend: str = "torch",
+        localiser: Localiser | None = None,
     ):
         self.encoder = encoder
+        self.localiser = localiser  # None: answers carry no "dogs"
         self.embed = embed or encoder.embed
         self.backend = backend
         self.settings = settings
@@ -91,6 +95,21 @@ class EncodingService:
         scores = [None] * len(vectors) if dogs is None else [float(d) for d in dogs.numpy()]
         return [(vectors[i], breeds[i], scores[i]) for i in range(len(vectors))]
 
+    def decode(self, data: bytes) -> DecodedImage:
+        """The upright photo, within the size limits (a 4xx ``ApiError`` otherwise)."""
+        return decode_image(
+            data,
+            max_bytes=self.settings.max_image_bytes,
+            max_pixels=self.settings.max_pixels,
+            draft_size=(RESIZE, RESIZE),
+        )
+
+    def locate(self, data: bytes) -> list[FoundDog] | None:
+        """The dogs in a photo that decoded once already; None when not localising."""
+        if self.localiser is None:
+            return None
+        return self.localiser(self.decode(data).image)
+
     def preprocess(self, data: bytes) -> tuple[torch.Tensor, int, int]:
         decoded = decode_image(
             data,
@@ -132,6 +151,7 @@ class EncodingService:
                     )
                     continue
                 tensor, results[position].width, results[position].height = outcome
+                results[position].dogs = self.locate(files[position])
                 tensors.append(tensor)
                 positions.append(position)
             decoded = time.perf_counter()

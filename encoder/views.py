@@ -7,6 +7,7 @@ import platform
 import torch
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from encoder.explain import explain as explain_pair
 from encoder.service import EncodingService
 from services.errors import ApiError
 from services.wire import IMAGES_TYPE, VECTORS_TYPE, pack_vectors, unpack_images
@@ -50,6 +51,21 @@ def _uploaded_files(limit: int) -> list[bytes]:
     return [upload.read() for upload in uploads]
 
 
+@api.post("/explain")
+def explain():
+    """Two images as multipart files (``first`` and ``second``, or any two): where each
+    resembles the other; see :mod:`encoder.explain` for the maps."""
+    service = _service()
+    files = [request.files.get("first"), request.files.get("second")]
+    if None in files:
+        files = [f for _, f in request.files.items(multi=True)]
+    if len(files) != 2:
+        raise ApiError("send exactly two images, as files first and second", code="two_images")
+    images = [service.decode(file.read()).image for file in files]
+    answer = explain_pair(current_app.extensions["spatial"], *images)
+    return jsonify({"model": service.encoder.info.to_dict(), **answer})
+
+
 @api.get("/info")
 def info():
     service = _service()
@@ -60,6 +76,7 @@ def info():
             "calibration": encoder.calibration.to_dict(),
             "device": str(encoder.device),
             "backend": service.backend,
+            "localiser": getattr(service.localiser, "name", "off"),
             "decode": service.decoder,
             "wire": {
                 "request": [IMAGES_TYPE, "multipart/form-data"],

@@ -125,10 +125,19 @@ def load_split(lists_dir: Path) -> dict[str, str]:
 
 def read_box(annotation: Path) -> tuple[float, float, float, float] | None:
     """The dogs' bounding box from a Stanford Dogs annotation (PASCAL VOC XML), as fractions
-    of the image; several dogs give the box around all of them. ``None`` when unreadable.
+    of the image; several dogs give the box around all of them. ``None`` when unreadable."""
+    boxes = read_boxes(annotation)
+    if not boxes:
+        return None
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    box = (left, top, max(b[2] for b in boxes), max(b[3] for b in boxes))
+    return box
 
-    The files come with the dataset (trusted, about 1 KB each); larger ones are not parsed.
-    """
+
+def read_boxes(annotation: Path) -> list[tuple[float, float, float, float]]:
+    """Each dog's box from a Stanford Dogs annotation, as fractions of the image (empty when
+    unreadable). The files come with the dataset (trusted, about 1 KB each); larger ones are
+    not parsed."""
     try:
         if annotation.stat().st_size > 64 * 1024:
             return None
@@ -140,16 +149,21 @@ def read_box(annotation: Path) -> tuple[float, float, float, float] | None:
             for box in root.iter("bndbox")
         ]
     except (OSError, ElementTree.ParseError, ValueError):
-        return None
-    if not boxes or width <= 0 or height <= 0:
-        return None
-    left = min(b[0] for b in boxes) / width
-    top = min(b[1] for b in boxes) / height
-    right = max(b[2] for b in boxes) / width
-    bottom = max(b[3] for b in boxes) / height
+        return []
+    if width <= 0 or height <= 0:
+        return []
     clamp = lambda v: min(1.0, max(0.0, v))  # noqa: E731 - boxes sometimes overshoot by a pixel
-    box = (clamp(left), clamp(top), clamp(right), clamp(bottom))
-    return box if box[0] < box[2] and box[1] < box[3] else None
+    out = []
+    for left, top, right, bottom in boxes:
+        box = (
+            clamp(left / width),
+            clamp(top / height),
+            clamp(right / width),
+            clamp(bottom / height),
+        )
+        if box[0] < box[2] and box[1] < box[3]:
+            out.append(box)
+    return out
 
 
 def load_boxes(annotations: Path, files: Sequence[ImageFile]) -> dict[str, tuple[float, ...]]:

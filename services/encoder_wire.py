@@ -5,12 +5,16 @@
     {"model": {"arch", "dim", "fingerprint", "weights", "offline_backbone", "has_head"},
      "results": [{"vector": "<base64 float32 little-endian>", "width", "height",
                   "predictions": [{"breed", "breed_id", "probability"}],   # best first
-                  "dog_score": 0.97}               # is it a dog; absent if it cannot tell
+                  "dog_score": 0.97,              # is it a dog; absent if it cannot tell
+                  "dogs": [{"box": [left, top, right, bottom], "score"}]}  # where (optional)
                  | {"error": {"code", "message"}}],                         # one per image
      "timings": {"decode_ms", "encode_ms"}}
 
 ``GET /info`` answers ``{"model": {...}, "calibration": {...}, ...}``: the model as above and
 its whole :class:`Calibration`.
+
+``dogs`` (each dog found, most sure first, boxes as fractions of the upright photo) is there
+only when the encoder localises (``ENCODER_LOCALISE``; ``/info`` says which localiser runs).
 
 Vectors travel as base64 of little-endian float32 (``?vectors=json`` gives plain lists):
 a 2048-d vector is 10.9 KB instead of ~40 KB of JSON floats, and decodes without parsing.
@@ -156,6 +160,23 @@ class Prediction:
     probability: float
 
 
+@dataclass(frozen=True)
+class FoundDog:
+    """A dog found in a photo: its box (left, top, right, bottom as fractions of the upright
+    photo) and how sure the localiser is, in [0, 1]."""
+
+    box: tuple[float, float, float, float]
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"box": [round(v, 4) for v in self.box], "score": round(self.score, 4)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FoundDog:
+        left, top, right, bottom = (float(v) for v in data["box"])
+        return cls((left, top, right, bottom), float(data["score"]))
+
+
 @dataclass
 class EncodedImage:
     """One image's outcome: a unit vector, or an error for this image alone."""
@@ -165,6 +186,7 @@ class EncodedImage:
     height: int = 0
     predictions: list[Prediction] = field(default_factory=list)
     dog_score: float | None = None  # how surely it is a dog; None: the model cannot tell
+    dogs: list[FoundDog] | None = None  # None: the encoder does not localise
     error_code: str | None = None
     error_message: str | None = None
 
@@ -184,6 +206,8 @@ class EncodedImage:
             out["predictions"] = [asdict(p) for p in self.predictions]
         if self.dog_score is not None:
             out["dog_score"] = self.dog_score
+        if self.dogs is not None:
+            out["dogs"] = [dog.to_dict() for dog in self.dogs]
         return out
 
     @classmethod
@@ -197,4 +221,5 @@ class EncodedImage:
             height=int(data.get("height", 0)),
             predictions=[Prediction(**p) for p in data.get("predictions", [])],
             dog_score=data.get("dog_score"),
+            dogs=[FoundDog.from_dict(d) for d in data["dogs"]] if "dogs" in data else None,
         )
