@@ -159,3 +159,12 @@ class EncoderClient:
         body = response.json()  # an encoder that answers JSON only
         results = [EncodedImage.from_dict(item) for item in body["results"]]
         return ModelInfo.from_dict(body["model"]), results
+
+    def explain(self, first: tuple[str, bytes], second: tuple[str, bytes]) -> dict:
+        """The encoder's ``/explain`` answer for two ``(filename, bytes)`` photos: the look
+        similarity and a heat map on each (see ``encoder/explain.py``)."""
+        files = [
+            (field, (name, data, "application/octet-stream"))
+            for field, (name, data) in (("first", first), ("second", second))
+        ]
+        return self._request("POST", "/explain", files=files)

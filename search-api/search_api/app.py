@@ -16,6 +16,7 @@ from search_api.docs import docs, document_service_routes
 from search_api.file_routes import files
 from search_api.library_routes import library
 from search_api.remote import UrlFetcher
+from search_api.why import why
 from services.consistency import MARKER_NAME, ChangeMarker, ReadConsistency
 from services.deleted import DeletedPhotos
 from services.encoder_client import EncoderClient
@@ -75,6 +76,7 @@ def create_app(
     app.register_blueprint(health_blueprint(lambda: _readiness(deps)))
     app.register_blueprint(api)
     app.register_blueprint(library)
+    app.register_blueprint(why)
     app.register_blueprint(files)
     app.register_blueprint(docs)
     document_service_routes(app)

@@ -96,15 +96,17 @@ HIT_SCORES = {
 }
 PREDICTION = record({"breed": STRING, "breed_id": INTEGER, "probability": UNIT})
 DOG = record({"is_dog": BOOLEAN, "score": UNIT, "threshold": UNIT})
+FOUND_DOG = record({"box": {**array(UNIT), "minItems": 4, "maxItems": 4}, "score": UNIT})
 QUERY = record(
     {
         "width": INTEGER,
         "height": INTEGER,
         "predictions": array(PREDICTION),
         "dog": DOG,
+        "dogs": array(FOUND_DOG),  # box: left, top, right, bottom fractions; most sure first
         "preview": {"type": "string", "description": "a data: URL (search by URL only)"},
     },
-    optional=("dog", "preview"),
+    optional=("dog", "dogs", "preview"),
 )
 RANKED = {"results": array(ref("Hit")), "hidden_duplicates": INTEGER}
 TIMINGS = ("encode_ms", "search_ms", "total_ms")
@@ -178,6 +180,7 @@ SEARCH = Reply(
             "height": 480,
             "predictions": [{"breed": "beagle", "breed_id": 11, "probability": 0.91}],
             "dog": {"is_dog": True, "score": 0.98, "threshold": 0.5},
+            "dogs": [{"box": [0.05, 0.2, 0.48, 0.95], "score": 0.97}],
         },
         "match": MATCH_EXAMPLE,
         **RANKED_EXAMPLE,

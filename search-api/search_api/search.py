@@ -283,6 +283,8 @@ def _query_summary(encoded: EncodedImage, model: ModelInfo) -> dict[str, Any]:
             "score": encoded.dog_score,
             "threshold": model.dog_threshold,
         }
+    if encoded.dogs is not None:  # the page outlines each, and searches one by its box
+        summary["dogs"] = [dog.to_dict() for dog in encoded.dogs]
     return summary
 
 

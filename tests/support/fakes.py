@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from services.encoder_wire import EncodedImage, ModelInfo, Prediction
+from services.encoder_wire import EncodedImage, FoundDog, ModelInfo, Prediction
 from services.errors import ApiError, DependencyUnavailable
 from services.imaging import decode_image
 from services.photo import FIELD_NAMES
@@ -45,6 +45,8 @@ class FakeEncoder:
         self.breed_part: np.ndarray | None = None
         self.down = False
         self.calls = 0
+        self.dogs: list[FoundDog] | None = None  # what every photo's localisation finds
+        self.explained: list[tuple[str, str]] = []  # the file names /explain was asked about
 
     def _check(self) -> None:
         if self.down:
@@ -80,9 +82,32 @@ class FakeEncoder:
                     height=decoded.height,
                     predictions=list(self.predictions),
                     dog_score=self.dog_score,
+                    dogs=None if self.dogs is None else list(self.dogs),
                 )
             )
         return self.model, results
+
+    def explain(self, first: tuple[str, bytes], second: tuple[str, bytes]) -> dict:
+        """A 2x2 map per photo, hottest where the photo is brightest (enough to see the
+        maps travel); the similarity of the pixel vectors."""
+        self._check()
+        heat = []
+        for _, data in (first, second):
+            image = decode_image(data).image.convert("L").resize((2, 2))
+            grid = np.asarray(image, dtype=np.float32)
+            grid = grid / max(float(grid.max()), 1e-6)
+            row, col = np.unravel_index(int(grid.argmax()), grid.shape)
+            heat.append(
+                {
+                    "rows": 2,
+                    "cols": 2,
+                    "grid": grid.round(3).tolist(),
+                    "peak": [(col + 0.5) / 2, (row + 0.5) / 2],
+                }
+            )
+        self.explained.append((first[0], second[0]))
+        similarity = float(pixels_vector(first[1]) @ pixels_vector(second[1]))
+        return {"similarity": round(similarity, 4), "heat": heat}
 
 
 class FakeVectorStore:

@@ -214,7 +214,7 @@ def send_example(api, path: str, method: str, op: dict[str, Any], example: dict[
     form: dict[str, Any] = {}
     for name, value in example.get("form", {}).items():
         many = value if isinstance(value, list) else [value]
-        files = [upload(v) if str(v).startswith("@") else str(v) for v in many]
+        files = [upload(v) if str(v).startswith("@") else str(real(v)) for v in many]
         form[name] = files if isinstance(value, list) else files[0]
     for given in (form, body):
         if "url" in given:  # what the fake fetcher answers for the example's URL
