@@ -32,11 +32,11 @@ Box = tuple[float, float, float, float]  # left, top, right, bottom as fractions
 class LocaliseSettings:
     longest: int = 384  # the photo's longer side for the map (pixels)
     upsample: int = 4  # cells of the cut map per feature-map cell
-    threshold: float = 0.5
+    threshold: float = 0.3
     min_score: float = 0.6
-    min_area: float = 0.01
-    seed: float = 0.9  # a higher cut that splits touching dogs apart (1: never split)
-    margin: float = 0.05  # fraction of the box's own size added on each side
+    min_area: float = 0.03
+    seed: float = 0.95  # a higher cut that splits touching dogs apart (1: never split)
+    margin: float = 0.0  # fraction of the box's own size added on each side
     max_dogs: int = 8
 
 
