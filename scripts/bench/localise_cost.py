@@ -1,0 +1,72 @@
+"""What localisation costs: ``/encode`` of one photo at a time with ``ENCODER_LOCALISE=cam``
+and ``off``, in one run on the same photos, printed as JSON (median milliseconds and the
+ratio)::
+
+    python -m scripts.bench.localise_cost --data ../shared/data/stanford-dogs-sample --photos 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from encoder.app import create_app
+from encoder.config import EncoderSettings
+from encoder.model import load_encoder
+from scripts.bench.localise import train_photos
+
+
+def timings(app, photos: list[bytes]) -> list[float]:
+    client = app.test_client()
+    out = []
+    for data in photos:
+        started = time.perf_counter()
+        response = client.post(
+            "/encode",
+            data={"image": (io.BytesIO(data), "p.jpg")},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 200
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/stanford-dogs-sample"))
+    parser.add_argument("--arch", default="efficientnet_lite0")
+    parser.add_argument("--photos", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    photos = [file.path.read_bytes() for file, _ in train_photos(args.data, args.photos)]
+    encoder = load_encoder(args.arch, device="cpu")
+    results = {}
+    for mode in ("off", "cam", "off", "cam"):  # interleaved: a shared machine drifts
+        settings = EncoderSettings(
+            arch=args.arch, localise=mode, threads=args.threads, backend="torch"
+        )
+        app = create_app(settings, encoder)
+        try:
+            results.setdefault(mode, []).extend(timings(app, photos))
+        finally:
+            app.extensions["encoding"].stop()
+    off, cam = (statistics.median(results[m]) for m in ("off", "cam"))
+    report = {
+        "arch": encoder.info.arch,
+        "threads": args.threads,
+        "photos": len(photos),
+        "encode_ms_median_off": round(off, 1),
+        "encode_ms_median_cam": round(cam, 1),
+        "ratio": round(cam / off, 2),
+    }
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
