@@ -99,13 +99,13 @@ def boxes_from_map(heat: np.ndarray, settings: LocaliseSettings) -> list[Dog]:
 
 def _split(region: np.ndarray, fine: np.ndarray, seed: float, least: float) -> list[np.ndarray]:
     """Two dogs side by side make one region at the cut, but two peaks: where the region holds
-    several separate areas at the higher cut ``seed``, each of at least ``least / 4`` cells, each
+    several separate areas at the higher cut ``seed``, each of at least ``least`` cells, each
     cell of the region goes to the nearest such area, one dog each."""
     if seed >= 1:
         return [region]
     mask = np.zeros(fine.shape, dtype=bool)
     mask[region[:, 0], region[:, 1]] = True
-    seeds = [s for s in _regions(mask & (fine >= seed)) if len(s) >= least / 4]
+    seeds = [s for s in _regions(mask & (fine >= seed)) if len(s) >= least]
     if len(seeds) < 2:
         return [region]
     distances = np.stack(
