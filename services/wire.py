@@ -11,9 +11,10 @@ Answer, when ``Accept`` prefers ``application/vnd.dogsearch.vectors``::
     b"DSV1" | header length (uint32 LE) | header (UTF-8 JSON) | vectors (float32 LE)
 
 The header is the JSON answer of ``services.encoder_wire`` without the vectors (``model``,
-``timings``, ``results`` with width, height, predictions and dog score, or an error, one per
-image) plus ``dim``; the vectors follow as one ``[ok, dim]`` row-major block, a row for each
-result without an error, in order. Errors of the whole request stay JSON (``services.errors``).
+``timings``, ``results`` with width, height, predictions, dog score and the dogs found when
+asked, or an error, one per image) plus ``dim``; the vectors follow as one ``[ok, dim]``
+row-major block, a row for each result without an error, in order. Errors of the whole
+request stay JSON (``services.errors``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from services.encoder_wire import VECTOR_DTYPE, EncodedImage, ModelInfo, Prediction
+from services.encoder_wire import VECTOR_DTYPE, EncodedImage, FoundDog, ModelInfo, Prediction
 from services.errors import ApiError
 
 IMAGES_TYPE = "application/vnd.dogsearch.images"
@@ -94,6 +95,8 @@ def _metadata(result: EncodedImage) -> dict[str, Any]:
         out["predictions"] = [asdict(p) for p in result.predictions]
     if result.dog_score is not None:
         out["dog_score"] = result.dog_score
+    if result.dogs is not None:
+        out["dogs"] = [dog.to_dict() for dog in result.dogs]
     return out
 
 
@@ -108,4 +111,5 @@ def _result(item: dict[str, Any], rows) -> EncodedImage:
         height=int(item["height"]),
         predictions=[Prediction(**p) for p in item.get("predictions", [])],
         dog_score=item.get("dog_score"),
+        dogs=[FoundDog.from_dict(d) for d in item["dogs"]] if "dogs" in item else None,
     )

@@ -16,6 +16,8 @@ from encoder.spatial import spatial_net
 from scripts.bench.localise import iou, match, train_photos
 from scripts.bench.pointing import inside
 from services.encoder_wire import EncodedImage, FoundDog
+from services.wire import pack_vectors, unpack_vectors
+from tests.support.fakes import MODEL
 from tests.support.synthetic import jpeg_bytes
 
 
@@ -71,6 +73,9 @@ def test_found_dogs_travel_on_the_wire_and_stay_absent_when_not_localised():
     assert again.dogs == [FoundDog((0.0, 0.1, 0.5, 1.0), 0.9)]
     plain = EncodedImage(vector=np.ones(3, dtype=np.float32))
     assert "dogs" not in plain.to_dict() and EncodedImage.from_dict(plain.to_dict()).dogs is None
+    binary = replace(MODEL, dim=3)  # the search API's wire carries them too
+    _, (found, none), _ = unpack_vectors(pack_vectors(binary, [image, plain], {}))
+    assert found.dogs == again.dogs and none.dogs is None
 
 
 def test_the_feature_map_averages_to_the_pooled_look(lite_app):
