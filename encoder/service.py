@@ -136,8 +136,11 @@ class EncodingService:
             return [self._preprocess_or_error(files[0])]
         return list(self._decoders.map(self._preprocess_or_error, files))
 
-    def encode(self, files: Sequence[bytes]) -> tuple[list[EncodedImage], dict[str, float]]:
-        """One result per file, in order; a file that fails gets its own error, not the batch."""
+    def encode(
+        self, files: Sequence[bytes], *, dogs: bool = False
+    ) -> tuple[list[EncodedImage], dict[str, float]]:
+        """One result per file, in order; a file that fails gets its own error, not the batch.
+        ``dogs``: also localise each dog (opt-in: it costs ~3.2x the encode)."""
         started = time.perf_counter()
         results: list[EncodedImage] = [EncodedImage() for _ in files]
         tensors: list[torch.Tensor] = []
@@ -151,7 +154,8 @@ class EncodingService:
                     )
                     continue
                 tensor, results[position].width, results[position].height = outcome
-                results[position].dogs = self.locate(files[position])
+                if dogs:
+                    results[position].dogs = self.locate(files[position])
                 tensors.append(tensor)
                 positions.append(position)
             decoded = time.perf_counter()

@@ -22,7 +22,8 @@ def _service() -> EncodingService:
 @api.post("/encode")
 def encode():
     """Multipart upload (any field name) or the binary wire (``services.wire``); the answer is
-    JSON (``services.encoder_wire``) unless ``Accept`` prefers the binary vectors."""
+    JSON (``services.encoder_wire``) unless ``Accept`` prefers the binary vectors. ``dogs=1``
+    adds where each dog is (when the encoder localises at all)."""
     service = _service()
     limit = service.settings.max_images_per_request
     files = _uploaded_files(limit)
@@ -30,7 +31,7 @@ def encode():
         raise ApiError("send one or more images as multipart form files", code="no_image")
     if len(files) > limit:
         raise ApiError(f"at most {limit} images per request", code="too_many_images", status=413)
-    results, timings = service.encode(files)
+    results, timings = service.encode(files, dogs=_wants_dogs())
     model = service.encoder.info
     if request.accept_mimetypes.best_match(["application/json", VECTORS_TYPE]) == VECTORS_TYPE:
         return Response(pack_vectors(model, results, timings), mimetype=VECTORS_TYPE)
@@ -42,6 +43,16 @@ def encode():
             "timings": timings,
         }
     )
+
+
+def _wants_dogs() -> bool:
+    """``dogs=1`` (query string or form field) asks for each dog found: it costs ~3.2x an
+    encode, so only a search the user watches asks, never a bulk ingest."""
+    form = request.form if request.mimetype == "multipart/form-data" else {}
+    raw = request.args.get("dogs", form.get("dogs", "0")).strip().lower()
+    if raw not in ("0", "1", "true", "false", ""):
+        raise ApiError("dogs must be 1 or 0", code="bad_dogs")
+    return raw in ("1", "true")
 
 
 def _uploaded_files(limit: int) -> list[bytes]:

@@ -46,6 +46,7 @@ class FakeEncoder:
         self.down = False
         self.calls = 0
         self.dogs: list[FoundDog] | None = None  # what every photo's localisation finds
+        self.asked_dogs: list[bool] = []  # per encode call: whether it asked for the dogs
         self.explained: list[tuple[str, str]] = []  # the file names /explain was asked about
 
     def _check(self) -> None:
@@ -59,9 +60,12 @@ class FakeEncoder:
     def ready(self) -> str | None:
         return "encoder is unavailable: down" if self.down else None
 
-    def encode(self, images, *, timeout=None) -> tuple[ModelInfo, list[EncodedImage]]:
+    def encode(
+        self, images, *, timeout=None, dogs: bool = False
+    ) -> tuple[ModelInfo, list[EncodedImage]]:
         self._check()
         self.calls += 1
+        self.asked_dogs.append(dogs)
         results = []
         for _, data in images:
             try:
@@ -82,7 +86,7 @@ class FakeEncoder:
                     height=decoded.height,
                     predictions=list(self.predictions),
                     dog_score=self.dog_score,
-                    dogs=None if self.dogs is None else list(self.dogs),
+                    dogs=None if self.dogs is None or not dogs else list(self.dogs),
                 )
             )
         return self.model, results

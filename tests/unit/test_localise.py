@@ -87,15 +87,22 @@ def test_the_feature_map_averages_to_the_pooled_look(lite_app):
     torch.testing.assert_close(features.mean(dim=(2, 3)), pooled, atol=1e-4, rtol=1e-4)
 
 
-def post(client, path: str, files: dict[str, bytes]):
+def post(client, path: str, files: dict[str, bytes], query: str = ""):
     data = {name: (io.BytesIO(body), f"{name}.jpg") for name, body in files.items()}
-    return client.post(path, data=data, content_type="multipart/form-data")
+    return client.post(path + query, data=data, content_type="multipart/form-data")
 
 
-def test_encode_answers_the_dogs_found_and_info_names_the_localiser(lite_app):
+def test_encode_answers_the_dogs_found_when_asked_and_info_names_the_localiser(lite_app):
     client = lite_app.test_client()
     assert client.get("/info").get_json()["localiser"] == "cam"
-    result = post(client, "/encode", {"image": jpeg_bytes(3)}).get_json()["results"][0]
+    plain = post(client, "/encode", {"image": jpeg_bytes(3)}).get_json()["results"][0]
+    assert "dogs" not in plain  # localising costs ~3.2x: only when a request asks
+    form = {"image": (io.BytesIO(jpeg_bytes(3)), "a.jpg"), "dogs": "1"}
+    as_form = client.post("/encode", data=form, content_type="multipart/form-data").get_json()
+    assert isinstance(as_form["results"][0]["dogs"], list)
+    refused = post(client, "/encode", {"image": jpeg_bytes(3)}, "?dogs=maybe")
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "bad_dogs"
+    result = post(client, "/encode", {"image": jpeg_bytes(3)}, "?dogs=1").get_json()["results"][0]
     assert isinstance(result["dogs"], list)
     for dog in result["dogs"]:
         left, top, right, bottom = dog["box"]
@@ -124,8 +131,8 @@ def test_localisation_off_leaves_dogs_out():
     try:
         client = app.test_client()
         assert client.get("/info").get_json()["localiser"] == "off"
-        result = post(client, "/encode", {"image": jpeg_bytes(3)}).get_json()["results"][0]
-        assert "dogs" not in result
+        answer = post(client, "/encode", {"image": jpeg_bytes(3)}, "?dogs=1")
+        assert "dogs" not in answer.get_json()["results"][0]
     finally:
         app.extensions["encoding"].stop()
 
