@@ -140,7 +140,7 @@ def read_boxes(annotation: Path) -> list[tuple[float, float, float, float]]:
     not parsed."""
     try:
         if annotation.stat().st_size > 64 * 1024:
-            return None
+            return []
         root = ElementTree.parse(annotation).getroot()
         width = float(root.findtext("size/width") or 0)
         height = float(root.findtext("size/height") or 0)
