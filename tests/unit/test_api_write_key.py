@@ -98,8 +98,9 @@ def test_the_docs_page_shows_the_key_on_write_examples_only(api):
     assert html.count("Authorization: Bearer &lt;write key&gt;") == examples
 
 
-def test_the_search_post_is_the_only_non_get_read(api):
-    """Every other method but GET is a write: a new POST needs the key until declared not."""
+def test_the_search_and_why_posts_are_the_only_non_get_reads(api):
+    """Every other method but GET is a write: a new POST needs the key until declared not.
+    Both reads carry a photo in their body, so they must be POSTs."""
     found = document(api)
     reads = {
         (method, path)
@@ -107,7 +108,7 @@ def test_the_search_post_is_the_only_non_get_read(api):
         for method in item
         if method.upper() not in {"GET", *SKIPPED_METHODS} and (method, path) not in WRITES
     }
-    assert reads == {("post", "/api/search")}
+    assert reads == {("post", "/api/search"), ("post", "/api/why")}
 
 
 def test_every_write_in_the_document_needs_the_key(tmp_path):
