@@ -194,14 +194,12 @@ class EncodedImage:
     def ok(self) -> bool:
         return self.vector is not None
 
-    def to_dict(self, *, vectors_as_json: bool = False) -> dict[str, Any]:
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the vector (or the error): the JSON answer and the binary wire's
+        header both carry exactly this, so a new field is added here once."""
         if self.vector is None:
             return {"error": {"code": self.error_code, "message": self.error_message}}
-        out: dict[str, Any] = {
-            "vector": self.vector.tolist() if vectors_as_json else pack_vector(self.vector),
-            "width": self.width,
-            "height": self.height,
-        }
+        out: dict[str, Any] = {"width": self.width, "height": self.height}
         if self.predictions:
             out["predictions"] = [asdict(p) for p in self.predictions]
         if self.dog_score is not None:
@@ -210,16 +208,28 @@ class EncodedImage:
             out["dogs"] = [dog.to_dict() for dog in self.dogs]
         return out
 
+    def to_dict(self, *, vectors_as_json: bool = False) -> dict[str, Any]:
+        if self.vector is None:
+            return self.metadata()
+        vector = self.vector.tolist() if vectors_as_json else pack_vector(self.vector)
+        return {"vector": vector, **self.metadata()}
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EncodedImage:
+    def from_metadata(cls, data: dict[str, Any], vector: np.ndarray | None) -> EncodedImage:
+        """The inverse of :meth:`metadata`, given the vector the answer carried."""
         if "error" in data:
             error = data["error"]
             return cls(error_code=error.get("code"), error_message=error.get("message"))
         return cls(
-            vector=unpack_vector(data["vector"]),
+            vector=vector,
             width=int(data.get("width", 0)),
             height=int(data.get("height", 0)),
             predictions=[Prediction(**p) for p in data.get("predictions", [])],
             dog_score=data.get("dog_score"),
             dogs=[FoundDog.from_dict(d) for d in data["dogs"]] if "dogs" in data else None,
         )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EncodedImage:
+        vector = None if "error" in data else unpack_vector(data["vector"])
+        return cls.from_metadata(data, vector)

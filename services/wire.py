@@ -22,12 +22,11 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
-from services.encoder_wire import VECTOR_DTYPE, EncodedImage, FoundDog, ModelInfo, Prediction
+from services.encoder_wire import VECTOR_DTYPE, EncodedImage, ModelInfo
 from services.errors import ApiError
 
 IMAGES_TYPE = "application/vnd.dogsearch.images"
@@ -66,7 +65,7 @@ def pack_vectors(model: ModelInfo, results: Sequence[EncodedImage], timings: dic
     header = {
         "model": model.to_dict(),
         "dim": model.dim,
-        "results": [_metadata(result) for result in results],
+        "results": [result.metadata() for result in results],
         "timings": timings,
     }
     encoded = json.dumps(header, separators=(",", ":")).encode()
@@ -87,29 +86,6 @@ def unpack_vectors(body: bytes) -> tuple[ModelInfo, list[EncodedImage], dict]:
     return ModelInfo.from_dict(header["model"]), results, header.get("timings", {})
 
 
-def _metadata(result: EncodedImage) -> dict[str, Any]:
-    if result.vector is None:
-        return {"error": {"code": result.error_code, "message": result.error_message}}
-    out: dict[str, Any] = {"width": result.width, "height": result.height}
-    if result.predictions:
-        out["predictions"] = [asdict(p) for p in result.predictions]
-    if result.dog_score is not None:
-        out["dog_score"] = result.dog_score
-    if result.dogs is not None:
-        out["dogs"] = [dog.to_dict() for dog in result.dogs]
-    return out
-
-
 def _result(item: dict[str, Any], rows) -> EncodedImage:
-    if "error" in item:
-        return EncodedImage(
-            error_code=item["error"]["code"], error_message=item["error"]["message"]
-        )
-    return EncodedImage(
-        vector=next(rows),
-        width=int(item["width"]),
-        height=int(item["height"]),
-        predictions=[Prediction(**p) for p in item.get("predictions", [])],
-        dog_score=item.get("dog_score"),
-        dogs=[FoundDog.from_dict(d) for d in item["dogs"]] if "dogs" in item else None,
-    )
+    """One result of the header; an answered image takes the next row of the vector block."""
+    return EncodedImage.from_metadata(item, None if "error" in item else next(rows))
