@@ -37,6 +37,7 @@ from services.dataset import content_id, iter_image_files
 
 PROJECT = "dogsearch-smoke"
 STRONG_AFTER_WRITE_S = 5  # the default of MILVUS_STRONG_AFTER_WRITE_S
+AFTER_ADD_SAMPLES = 5  # adds, each searched at once: the median is what the report shows
 
 
 class SmokeFailed(AssertionError):
@@ -130,6 +131,37 @@ def mirrored(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def searches_after_adds(api: Api, photos: list[Path], report: dict) -> list[tuple[str, bytes]]:
+    """Add each photo's mirror image and search by it at once: it must come first (read your
+    writes), and the medians say what that costs against the search at rest. One sample is
+    noise: a read waits for Milvus's next time tick (200 ms apart), so where in the tick the
+    add lands decides it."""
+    added, waits, milvus_ms = [], [], []
+    for photo in photos:
+        data = mirrored(photo.read_bytes())
+        response = requests.post(
+            api.url + "/api/images",
+            files={"image": ("mirrored.jpg", data)},
+            headers=api.auth(),
+            timeout=120,
+        )
+        check(
+            response.status_code == 201, f"add: HTTP {response.status_code} {response.text[:300]}"
+        )
+        added_id = response.json()["results"][0]["id"]
+        found, seconds, timings = api.timed_search(data)
+        check(found[0] == added_id, "a search right after the add did not find the added photo")
+        added.append((added_id, data))
+        waits.append(1000 * seconds)
+        milvus_ms.append(timings["search_ms"])
+    report["search_after_add_ms"] = round(statistics.median(waits), 1)
+    report["search_after_add_milvus_ms"] = round(statistics.median(milvus_ms), 1)
+    report["search_after_add_over_at_rest"] = round(
+        report["search_after_add_ms"] / report["search_p50_ms"], 2
+    )
+    return added
+
+
 def wait_until_stored(api: Api, expected: set[str], what: str, timeout: float = 60) -> None:
     """Browsing reads a catalogue refreshed every SEARCH_API_CATALOG_TTL_S (15 s)."""
     deadline = time.monotonic() + timeout
@@ -158,7 +190,7 @@ def search_timings(api: Api, photos: dict[str, Path], name: str, report: dict) -
 def library_checks(compose: Compose, api: Api, photos: dict[str, Path], report: dict) -> set[str]:
     """Search, add, delete, ingest again, re-index: the stored set is exact after each."""
     expected = set(photos)
-    first, second = sorted(photos)[:2]
+    second = sorted(photos)[1]
     search_timings(api, photos, "search_after_ingest", report)
     # Searches wait for the last write for MILVUS_STRONG_AFTER_WRITE_S (5 s), then Bounded.
     time.sleep(STRONG_AFTER_WRITE_S + 1)
@@ -167,23 +199,13 @@ def library_checks(compose: Compose, api: Api, photos: dict[str, Path], report: 
     check(api.get("/api/stats")["writes"] == "key", "stats: writes do not need the key")
     refused = requests.delete(f"{api.url}/api/images/{second}", timeout=60)
     check(refused.status_code == 401, f"delete without the key: HTTP {refused.status_code}")
-    added_bytes = mirrored(photos[first].read_bytes())
-    added = requests.post(
-        api.url + "/api/images",
-        files={"image": ("mirrored.jpg", added_bytes)},
-        headers=api.auth(),
-        timeout=120,
+    added = searches_after_adds(
+        api, [photos[i] for i in sorted(photos)[:AFTER_ADD_SAMPLES]], report
     )
-    check(added.status_code == 201, f"add: HTTP {added.status_code} {added.text[:300]}")
-    added_id = added.json()["results"][0]["id"]
-    found, seconds, timings = api.timed_search(added_bytes)  # read-your-writes, and its cost
-    check(found[0] == added_id, "a search right after the add did not find the added photo")
-    report["search_after_add_ms"] = round(1000 * seconds, 1)
-    report["search_after_add_milvus_ms"] = timings["search_ms"]
-    report["search_after_add_over_at_rest"] = round(1000 * seconds / report["search_p50_ms"], 2)
+    added_id, added_bytes = added[0]
     deleted = requests.delete(f"{api.url}/api/images/{second}", headers=api.auth(), timeout=60)
     check(deleted.status_code == 200, f"delete: HTTP {deleted.status_code}")
-    expected = (expected | {added_id}) - {second}
+    expected = (expected | {image_id for image_id, _ in added}) - {second}
     wait_until_stored(api, expected, "after add and delete")
 
     again = compose.job("ingest", "--json", "--no-progress", timed="ingest_again")
