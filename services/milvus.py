@@ -13,7 +13,8 @@ import json
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
 
 from pymilvus import MilvusClient, MilvusException
 from pymilvus.exceptions import MilvusUnavailableException
@@ -82,7 +83,18 @@ def server_answered(error: Exception) -> bool:
     )
 
 
-def milvus_call(method=None, *, operation: str | None = None):
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+@overload
+def milvus_call(method: Method) -> Method: ...
+
+
+@overload
+def milvus_call(*, operation: str | None = None) -> Callable[[Method], Method]: ...
+
+
+def milvus_call(method: Any = None, *, operation: str | None = None) -> Any:
     """Milvus being down or failing is a 503 naming Milvus, whatever the call. Its time is
     recorded under ``operation`` (by default the method's name).
 
@@ -144,7 +156,7 @@ def milvus_call(method=None, *, operation: str | None = None):
         finally:
             MILVUS_SECONDS.labels(label).observe(time.perf_counter() - started)
 
-    return wrapper
+    return wrapper  # typed by the overloads: the method's own signature, for mypy
 
 
 class MilvusConnection:

@@ -76,8 +76,10 @@ class DuplicateFinder:
     def _compute(self, threshold: float) -> dict[str, Any]:
         started = time.perf_counter()
         model = self.store.model()
-        ids, vectors = self.store.all_vectors() if model is not None else ([], None)
-        if not ids or model is None:
+        if model is None:
+            return {"groups": [], "compared": 0, "seconds": 0.0}
+        ids, vectors = self.store.all_vectors()
+        if not ids:
             return {"groups": [], "compared": 0, "seconds": 0.0}
         pairs = similar_pairs(model.appearance(vectors), threshold)
         best: dict[int, float] = {}
