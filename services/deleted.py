@@ -17,16 +17,21 @@ deletion that was just made.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from pymilvus import DataType
 
 from services.consistency import STRONG
+from services.dataset import LIBRARY_PREFIX
 from services.milvus import MilvusConnection, milvus_call
 from services.photo import FIELDS as PHOTO_FIELDS
-from services.photo import ID, FieldSpec
+from services.photo import ID, FieldSpec, Photo, image_urls
 from services.settings import MilvusSettings
+
+if TYPE_CHECKING:
+    from services.encoder_wire import EncodedImage, ModelInfo
 
 SUFFIX = "_deleted"
 RECORDED = ("breed", "breed_id", "path", "split")  # what a restore needs besides the file
@@ -37,6 +42,55 @@ FIELDS = (
 )
 FIELD_NAMES = tuple(field.name for field in FIELDS)
 MARKER = [1.0, 0.0]
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedPhoto:
+    """The record of a deleted photo: what a restore needs besides the file (:data:`RECORDED`,
+    typed as :class:`services.photo.Photo` types them) and when it was deleted."""
+
+    id: str
+    breed: str
+    breed_id: int
+    path: str
+    split: str
+    deleted_at: int  # Unix seconds
+
+    @classmethod
+    def of(cls, photo: Photo, deleted_at: int) -> DeletedPhoto:
+        return cls(photo.id, photo.breed, photo.breed_id, photo.path, photo.split, deleted_at)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> DeletedPhoto:
+        return cls(id=str(row["id"]), **{name: row[name] for name in FIELD_NAMES})
+
+    @property
+    def in_library(self) -> bool:
+        return self.path.startswith(LIBRARY_PREFIX)
+
+    def restored(self, model: ModelInfo, result: EncodedImage) -> Photo:
+        """The photo again, once its file was encoded by ``model`` as ``result``."""
+        return Photo.encoded(
+            self.id,
+            self.breed,
+            self.breed_id,
+            self.path,
+            model=model,
+            result=result,
+            split=self.split,
+        )
+
+    def to_row(self) -> dict[str, Any]:
+        return {"id": self.id, "marker": MARKER, **{n: getattr(self, n) for n in FIELD_NAMES}}
+
+    def to_json(self) -> dict[str, Any]:
+        """What the API shows of a deleted photo (the bin)."""
+        return {
+            "id": self.id,
+            **{name: getattr(self, name) for name in FIELD_NAMES},
+            "in_library": self.in_library,
+            **image_urls(self.id),
+        }
 
 
 class DeletedPhotos(MilvusConnection):
@@ -59,21 +113,13 @@ class DeletedPhotos(MilvusConnection):
         self.client.load_collection(self.collection)
 
     @milvus_call
-    def record(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Remember these photo rows (``id``, ``breed``, ``breed_id``, ``path``, ``split``)."""
-        if not rows:
+    def record(self, photos: Sequence[Photo]) -> None:
+        """Remember these photos as deleted now."""
+        if not photos:
             return
         self._ensure()
         now = int(time.time())
-        records = [
-            {
-                "id": row["id"],
-                "marker": MARKER,
-                **{name: row[name] for name in FIELD_NAMES if name != "deleted_at"},
-                "deleted_at": now,
-            }
-            for row in rows
-        ]
+        records = [DeletedPhoto.of(photo, now).to_row() for photo in photos]
         self.client.upsert(self.collection, records)
 
     @milvus_call
@@ -93,7 +139,7 @@ class DeletedPhotos(MilvusConnection):
         return {row["id"] for row in rows}
 
     @milvus_call
-    def get(self, image_id: str) -> dict[str, Any] | None:
+    def get(self, image_id: str) -> DeletedPhoto | None:
         if not self.client.has_collection(self.collection):
             return None
         rows = self.client.get(
@@ -102,12 +148,12 @@ class DeletedPhotos(MilvusConnection):
             output_fields=["id", *FIELD_NAMES],
             consistency_level=STRONG,
         )
-        return dict(rows[0]) if rows else None
+        return DeletedPhoto.from_row(rows[0]) if rows else None
 
     @milvus_call
-    def all(self) -> list[dict[str, Any]]:
+    def all(self) -> list[DeletedPhoto]:
         """Every record, newest first."""
         if not self.client.has_collection(self.collection):
             return []
-        rows = self.scan(["id", *FIELD_NAMES], STRONG)
-        return sorted(rows, key=lambda row: (-row["deleted_at"], row["path"]))
+        records = [DeletedPhoto.from_row(row) for row in self.scan(["id", *FIELD_NAMES], STRONG)]
+        return sorted(records, key=lambda record: (-record.deleted_at, record.path))

@@ -7,7 +7,9 @@ field is added, or a limit changed, in this file alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import operator
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -37,14 +39,22 @@ FIELDS = (
 )
 FIELD_NAMES = tuple(field.name for field in FIELDS)
 PUBLIC_FIELDS = ("breed", "breed_id", "path", "width", "height", "split")  # in the API's JSON
+_stored_fields = operator.itemgetter(*FIELD_NAMES)  # in Photo's order (tests/unit/test_photo.py)
 
 
 def image_urls(image_id: str) -> dict[str, str]:
     return {"image_url": f"/images/{image_id}", "thumbnail_url": f"/thumbs/{image_id}"}
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Photo:
+    """One stored photo, from its Milvus row to the API's JSON: the store returns and takes
+    these, the catalogue, the library and the bin pass them on, and the JSON is made by
+    :meth:`to_json` alone. Frozen, so a photo read from the catalogue (shared by every request
+    of a worker) cannot be changed under another request; a change is a new photo
+    (``dataclasses.replace``) written back through the store. Slots: the catalogue holds every
+    photo's fields in memory."""
+
     id: str
     breed: str
     breed_id: int
@@ -53,17 +63,19 @@ class Photo:
     height: int
     split: str = ""
     fingerprint: str = ""
-    vector: np.ndarray | None = None  # unit float32; absent when read without vectors
+    # unit float32; None when read without vectors. Not compared: two reads of a photo are
+    # equal whether or not the vector came along.
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Photo:
-        """From a Milvus row or a search hit's fields (other keys are ignored)."""
+    def from_row(cls, row: Mapping[str, Any]) -> Photo:
+        """From a Milvus row or a search hit's entity with every field of :data:`FIELDS`
+        (other keys are ignored): the one place a row read from Milvus becomes a photo."""
         vector = row.get("vector")
-        return cls(
-            id=str(row["id"]),
-            **{name: row[name] for name in FIELD_NAMES if name in row},
-            vector=None if vector is None else np.asarray(vector, dtype=np.float32),
-        )
+        vector = None if vector is None else np.asarray(vector, dtype=np.float32)
+        # By position (the catalogue makes 20k at a time); test_photo.py checks the order.
+        values: Any = (str(row["id"]), *_stored_fields(row), vector)
+        return cls(*values)
 
     @classmethod
     def encoded(
@@ -96,15 +108,21 @@ class Photo:
         """Added through the API (a writable copy), not a read-only dataset original."""
         return self.path.startswith(LIBRARY_PREFIX)
 
+    def labelled(self, breed: str, breed_id: int) -> Photo:
+        return replace(self, breed=breed, breed_id=breed_id)
+
+    def without_vector(self) -> Photo:
+        return self if self.vector is None else replace(self, vector=None)
+
+    def scalars(self) -> dict[str, Any]:
+        """The id and every stored field, without the vector (the relabel answer shows this)."""
+        return {"id": self.id, **{name: getattr(self, name) for name in FIELD_NAMES}}
+
     def to_row(self) -> dict[str, Any]:
         """The Milvus row to upsert: every field and the vector."""
         if self.vector is None:
             raise ValueError(f"photo {self.id} has no vector to store")
-        return {
-            "id": self.id,
-            "vector": np.asarray(self.vector, dtype=np.float32).tolist(),
-            **{name: getattr(self, name) for name in FIELD_NAMES},
-        }
+        return {**self.scalars(), "vector": np.asarray(self.vector, dtype=np.float32).tolist()}
 
     def to_json(self) -> dict[str, Any]:
         """What the API shows of a photo."""

@@ -23,7 +23,7 @@ from services.consistency import BOUNDED, STRONG, Level, ReadConsistency
 from services.encoder_wire import ModelInfo
 from services.errors import ApiError
 from services.milvus import MilvusConnection, milvus_call
-from services.photo import FIELD_NAMES, FIELDS, ID
+from services.photo import FIELD_NAMES, FIELDS, ID, Photo
 from services.settings import MilvusSettings
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,12 @@ class ModelMismatch(ApiError):
 
 @dataclass(frozen=True)
 class Hit:
-    id: str
+    photo: Photo  # with its vector when the search asked for vectors
     similarity: float  # cosine similarity in [-1, 1]; rescaled for display by callers
-    fields: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return self.photo.id
 
 
 def add_fields(schema: Any, fields=FIELDS) -> None:
@@ -201,10 +204,11 @@ class VectorStore(MilvusConnection):
         return {row["id"] for row in rows}
 
     @milvus_call
-    def upsert(self, records: Sequence[dict[str, Any]]) -> None:
-        """Idempotent write: the id is the content hash, so a repeat replaces, never duplicates."""
-        if records:
-            self.client.upsert(self.collection, list(records))
+    def upsert(self, photos: Sequence[Photo]) -> None:
+        """Idempotent write: the id is the content hash, so a repeat replaces, never duplicates.
+        Each photo must carry its vector."""
+        if photos:
+            self.client.upsert(self.collection, [photo.to_row() for photo in photos])
             self.consistency.wrote(self.last_write_ts())
 
     @milvus_call
@@ -241,15 +245,16 @@ class VectorStore(MilvusConnection):
     @milvus_call
     def get(
         self, ids: Sequence[str], *, with_vectors: bool = False, to_write: bool = False
-    ) -> list[dict[str, Any]]:
-        """Rows by id. ``to_write``: the caller writes from them, so the read is Strong."""
+    ) -> list[Photo]:
+        """Photos by id. ``to_write``: the caller writes from them, so the read is Strong."""
         if not ids:
             return []
         fields = ["id", *FIELD_NAMES] + (["vector"] if with_vectors else [])
         level = Level(STRONG) if to_write else self.consistency.for_search()
-        return list(
-            self.client.get(self.collection, ids=list(ids), output_fields=fields, **level.kwargs())
+        rows = self.client.get(
+            self.collection, ids=list(ids), output_fields=fields, **level.kwargs()
         )
+        return [Photo.from_row(row) for row in rows]
 
     def search(
         self,
@@ -298,7 +303,7 @@ class VectorStore(MilvusConnection):
         )
         return [
             [
-                Hit(id=hit["id"], similarity=float(hit["distance"]), fields=dict(hit["entity"]))
+                Hit(Photo.from_row({"id": hit["id"], **hit["entity"]}), float(hit["distance"]))
                 for hit in hits
             ]
             for hits in results
@@ -324,9 +329,10 @@ class VectorStore(MilvusConnection):
         return ids, np.asarray([row["vector"] for row in rows], dtype=np.float32)
 
     @milvus_call
-    def all_rows(self, *, strong: bool = True) -> list[dict[str, Any]]:
-        """Every row's scalar fields (no vectors); for the browse catalogue and checks."""
-        return self.scan(["id", *FIELD_NAMES], STRONG if strong else BOUNDED)
+    def all_rows(self, *, strong: bool = True) -> list[Photo]:
+        """Every photo without its vector; for the browse catalogue and checks."""
+        rows = self.scan(["id", *FIELD_NAMES], STRONG if strong else BOUNDED)
+        return [Photo.from_row(row) for row in rows]
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from services.dataset import ID_HEX_CHARS
 from services.encoder_wire import ModelInfo
+from services.photo import Photo
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
 
@@ -69,17 +70,16 @@ def load_gallery(
         stop = min(size, start + INSERT_BATCH)
         store.upsert(
             [
-                {
-                    "id": bench_id(size, i),
-                    "vector": vectors[i].tolist(),
-                    "breed": f"cluster_{i % CLUSTERS}",
-                    "breed_id": i % CLUSTERS,
-                    "path": f"bench/{i}.jpg",
-                    "width": 500,
-                    "height": 375,
-                    "split": "",
-                    "fingerprint": model.fingerprint,
-                }
+                Photo(
+                    id=bench_id(size, i),
+                    breed=f"cluster_{i % CLUSTERS}",
+                    breed_id=i % CLUSTERS,
+                    path=f"bench/{i}.jpg",
+                    width=500,
+                    height=375,
+                    fingerprint=model.fingerprint,
+                    vector=vectors[i],
+                )
                 for i in range(start, stop)
             ]
         )

@@ -47,7 +47,7 @@ def fill(store: VectorStore, vectors: np.ndarray, model: ModelInfo) -> float:
             Photo(f"{i:024x}", "b", 0, f"p/{i}.jpg", 1, 1, "", model.fingerprint, vectors[i])
             for i in range(start, min(start + 1000, len(vectors)))
         ]
-        store.upsert([row.to_row() for row in rows])
+        store.upsert(rows)
     store.flush()
     store.wait_for_index()
     return round(time.perf_counter() - begin, 1)

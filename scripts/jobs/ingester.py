@@ -29,6 +29,7 @@ from services.encoder_wire import EncodedImage, ModelInfo
 from services.errors import ApiError
 from services.imaging import crop_fraction, upright_size
 from services.photo import Photo
+from services.protocols import DeletedRecords, Encoder, PhotoStore
 from services.vectorstore import VectorStore
 
 Item = tuple[ImageFile, str, bytes]  # file, id, bytes
@@ -86,8 +87,8 @@ def make_ingester(
 
 @dataclass
 class Ingester:
-    encoder: EncoderClient
-    store: VectorStore
+    encoder: Encoder
+    store: PhotoStore
     model: ModelInfo
     batch_size: int = 32
     in_flight: int = 3
@@ -95,7 +96,7 @@ class Ingester:
     split: dict[str, str] = field(default_factory=dict)
     boxes: dict[str, tuple[float, ...]] = field(default_factory=dict)  # crop to these first
     breeds: BreedList = field(default_factory=BreedList.load)
-    deleted: DeletedPhotos | None = None  # photos the user deleted are not indexed again
+    deleted: DeletedRecords | None = None  # photos the user deleted are not indexed again
     progress: bool = True
     log_every_s: float = PROGRESS_LOG_S
     _started: float = field(default=0.0, init=False, repr=False)
@@ -106,7 +107,7 @@ class Ingester:
     def run(self, files: list[ImageFile]) -> IngestReport:
         report = IngestReport(total=len(files))
         started = self._started = self._logged = time.perf_counter()
-        pending: list[dict] = []
+        pending: list[Photo] = []
         bar = tqdm(total=len(files), unit="img", disable=not self.progress, smoothing=0.1)
         futures: deque[Future] = deque()
         pool = ThreadPoolExecutor(self.in_flight, thread_name_prefix="encode")
@@ -231,7 +232,7 @@ class Ingester:
             return data  # the encoder reports what is wrong with the file itself
 
     def _collect(
-        self, future: Future, pending: list[dict], report: IngestReport, bar: tqdm
+        self, future: Future, pending: list[Photo], report: IngestReport, bar: tqdm
     ) -> None:
         batch, model, results, seconds = future.result()
         report.encode_seconds += seconds
@@ -284,7 +285,7 @@ class Ingester:
             },
         )
 
-    def _record(self, file: ImageFile, image_id: str, result: EncodedImage) -> dict:
+    def _record(self, file: ImageFile, image_id: str, result: EncodedImage) -> Photo:
         return Photo.encoded(
             image_id,
             self.breeds.spelling(file.breed),
@@ -293,14 +294,14 @@ class Ingester:
             model=self.model,
             result=result,
             split=self.split.get(file.relative_path, ""),
-        ).to_row()
+        )
 
     def _finish_writing(self) -> None:
         writing, self._writing = self._writing, None
         if writing is not None:
             writing.result()
 
-    def _insert(self, pending: list[dict], report: IngestReport) -> None:
+    def _insert(self, pending: list[Photo], report: IngestReport) -> None:
         if pending:
             started = time.perf_counter()
             self.store.upsert(pending)

@@ -21,6 +21,7 @@ from services.dataset import ImageFile
 from services.encoder_client import EncoderClient
 from services.encoder_wire import ModelInfo
 from services.files import PhotoFiles
+from services.photo import Photo
 from services.vectorstore import VectorStore
 
 SHOWN = 20  # photos named in a refusal; the rest are counted
@@ -43,18 +44,18 @@ class ReindexRefused(RuntimeError):
         self.photos = photos
 
 
-def files_of(rows: list[dict], files: PhotoFiles) -> tuple[list[ImageFile], dict[str, str]]:
-    """The files behind index rows, labelled as the rows are; refuses if any is missing."""
+def files_of(photos: list[Photo], files: PhotoFiles) -> tuple[list[ImageFile], dict[str, str]]:
+    """The files behind stored photos, labelled as they are; refuses if any is missing."""
     found, missing = [], []
-    for row in rows:
-        path = files.existing(row["path"])
+    for photo in photos:
+        path = files.existing(photo.path)
         if path is None:
-            missing.append({"id": row["id"], "path": row["path"], "reason": "file not found"})
+            missing.append({"id": photo.id, "path": photo.path, "reason": "file not found"})
         else:
-            found.append(ImageFile(path, row["path"], row["breed"]))
+            found.append(ImageFile(path, photo.path, photo.breed))
     if missing:
         raise ReindexRefused("have no file", missing)
-    return found, {row["path"]: row["split"] for row in rows}
+    return found, {photo.path: photo.split for photo in photos}
 
 
 def _check(report: IngestReport, ids_by_path: dict[str, str]) -> None:
@@ -83,7 +84,7 @@ def reindex(
     source = VectorStore(store.settings, previous, store.consistency) if previous else None
     rows = source.all_rows() if source else []
     files, split = files_of(rows, photo_files) if rows else (folder_files, folder_split)
-    ids_by_path = {row["path"]: row["id"] for row in rows}
+    ids_by_path = {row.path: row.id for row in rows}
     name = f"{store.collection}_v{time.strftime('%Y%m%d%H%M%S')}"
     target = VectorStore(store.settings, name, store.consistency)  # its writes are announced
     target.ensure_collection(model)
@@ -95,13 +96,13 @@ def reindex(
         if rows:
             _check(report, ids_by_path)
         if source is not None:  # photos added to the old collection meanwhile come along too
-            done = {row["id"] for row in target.all_rows()}
-            late = [row for row in source.all_rows() if row["id"] not in done]
+            done = {row.id for row in target.all_rows()}
+            late = [row for row in source.all_rows() if row.id not in done]
             if late:
                 late_files, late_split = files_of(late, photo_files)
                 ingester.split = {**split, **late_split}
                 late_report = ingester.run(late_files)
-                _check(late_report, {row["path"]: row["id"] for row in late})
+                _check(late_report, {row.path: row.id for row in late})
                 report.added += late_report.added
     except BaseException:
         target.drop()  # the old collection still serves; a re-run starts afresh

@@ -11,7 +11,7 @@ from search_api.auth import writes_mode
 from search_api.collaborators import collaborators
 from search_api.operations import ENCODER, MILVUS, UPLOAD, Example, operation
 from search_api.params import IMAGE_ID, Location, Param, Setting
-from search_api.search import ResultFilter, serialise_row
+from search_api.search import ResultFilter
 from services.errors import ApiError
 from services.imaging import crop_fraction, make_thumbnail
 
@@ -217,7 +217,7 @@ def images():
     rows, total = collaborators().catalog.snapshot().page(breed, page, per_page)
     return jsonify(
         {
-            "images": [serialise_row(row) for row in rows],
+            "images": [row.to_json() for row in rows],
             "breed": breed,
             "page": page,
             "per_page": per_page,
@@ -243,7 +243,7 @@ def image(raw_id: str):
     photos = collaborators().photos
     row = photos.row(IMAGE_ID.parse(raw_id))
     path = photos.file(row)
-    return jsonify({**serialise_row(row), "file_bytes": path.stat().st_size if path else None})
+    return jsonify({**row.to_json(), "file_bytes": path.stat().st_size if path else None})
 
 
 @api.get("/stats")

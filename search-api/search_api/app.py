@@ -24,6 +24,7 @@ from services.errors import register_error_handlers
 from services.health import health_blueprint
 from services.logs import configure_logging
 from services.metrics import install_metrics
+from services.protocols import DeletedRecords, Encoder, PhotoStore
 from services.vectorstore import VectorStore, check_same_model
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,9 @@ SECURITY_HEADERS = {
 def create_app(
     settings: SearchApiSettings | None = None,
     *,
-    store: VectorStore | None = None,
-    encoder: EncoderClient | None = None,
-    deleted: DeletedPhotos | None = None,
+    store: PhotoStore | None = None,
+    encoder: Encoder | None = None,
+    deleted: DeletedRecords | None = None,
     fetcher: UrlFetcher | None = None,
     warm: bool = True,
 ) -> Flask:
@@ -106,7 +107,7 @@ def serve_frontend(app: Flask, frontend: Path) -> None:
         return response
 
 
-def _warm(store: VectorStore) -> None:
+def _warm(store: PhotoStore) -> None:
     """Load the collection in the background, so the first search after a start is not slow."""
     try:
         store.warm()

@@ -21,7 +21,8 @@ from typing import Any
 
 from services.consistency import ChangeMarker
 from services.dataset import breed_key, breed_label
-from services.vectorstore import VectorStore
+from services.photo import Photo
+from services.protocols import PhotoStore
 
 
 def age_s(taken_at: float | None) -> float:
@@ -35,14 +36,14 @@ def age_s(taken_at: float | None) -> float:
 
 @dataclass(frozen=True)
 class Snapshot:
-    rows: list[dict[str, Any]] = field(default_factory=list)  # sorted by breed, then path
-    by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: list[Photo] = field(default_factory=list)  # sorted by breed, then path; no vectors
+    by_id: dict[str, Photo] = field(default_factory=dict)
     breeds: list[dict[str, Any]] = field(default_factory=list)  # name, id, count; by name
     taken_at: float | None = None  # time.monotonic(); None: never taken, so always stale
     marker_ns: int = 0  # the change marker's mtime when the snapshot was taken
 
-    def page(self, breed: str | None, page: int, per_page: int) -> tuple[list[dict], int]:
-        rows = self.rows if breed is None else [r for r in self.rows if r["breed"] == breed]
+    def page(self, breed: str | None, page: int, per_page: int) -> tuple[list[Photo], int]:
+        rows = self.rows if breed is None else [r for r in self.rows if r.breed == breed]
         start = (page - 1) * per_page
         return rows[start : start + per_page], len(rows)
 
@@ -56,19 +57,19 @@ class Snapshot:
         return self.find_breed(breed) is not None
 
 
-def build_snapshot(rows: list[dict[str, Any]], marker_ns: int = 0) -> Snapshot:
-    rows = sorted(rows, key=lambda row: (row["breed"].casefold(), row["path"]))
-    counts = Counter(row["breed"] for row in rows)
-    breed_ids = {row["breed"]: row["breed_id"] for row in rows}
+def build_snapshot(rows: list[Photo], marker_ns: int = 0) -> Snapshot:
+    rows = sorted(rows, key=lambda row: (row.breed.casefold(), row.path))
+    counts = Counter(row.breed for row in rows)
+    breed_ids = {row.breed: row.breed_id for row in rows}
     breeds = [
         {"name": name, "label": breed_label(name), "id": breed_ids[name], "count": counts[name]}
         for name in sorted(counts, key=str.casefold)
     ]
-    return Snapshot(rows, {row["id"]: row for row in rows}, breeds, time.monotonic(), marker_ns)
+    return Snapshot(rows, {row.id: row for row in rows}, breeds, time.monotonic(), marker_ns)
 
 
 class Catalog:
-    def __init__(self, store: VectorStore, ttl_s: float, marker: ChangeMarker | None = None):
+    def __init__(self, store: PhotoStore, ttl_s: float, marker: ChangeMarker | None = None):
         self.store = store
         self.ttl_s = ttl_s
         self.marker = marker or ChangeMarker(None)

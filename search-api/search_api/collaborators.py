@@ -21,10 +21,8 @@ from search_api.recycle import RecycleBin
 from search_api.remote import UrlFetcher
 from search_api.search import SearchService
 from services.consistency import ChangeMarker
-from services.deleted import DeletedPhotos
-from services.encoder_client import EncoderClient
 from services.files import PhotoFiles
-from services.vectorstore import VectorStore
+from services.protocols import DeletedRecords, Encoder, PhotoStore
 
 EXTENSION = "dogsearch"  # the one key under app.extensions
 
@@ -32,8 +30,8 @@ EXTENSION = "dogsearch"  # the one key under app.extensions
 @dataclass
 class Collaborators:
     settings: SearchApiSettings
-    store: VectorStore
-    encoder: EncoderClient
+    store: PhotoStore
+    encoder: Encoder
     search: SearchService
     catalog: Catalog
     fetcher: UrlFetcher
@@ -47,9 +45,9 @@ class Collaborators:
 def build(
     settings: SearchApiSettings,
     marker: ChangeMarker,
-    store: VectorStore,
-    encoder: EncoderClient,
-    deleted: DeletedPhotos,
+    store: PhotoStore,
+    encoder: Encoder,
+    deleted: DeletedRecords,
     fetcher: UrlFetcher,
 ) -> Collaborators:
     """Every service object of one app, wired to the same store, encoder and catalogue."""

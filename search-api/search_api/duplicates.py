@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from services.consistency import ChangeMarker
-from services.vectorstore import VectorStore
+from services.protocols import PhotoStore
 
 BLOCK = 1024
 
@@ -59,7 +59,7 @@ class DuplicateFinder:
     """Groups for a threshold, cached until the index changes: a change through any process
     moves the marker, and ingest or a re-index (which may not) changes the count."""
 
-    def __init__(self, store: VectorStore, marker: ChangeMarker | None = None):
+    def __init__(self, store: PhotoStore, marker: ChangeMarker | None = None):
         self.store = store
         self.marker = marker or ChangeMarker(None)
         self._cache: dict[tuple[int, int, float], dict[str, Any]] = {}

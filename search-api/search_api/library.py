@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from services.dataset import LIBRARY_PREFIX, UNKNOWN_BREED, BreedList, content_id
-from services.deleted import DeletedPhotos
-from services.encoder_client import EncoderClient
 from services.encoder_wire import EncodedImage, ModelInfo
 from services.errors import ApiError, NotFound
 from services.files import PhotoFiles, write_atomically
 from services.imaging import sniff_format
 from services.photo import Photo
-from services.vectorstore import VectorStore, check_same_model
+from services.protocols import DeletedRecords, Encoder, PhotoStore
+from services.vectorstore import check_same_model
 
 log = logging.getLogger(__name__)
 EXTENSIONS = {
@@ -43,32 +42,18 @@ class FileStoreError(ApiError):
     code = "storage_error"
 
 
-def photo_from(fields: dict[str, Any], model: ModelInfo, result: EncodedImage) -> Photo:
-    """The photo with these ``id``, ``breed``, ``breed_id``, ``path`` and ``split`` (a
-    deleted-photo record, or an added file's), encoded by ``model`` as ``result``."""
-    return Photo.encoded(
-        fields["id"],
-        fields["breed"],
-        fields["breed_id"],
-        fields["path"],
-        model=model,
-        result=result,
-        split=fields.get("split", ""),
-    )
-
-
 @dataclass
 class Library:
-    store: VectorStore
-    encoder: EncoderClient
+    store: PhotoStore
+    encoder: Encoder
     files: PhotoFiles
     thumb_cache_dir: Path
-    deleted: DeletedPhotos
+    deleted: DeletedRecords
     breeds: BreedList = field(default_factory=BreedList.load)
 
-    def file_of(self, row: dict[str, Any]) -> Path | None:
-        """The row's file (library or dataset), or ``None`` when missing or outside its root."""
-        return self.files.existing(row["path"])
+    def file_of(self, photo: Photo) -> Path | None:
+        """The photo's file (library or dataset), or ``None`` when missing or outside its root."""
+        return self.files.existing(photo.path)
 
     def known_breeds(self) -> list[str]:
         """The labels a photo can be given, besides ``unknown``."""
@@ -90,7 +75,9 @@ class Library:
             )
         return self.breeds.names[index], index
 
-    def encode_for_index(self, uploads: list[tuple[str, bytes]]) -> tuple[ModelInfo, list]:
+    def encode_for_index(
+        self, uploads: list[tuple[str, bytes]]
+    ) -> tuple[ModelInfo, list[EncodedImage]]:
         """Encode, and refuse (409) vectors of another model than the index's."""
         model, encoded = self.encoder.encode(uploads)
         self.store.ensure_collection(model)  # creates it for the first photo of a new library
@@ -106,7 +93,7 @@ class Library:
         model, encoded = self.encode_for_index(uploads)
         ids = [content_id(data) for _, data in uploads]
         known = [i for i, e in zip(ids, encoded, strict=True) if e.ok]
-        stored = {row["id"]: row["breed"] for row in self.store.get(known, to_write=True)}
+        stored = {photo.id: photo.breed for photo in self.store.get(known, to_write=True)}
         was_deleted = self.deleted.among([i for i in known if i not in stored])
         results: list[dict[str, Any]] = []
         for (name, data), image_id, result in zip(uploads, ids, encoded, strict=True):
@@ -117,11 +104,11 @@ class Library:
                 outcome = {"file": name, "id": image_id, "status": "exists"}
                 results.append({**outcome, "breed": stored[image_id]})
             else:
-                relative = f"{_folder(breed_name)}/{image_id}{_suffix(data)}"
-                fields = {"id": image_id, "breed": breed_name, "breed_id": breed_id}
-                self._store(
-                    data, photo_from({**fields, "path": LIBRARY_PREFIX + relative}, model, result)
+                path = f"{LIBRARY_PREFIX}{_folder(breed_name)}/{image_id}{_suffix(data)}"
+                photo = Photo.encoded(
+                    image_id, breed_name, breed_id, path, model=model, result=result
                 )
+                self._store(data, photo)
                 if image_id in was_deleted:
                     self.resolve_deleted(image_id)
                 stored[image_id] = breed_name
@@ -139,7 +126,7 @@ class Library:
         except OSError as error:
             raise FileStoreError(f"could not store the photo ({error})") from None
         try:
-            self.store.upsert([photo.to_row()])
+            self.store.upsert([photo])
         except ApiError:
             target.unlink(missing_ok=True)  # no file without its row
             raise
@@ -153,24 +140,23 @@ class Library:
         if record is None:
             return
         self.deleted.forget([image_id])
-        trash = self.files.trash_of(record["path"])
+        trash = self.files.trash_of(record.path)
         if trash is not None:
             trash.unlink(missing_ok=True)
         log.info(
             "deletion record resolved by a live photo",
-            extra={"id": image_id, "deleted_path": record["path"]},
+            extra={"id": image_id, "deleted_path": record.path},
         )
 
     def relabel(self, image_id: str, breed: str | None) -> dict[str, Any]:
-        rows = self.store.get([image_id], with_vectors=True, to_write=True)
-        if not rows:
+        """The photo's stored fields with its new label (the vector is kept as it was)."""
+        photos = self.store.get([image_id], with_vectors=True, to_write=True)
+        if not photos:
             raise NotFound(f"no image with id {image_id}")
-        row = rows[0]
-        row["breed"], row["breed_id"] = self.label(breed)
-        row["vector"] = [float(x) for x in row["vector"]]
-        self.store.upsert([row])
-        log.info("image relabelled", extra={"id": image_id, "breed": row["breed"]})
-        return {key: value for key, value in row.items() if key != "vector"}
+        photo = photos[0].labelled(*self.label(breed))
+        self.store.upsert([photo])
+        log.info("image relabelled", extra={"id": image_id, "breed": photo.breed})
+        return photo.scalars()
 
 
 def _suffix(data: bytes) -> str:

@@ -9,7 +9,6 @@ from search_api import replies
 from search_api.collaborators import collaborators
 from search_api.operations import ENCODER, MILVUS, Example, operation
 from search_api.params import IMAGE_ID, Param, Setting, chosen
-from search_api.search import serialise_row
 from services.errors import ApiError
 
 library = Blueprint("library", __name__, url_prefix="/api")
@@ -160,9 +159,7 @@ def delete_images():
         ids = IDS.read()
     else:
         breed = collaborators().search.check_breed(BREED_TO_DELETE.read())
-        ids = [
-            row["id"] for row in collaborators().catalog.snapshot().rows if row["breed"] == breed
-        ]
+        ids = [row.id for row in collaborators().catalog.snapshot().rows if row.breed == breed]
     outcome = collaborators().recycle.delete(ids)
     collaborators().catalog.invalidate()
     return jsonify(outcome)
@@ -186,7 +183,7 @@ def duplicates():
     groups = [
         {
             "max_similarity": group["max_similarity"],
-            "images": [serialise_row(by_id[i]) for i in group["ids"] if i in by_id],
+            "images": [by_id[i].to_json() for i in group["ids"] if i in by_id],
         }
         for group in shown
     ]

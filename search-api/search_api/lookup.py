@@ -9,45 +9,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from search_api.catalog import Catalog
 from search_api.search import SearchService
-from services.deleted import DeletedPhotos
 from services.errors import NotFound
 from services.files import PhotoFiles
-from services.vectorstore import VectorStore
+from services.photo import Photo
+from services.protocols import DeletedRecords, PhotoStore
 
 
 @dataclass
 class PhotoLookup:
     catalog: Catalog
     search: SearchService
-    store: VectorStore
+    store: PhotoStore
     files: PhotoFiles
-    deleted: DeletedPhotos
+    deleted: DeletedRecords
 
-    def row(self, image_id: str) -> dict[str, Any]:
-        """The stored row of ``image_id``; 404 when nothing has it."""
-        row = self.catalog.snapshot().by_id.get(image_id)
-        if row is None:
-            rows = self.store.get([image_id]) if self.search.collection_model() else []
-            if not rows:
+    def row(self, image_id: str) -> Photo:
+        """The stored photo ``image_id`` (without its vector); 404 when nothing has it."""
+        photo = self.catalog.snapshot().by_id.get(image_id)
+        if photo is None:
+            photos = self.store.get([image_id]) if self.search.collection_model() else []
+            if not photos:
                 raise NotFound(f"no image with id {image_id}")
-            row = rows[0]
-        return row
+            photo = photos[0]
+        return photo
 
-    def file(self, row: dict[str, Any]) -> Path | None:
-        """The row's file (dataset or library), or ``None`` when it is missing or outside."""
-        return self.files.existing(row["path"])
+    def file(self, photo: Photo) -> Path | None:
+        """The photo's file (dataset or library), or ``None`` when it is missing or outside."""
+        return self.files.existing(photo.path)
 
-    def rows(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The rows of ``ids`` by id, from the catalogue or, for newer photos, Milvus."""
+    def rows(self, ids: list[str]) -> dict[str, Photo]:
+        """The photos of ``ids`` by id, from the catalogue or, for newer photos, Milvus."""
         by_id = self.catalog.snapshot().by_id
         found = {i: by_id[i] for i in ids if i in by_id}
         newer = [i for i in ids if i not in found]
         if newer:
-            found.update({row["id"]: row for row in self.store.get(newer)})
+            found.update({photo.id: photo for photo in self.store.get(newer)})
         return found
 
     def original(self, image_id: str) -> Path:
@@ -58,7 +57,7 @@ class PhotoLookup:
             record = self.deleted.get(image_id)
             if record is None:
                 raise
-            path = self.files.deleted_file(record["path"])
+            path = self.files.deleted_file(record.path)
         if path is None:
             raise NotFound(f"the file of image {image_id} is missing from the dataset folder")
         return path

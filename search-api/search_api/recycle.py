@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from search_api.library import FileStoreError, Library, photo_from
-from services.dataset import LIBRARY_PREFIX, content_id
+from search_api.library import FileStoreError, Library
+from services.dataset import content_id
 from services.errors import ApiError, InvalidImage, NotFound
-from services.photo import image_urls
+from services.photo import Photo
 
 log = logging.getLogger(__name__)
 
@@ -49,44 +49,42 @@ class RecycleBin:
 
     def delete(self, ids: list[str]) -> dict[str, Any]:
         """Remove rows, keep the photos restorable; see the module docstring for the order."""
-        rows = self.store.get(ids, with_vectors=True, to_write=True)
-        missing = sorted(set(ids) - {row["id"] for row in rows})
-        if not rows:
+        photos = self.store.get(ids, with_vectors=True, to_write=True)
+        missing = sorted(set(ids) - {photo.id for photo in photos})
+        if not photos:
             return {"deleted": [], "missing": missing, "files_kept": []}
-        self.deleted.record(rows)  # first: a later ingest must not bring them back
+        deleted = [photo.id for photo in photos]
+        self.deleted.record(photos)  # first: a later ingest must not bring them back
         try:
-            self.store.delete([row["id"] for row in rows])
+            self.store.delete(deleted)
         except ApiError:
-            self.deleted.forget([row["id"] for row in rows])
+            self.deleted.forget(deleted)
             raise
-        for row in rows:
+        for photo in photos:
             with contextlib.suppress(OSError):
-                self.library.thumbnail_of(row["id"]).unlink(missing_ok=True)
-            if row["path"].startswith(LIBRARY_PREFIX):
-                self._to_trash(row)
-        originals = [row["id"] for row in rows if not row["path"].startswith(LIBRARY_PREFIX)]
-        log.info("images deleted", extra={"count": len(rows), "missing": len(missing)})
-        return {"deleted": [row["id"] for row in rows], "missing": missing, "files_kept": originals}
+                self.library.thumbnail_of(photo.id).unlink(missing_ok=True)
+            if photo.in_library:
+                self._to_trash(photo)
+        originals = [photo.id for photo in photos if not photo.in_library]
+        log.info("images deleted", extra={"count": len(photos), "missing": len(missing)})
+        return {"deleted": deleted, "missing": missing, "files_kept": originals}
 
-    def _to_trash(self, row: dict[str, Any]) -> None:
-        path, trash = self.files.existing(row["path"]), self.files.trash_of(row["path"])
+    def _to_trash(self, photo: Photo) -> None:
+        path, trash = self.files.existing(photo.path), self.files.trash_of(photo.path)
         if path is None or trash is None:
             return  # already gone: nothing to keep
         try:
             _move(path, trash)
         except OSError as error:
-            self.store.upsert([row])  # put the row back: never a row without its file
-            self.deleted.forget([row["id"]])
+            self.store.upsert([photo])  # put the row back: never a row without its file
+            self.deleted.forget([photo.id])
             raise FileStoreError(
-                f"could not move the file of {row['id']} to the trash ({error}); it is kept"
+                f"could not move the file of {photo.id} to the trash ({error}); it is kept"
             ) from None
 
     def deleted_photos(self) -> list[dict[str, Any]]:
         """Every deleted photo, newest first, as the API shows them."""
-        return [
-            {**row, "in_library": row["path"].startswith(LIBRARY_PREFIX), **image_urls(row["id"])}
-            for row in self.deleted.all()
-        ]
+        return [record.to_json() for record in self.deleted.all()]
 
     def restore(self, image_id: str) -> dict[str, Any]:
         """Put a deleted photo back: encoded again from its file, then searchable."""
@@ -99,36 +97,35 @@ class RecycleBin:
         if live:  # added again since: the live photo wins, never overwritten by the record
             self.library.resolve_deleted(image_id)
             return {"status": "exists", "id": image_id}
-        source = self.files.deleted_file(record["path"])
+        source = self.files.deleted_file(record.path)
         if source is None:
             raise ApiError(
-                f"the file of {image_id} ({record['path']}) is gone, so it cannot be restored",
+                f"the file of {image_id} ({record.path}) is gone, so it cannot be restored",
                 code="file_missing",
                 status=409,
             )
         data = source.read_bytes()
         if content_id(data) != image_id:
             raise ApiError(
-                f"{record['path']} changed since it was deleted; run the ingest to index it anew",
+                f"{record.path} changed since it was deleted; run the ingest to index it anew",
                 code="file_changed",
                 status=409,
             )
-        model, (result,) = self.library.encode_for_index([(record["path"], data)])
+        model, (result,) = self.library.encode_for_index([(record.path, data)])
         if not result.ok:
             raise InvalidImage(result.error_message or "invalid image", code=result.error_code)
-        photo = photo_from(record, model, result)
-        home = self.files.path_of(record["path"])
-        moved_to = home if record["path"].startswith(LIBRARY_PREFIX) else None
+        photo = record.restored(model, result)
+        moved_to = self.files.path_of(record.path) if record.in_library else None
         if moved_to is not None:
             _move(source, moved_to)
         try:
-            self.store.upsert([photo.to_row()])
+            self.store.upsert([photo])
         except ApiError:
             if moved_to is not None:
                 _move(moved_to, source)
             raise
         self.deleted.forget([image_id])
-        log.info("image restored", extra={"id": image_id, "path": record["path"]})
+        log.info("image restored", extra={"id": image_id, "path": record.path})
         return {"status": "restored", **photo.to_json()}
 
     def purge(self, image_id: str) -> dict[str, Any]:
@@ -136,7 +133,7 @@ class RecycleBin:
         record = self.deleted.get(image_id)
         if record is None:
             raise NotFound(f"no deleted photo with id {image_id}")
-        trash = self.files.trash_of(record["path"])
+        trash = self.files.trash_of(record.path)
         if trash is None:
             raise ApiError(
                 "a dataset original cannot be purged: its file is part of the dataset, and "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,11 +11,11 @@ import numpy as np
 
 from search_api.catalog import Catalog, age_s
 from services.dataset import UNKNOWN_BREED, breed_key
-from services.encoder_client import EncoderClient
 from services.encoder_wire import EncodedImage, ModelInfo
 from services.errors import ApiError, InvalidImage, NotFound
 from services.photo import Photo, image_urls
-from services.vectorstore import Hit, VectorStore, check_same_model
+from services.protocols import Encoder, PhotoStore
+from services.vectorstore import Hit, check_same_model
 
 MODEL_CACHE_S = 5.0
 OVERFETCH = 3  # hiding near-duplicates asks Milvus for this many times k, then keeps k
@@ -52,7 +52,7 @@ class ResultFilter:
         kept_vectors: list[np.ndarray] = [] if query is None else [look(query)]
         hidden = 0
         for hit in hits:
-            vector = look(hit.fields["vector"])
+            vector = look(_vector(hit))
             if kept_vectors and float(np.max(np.stack(kept_vectors) @ vector)) >= (
                 self.duplicate_threshold
             ):
@@ -65,7 +65,7 @@ class ResultFilter:
 
 
 class SearchService:
-    def __init__(self, store: VectorStore, encoder: EncoderClient, catalog: Catalog):
+    def __init__(self, store: PhotoStore, encoder: Encoder, catalog: Catalog):
         self.store = store
         self.encoder = encoder
         self.catalog = catalog
@@ -88,7 +88,7 @@ class SearchService:
         result_filter: ResultFilter,
         query_breed: str | None,
         exclude_id: str | None = None,
-    ) -> tuple[list[Hit], int, float | None]:
+    ) -> tuple[list[ScoredHit], int, float | None]:
         """The hits to show, scored by :func:`scored` against ``query_breed``; how many
         near-duplicates were hidden; and the best similarity before any filter (what the match
         strength is judged on). Near-copies of the query come first (:func:`_near_copies`);
@@ -96,6 +96,7 @@ class SearchService:
         or ``OVERFETCH`` times k when hiding near-duplicates) and leave with :func:`scored`."""
         look = model.look_query(vector) if model is not None else None
         fetch_k = result_filter.fetch_k(k)
+        copy_ids: set[str] = set()
         if model is None or look is None:
             hits = self.store.search(
                 vector, fetch_k, breed=breed, exclude_id=exclude_id, with_vectors=True
@@ -117,7 +118,7 @@ class SearchService:
         shown, hidden = result_filter.apply(
             hits, k, query=vector if exclude_id else None, model=model
         )
-        return scored(shown, vector, model, query_breed), hidden, best
+        return scored(shown, vector, model, query_breed, copy_ids), hidden, best
 
     def search_upload(
         self,
@@ -136,7 +137,7 @@ class SearchService:
                 encoded.error_message or "invalid image", code=encoded.error_code, status=status
             )
         stored = self.collection_model()
-        hits: list[Hit] = []
+        hits: list[ScoredHit] = []
         hidden, best = 0, None
         if stored is not None:
             if not stored.same_model(model):  # a re-index may have just switched
@@ -150,7 +151,7 @@ class SearchService:
         return {
             "query": _query_summary(encoded, model),
             "match": _match(best, model),
-            "results": [serialise_hit(hit) for hit in hits],
+            "results": [hit.to_json() for hit in hits],
             "hidden_duplicates": hidden,
             "index_empty": stored is None,
             "timings": _timings(started, encoded_at, finished),
@@ -160,14 +161,14 @@ class SearchService:
         self, image_id: str, k: int, breed: str | None, result_filter: ResultFilter = ResultFilter()
     ) -> dict[str, Any]:
         started = time.perf_counter()
-        rows = self.store.get([image_id], with_vectors=True)
-        if not rows:
+        photos = self.store.get([image_id], with_vectors=True)
+        if not photos or photos[0].vector is None:
             raise NotFound(f"no image with id {image_id}")
         fetched = time.perf_counter()
         # The query photo is not its own result: "more like this" means other photos.
-        vector = np.asarray(rows[0]["vector"])
+        vector = photos[0].vector
         model = self.collection_model()
-        own_breed = rows[0].get("breed")
+        own_breed = photos[0].breed
         hits, hidden, best = self._search(
             vector, model, k, breed, result_filter, own_breed, image_id
         )
@@ -175,7 +176,7 @@ class SearchService:
         return {
             "query": {"id": image_id, "breed": own_breed, **image_urls(image_id)},
             "match": _match(best, model) if model else None,
-            "results": [serialise_hit(hit) for hit in hits],
+            "results": [hit.to_json() for hit in hits],
             "hidden_duplicates": hidden,
             "timings": {
                 "fetch_ms": round((fetched - started) * 1000, 2),
@@ -194,44 +195,57 @@ class SearchService:
         return found
 
 
-def serialise_row(row: dict[str, Any]) -> dict[str, Any]:
-    return Photo.from_row(row).to_json()
-
-
-def serialise_hit(hit: Hit) -> dict[str, Any]:
-    """A scored hit (:func:`scored`) as the API shows it; what each number means is in
+@dataclass(frozen=True)
+class ScoredHit:
+    """A hit as the API shows it (:func:`scored` makes them); what each number means is in
     :data:`search_api.replies.SCHEMAS` (``Hit``)."""
-    return {
-        **serialise_row({"id": hit.id, **hit.fields}),
-        "similarity": _shown_similarity(hit.similarity),
-        "look": _shown_similarity(hit.fields["look"]),
-        "same_breed": hit.fields["same_breed"],
-        "near_copy": bool(hit.fields.get("near_copy", False)),
-    }
+
+    photo: Photo  # without its vector
+    similarity: float  # the cosine of the whole vectors (of the look, for a near-copy)
+    look: float  # the cosine of the look parts alone
+    same_breed: bool | None  # None when either breed is unknown
+    near_copy: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.photo.to_json(),
+            "similarity": _shown_similarity(self.similarity),
+            "look": _shown_similarity(self.look),
+            "same_breed": self.same_breed,
+            "near_copy": self.near_copy,
+        }
 
 
 def scored(
-    hits: list[Hit], query: np.ndarray, model: ModelInfo | None, query_breed: str | None
-) -> list[Hit]:
-    """``hits`` (each with its ``vector``) with two more fields and without the vector:
-    ``look``, the cosine of the look parts alone (``model.appearance`` of the hit's and the
-    query's vectors: one ``[n, appearance_dims]`` product), and ``same_breed``, whether the
-    hit's breed is ``query_breed`` (None when either is unknown)."""
+    hits: list[Hit],
+    query: np.ndarray,
+    model: ModelInfo | None,
+    query_breed: str | None,
+    copies: Collection[str] = (),
+) -> list[ScoredHit]:
+    """``hits`` (each with its vector) scored, without their vectors: ``look``, the cosine of
+    the look parts alone (``model.appearance`` of the hit's and the query's vectors: one
+    ``[n, appearance_dims]`` product), ``same_breed``, whether the hit's breed is
+    ``query_breed``, and ``near_copy``, whether its id is among ``copies``."""
     if not hits:
         return []
     look = _look_part(model)
-    stored = look(np.stack([np.asarray(hit.fields["vector"], np.float32) for hit in hits]))
+    stored = look(np.stack([_vector(hit) for hit in hits]))
     looks = stored @ look(query)
     wanted = _known_breed(query_breed)
     out = []
     for hit, value in zip(hits, looks, strict=True):
-        fields = {name: field for name, field in hit.fields.items() if name != "vector"}
-        breed = _known_breed(fields.get("breed"))
+        breed = _known_breed(hit.photo.breed)
         same = None if wanted is None or breed is None else breed == wanted
-        out.append(
-            Hit(hit.id, hit.similarity, {**fields, "look": float(value), "same_breed": same})
-        )
+        photo = hit.photo.without_vector()
+        out.append(ScoredHit(photo, hit.similarity, float(value), same, hit.id in copies))
     return out
+
+
+def _vector(hit: Hit) -> np.ndarray:
+    if hit.photo.vector is None:
+        raise ValueError(f"hit {hit.id} was searched without its vector")
+    return np.asarray(hit.photo.vector, np.float32)
 
 
 def _near_copies(candidates: list[Hit], vector: np.ndarray, model: ModelInfo) -> list[Hit]:
@@ -239,15 +253,15 @@ def _near_copies(candidates: list[Hit], vector: np.ndarray, model: ModelInfo) ->
     near-copies of the query (``model.copy_from``), closest first: asked of Milvus by look,
     because the breed part of a re-saved copy's vector can swing far enough to lose it among
     photos of its breed. A near-copy's ``similarity`` is its look cosine when that is higher;
-    ``near_copy`` marks it; its ``vector`` stays."""
+    its ``vector`` stays."""
     if not candidates:
         return []
     query = np.asarray(vector, dtype=np.float32)
-    stored = np.asarray([hit.fields["vector"] for hit in candidates], dtype=np.float32)
+    stored = np.stack([_vector(hit) for hit in candidates])
     looks = model.appearance(stored) @ model.appearance(query)
     fulls = stored @ query
     copies = [
-        Hit(hit.id, max(float(full), float(look)), {**hit.fields, "near_copy": True})
+        Hit(hit.photo, max(float(full), float(look)))
         for hit, look, full in zip(candidates, looks, fulls, strict=True)
         if look >= model.copy_from
     ]

@@ -36,7 +36,7 @@ def test_ingest_crops_to_the_annotated_box_and_keeps_the_original_size(stack, tm
     store = VectorStore(MilvusSettings(uri=stack.milvus_uri), "dogs_boxes")
     try:
         rows = {
-            row["id"]: row
+            row.id: row
             for row in store.get(
                 [content_id(f.path.read_bytes()) for f in files], with_vectors=True
             )
@@ -47,8 +47,8 @@ def test_ingest_crops_to_the_annotated_box_and_keeps_the_original_size(stack, tm
         _, (left_half,) = client.encode([("crop.png", crop_fraction(data, (0, 0, 0.5, 1)))])
         _, (whole,) = client.encode([("whole.jpg", data)])
         stored = rows[content_id(data)]
-        assert (stored["width"], stored["height"]) == (320, 240)
-        vector = np.asarray(stored["vector"], dtype=np.float32)
+        assert (stored.width, stored.height) == (320, 240)
+        vector = np.asarray(stored.vector, dtype=np.float32)
         assert float(vector @ left_half.vector) > 0.9999
         assert float(vector @ whole.vector) < 0.999
     finally:

@@ -16,14 +16,15 @@ from PIL import Image
 
 from scripts.jobs import ingest
 from services.dataset import content_id, iter_image_files
+from services.photo import Photo
 from tests.support.stack import store_of
 from tests.support.synthetic import image_bytes, jpeg_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.milvus]
 
 
-def rows(stack) -> dict[str, dict]:
-    return {row["id"]: row for row in store_of(stack).all_rows()}
+def rows(stack) -> dict[str, Photo]:
+    return {row.id: row for row in store_of(stack).all_rows()}
 
 
 def add(stack, *photos: bytes, breed: str | None = None) -> requests.Response:
@@ -53,7 +54,7 @@ def added(stack, photo: bytes, breed: str | None = None):
 
 
 def library_file(stack, row: dict):
-    return stack.workdir / "library" / row["path"].removeprefix("@library/")
+    return stack.workdir / "library" / row.path.removeprefix("@library/")
 
 
 def test_an_added_photo_is_stored_searchable_browsable_and_purged_with_its_file(stack):
@@ -70,7 +71,7 @@ def test_an_added_photo_is_stored_searchable_browsable_and_purged_with_its_file(
         assert image_id in {image["id"] for image in page["images"]}
         assert requests.get(f"{stack.api_url}/images/{image_id}", timeout=10).content == photo
     assert image_id not in rows(stack) and not library_file(stack, row).exists()
-    trash = stack.workdir / "library" / ".trash" / row["path"].removeprefix("@library/")
+    trash = stack.workdir / "library" / ".trash" / row.path.removeprefix("@library/")
     assert not trash.exists()  # purged
     for path in (f"/api/images/{image_id}", f"/thumbs/{image_id}"):
         assert requests.get(stack.api_url + path, timeout=10).status_code == 404, path
@@ -82,7 +83,7 @@ def test_relabel_moves_the_photo_in_browsing_and_filters(stack):
         patched = requests.patch(
             f"{stack.api_url}/api/images/{image_id}", json={"breed": "golden retriever"}, timeout=10
         )
-        assert patched.status_code == 200 and rows(stack)[image_id]["breed"] == "golden retriever"
+        assert patched.status_code == 200 and rows(stack)[image_id].breed == "golden retriever"
         page = requests.get(
             f"{stack.api_url}/api/images", params={"breed": "golden retriever"}, timeout=10
         ).json()
@@ -125,7 +126,7 @@ def test_a_deleted_dataset_photo_stays_deleted_through_ingest_until_restored(sta
     finally:
         restored = requests.post(f"{stack.api_url}/api/images/{image_id}/restore", timeout=60)
     assert restored.status_code == 200 and restored.json()["status"] == "restored"
-    assert rows(stack)[image_id]["breed"] == original.breed
+    assert rows(stack)[image_id].breed == original.breed
     assert search_first(stack, original.path.read_bytes())["id"] == image_id
     listed = requests.get(f"{stack.api_url}/api/deleted", timeout=10).json()["images"]
     assert image_id not in {photo["id"] for photo in listed}

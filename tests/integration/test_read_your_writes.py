@@ -45,11 +45,11 @@ def test_a_search_in_another_process_sees_a_write_at_its_timestamp(milvus):
     reader = VectorStore(settings, consistency=ReadConsistency(ChangeMarker(marker), 5.0))
     writer.drop()
     writer.ensure_collection(ModelInfo("test", DIM, "f", "random"))
-    writer.upsert([photo(n).to_row() for n in range(50)])
+    writer.upsert([photo(n) for n in range(50)])
     try:
         for seed in range(100, 105):
             new = photo(seed)
-            writer.upsert([new.to_row()])
+            writer.upsert([new])
             written = ChangeMarker(marker).write_ts()
             if milvus_backend() == "server":
                 # Milvus's clock just after the write: a later reading of it is later still.

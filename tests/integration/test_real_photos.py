@@ -57,8 +57,8 @@ def encode(encoder: EncoderClient, files: list[bytes]) -> np.ndarray:
 def through_milvus(real) -> dict:
     """Metrics of the test queries searched through Milvus (the product's search path)."""
     _, _, store, queries, vectors = real
-    rankings = [[hit.fields["breed"] for hit in store.search(v, 10)] for v in vectors]
-    gallery = [row["breed"] for row in store.all_rows()]
+    rankings = [[hit.photo.breed for hit in store.search(v, 10)] for v in vectors]
+    gallery = [row.breed for row in store.all_rows()]
     assert len(gallery) == 600 and len(queries) == 460
     return summarise(rankings, [q.breed for q in queries], gallery, k=10)
 
@@ -121,11 +121,9 @@ def test_a_reencoded_copy_of_an_indexed_photo_finds_it_first(real, stanford_samp
         photo_id = content_id(photo.path.read_bytes())
         (stored,) = store.get([photo_id], with_vectors=True)
         others = store.search(
-            model.look_query(stored["vector"]), 1, exclude_id=photo_id, with_vectors=True
+            model.look_query(stored.vector), 1, exclude_id=photo_id, with_vectors=True
         )
-        look = float(
-            model.appearance(stored["vector"]) @ model.appearance(others[0].fields["vector"])
-        )
+        look = float(model.appearance(stored.vector) @ model.appearance(others[0].photo.vector))
         if look > 0.95:
             # Stanford Dogs has burst shots of one dog (kuvasz_4392 and kuvasz_3526: cosine
             # 0.988); a copy of one may be closer to the other, so those are left out.
@@ -171,7 +169,7 @@ def check_cats_stay_out(store, queries, vectors) -> None:
     terrier, which this index lacks, ...)."""
     with_cat_in_top10 = cat_first = 0
     for query, vector in zip(queries, vectors, strict=True):
-        breeds = [hit.fields["breed"] for hit in store.search(vector, 40)]
+        breeds = [hit.photo.breed for hit in store.search(vector, 40)]
         with_cat_in_top10 += "cats" in breeds[:10]
         first_dog = breeds.index(query.breed) if query.breed in breeds else len(breeds)
         cat_first += "cats" in breeds[:first_dog]

@@ -55,7 +55,7 @@ def test_reindex_switches_models_in_one_step_and_keeps_labels(stack, other_encod
         f"{stack.api_url}/api/images/{relabelled}", json={"breed": "beagle"}, timeout=10
     )
     assert patched.status_code == 200
-    before = {row["id"] for row in alias.all_rows()}
+    before = {row.id for row in alias.all_rows()}
     library = stack.workdir / "library"
 
     args = [
@@ -68,8 +68,8 @@ def test_reindex_switches_models_in_one_step_and_keeps_labels(stack, other_encod
     assert ingest.main([*args, "--reindex", "--library", str(library), "--no-progress"]) == 0
     first = alias.physical_collection()
     assert first is not None and first.startswith("dogs_v")
-    assert {row["id"] for row in alias.all_rows()} == before
-    assert {row["id"]: row["breed"] for row in alias.all_rows()}[relabelled] == "beagle"
+    assert {row.id for row in alias.all_rows()} == before
+    assert {row.id: row.breed for row in alias.all_rows()}[relabelled] == "beagle"
     assert alias.model().fingerprint == fingerprint(other_encoder)
 
     # The API's encoder now runs another model than the index: it says so and stores nothing.
@@ -79,7 +79,7 @@ def test_reindex_switches_models_in_one_step_and_keeps_labels(stack, other_encod
     )
     assert added.status_code == 409 and added.json()["error"]["code"] == "model_mismatch"
     assert "--reindex" in added.json()["error"]["message"]
-    assert content_id(jpeg_bytes(4242)) not in {row["id"] for row in alias.all_rows()}
+    assert content_id(jpeg_bytes(4242)) not in {row.id for row in alias.all_rows()}
     similar = requests.get(f"{stack.api_url}/api/images/{relabelled}/similar", timeout=10)
     assert similar.status_code == 200  # stored vectors still search one another
 
@@ -92,7 +92,7 @@ def test_reindex_switches_models_in_one_step_and_keeps_labels(stack, other_encod
     assert second != first and second.startswith("dogs_v")
     assert not alias.client.has_collection(first)
     assert alias.model().fingerprint == fingerprint(stack.encoder_url)
-    assert {row["id"] for row in alias.all_rows()} == before
+    assert {row.id for row in alias.all_rows()} == before
     assert wait_for_stats(stack, reindex_needed=False)["count"] == len(before)
     restored = requests.patch(
         f"{stack.api_url}/api/images/{relabelled}", json={"breed": "Chihuahua"}, timeout=10
@@ -112,7 +112,7 @@ def test_a_reindex_with_a_missing_source_stops_before_switching_and_loses_nothin
     assert added.status_code == 201
     added_id = added.json()["results"][0]["id"]
     alias = store_of(stack)
-    before = {row["id"] for row in alias.all_rows()}
+    before = {row.id for row in alias.all_rows()}
     collection = alias.physical_collection()
     collections = set(alias.client.list_collections())
 
@@ -124,7 +124,7 @@ def test_a_reindex_with_a_missing_source_stops_before_switching_and_loses_nothin
     assert "stopped before switching" in refusal and added_id in refusal
     assert alias.physical_collection() == collection
     assert set(alias.client.list_collections()) == collections  # the half-built one is dropped
-    assert {row["id"] for row in alias.all_rows()} == before
+    assert {row.id for row in alias.all_rows()} == before
     assert alias.model().fingerprint == fingerprint(stack.encoder_url)
     deleted = requests.delete(f"{stack.api_url}/api/images/{added_id}", timeout=30)
     assert deleted.status_code == 200

@@ -67,9 +67,9 @@ def indexed(stack):
     """The stack with the synthetic dataset indexed, and what the index holds before the test."""
     assert ingest.main(stack.ingest_args("--no-progress")) == 0
     store = store_of(stack)
-    before = sorted(row["id"] for row in store.all_rows())
+    before = sorted(row.id for row in store.all_rows())
     yield stack
-    assert sorted(row["id"] for row in store.all_rows()) == before, "bad input changed the index"
+    assert sorted(row.id for row in store.all_rows()) == before, "bad input changed the index"
     assert requests.get(stack.api_url + "/healthz", timeout=10).status_code == 200
 
 

@@ -1,22 +1,28 @@
 """Small in-memory stand-ins for the search API's collaborators, for in-process tests.
 
-Each has the interface the API uses of the real one (``services.vectorstore.VectorStore``,
-``services.encoder_client.EncoderClient``, ``services.deleted.DeletedPhotos``) and nothing
-more. ``down = True`` makes one answer as the real one does when its server is down.
+Each implements the Protocol of :mod:`services.protocols` that the real one does
+(``PhotoStore``: ``services.vectorstore.VectorStore``; ``Encoder``:
+``services.encoder_client.EncoderClient``; ``DeletedRecords``: ``services.deleted.DeletedPhotos``)
+and nothing more: mypy checks it (the block at the end), and so does
+``tests/unit/test_protocols.py``. ``down = True`` makes one answer as the real one does when its
+server is down.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
+from services.deleted import DeletedPhoto
 from services.encoder_wire import EncodedImage, FoundDog, ModelInfo, Prediction
 from services.errors import ApiError, DependencyUnavailable
 from services.imaging import decode_image
-from services.photo import FIELD_NAMES
+from services.photo import Photo
 from services.vectorstore import Hit, ModelMismatch
 
 DIM = 48  # 4 x 4 RGB
@@ -61,12 +67,16 @@ class FakeEncoder:
         return "encoder is unavailable: down" if self.down else None
 
     def encode(
-        self, images, *, timeout=None, dogs: bool = False
+        self,
+        images: Sequence[tuple[str, bytes]],
+        *,
+        timeout: float | None = None,
+        dogs: bool = False,
     ) -> tuple[ModelInfo, list[EncodedImage]]:
         self._check()
         self.calls += 1
         self.asked_dogs.append(dogs)
-        results = []
+        results: list[EncodedImage] = []
         for _, data in images:
             try:
                 decoded = decode_image(data)
@@ -91,7 +101,7 @@ class FakeEncoder:
             )
         return self.model, results
 
-    def explain(self, first: tuple[str, bytes], second: tuple[str, bytes]) -> dict:
+    def explain(self, first: tuple[str, bytes], second: tuple[str, bytes]) -> dict[str, Any]:
         """A 2x2 map per photo, hottest where the photo is brightest (enough to see the
         maps travel); the similarity of the pixel vectors."""
         self._check()
@@ -115,12 +125,13 @@ class FakeEncoder:
 
 
 class FakeVectorStore:
-    """A photo collection in a dict: exact cosine search, the real store's error for down."""
+    """A photo collection in a dict: exact cosine search, the real store's error for down.
+    ``photos`` holds each photo with its vector; a test changes one with ``dataclasses.replace``."""
 
     def __init__(self, collection: str = "dogs"):
         self.collection = collection
         self.stored_model: ModelInfo | None = None
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.photos: dict[str, Photo] = {}
         self.down = False
 
     def _check(self) -> None:
@@ -154,85 +165,109 @@ class FakeVectorStore:
     def wait_for_index(self, timeout_s: float = 0) -> None:
         self._check()
 
-    def existing_ids(self, ids) -> set[str]:
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
         self._check()
-        return {i for i in ids if i in self.rows}
+        return {i for i in ids if i in self.photos}
 
-    def upsert(self, rows) -> None:
+    def upsert(self, photos: Sequence[Photo]) -> None:
         self._check()
-        for row in rows:
-            self.rows[row["id"]] = {**row, "vector": np.asarray(row["vector"], np.float32)}
+        for photo in photos:
+            if photo.vector is None:
+                raise ValueError(f"photo {photo.id} has no vector to store")  # as the real one
+            vector = np.asarray(photo.vector, np.float32)
+            self.photos[photo.id] = dataclasses.replace(photo, vector=vector)
 
-    def delete(self, ids) -> None:
+    def delete(self, ids: Sequence[str]) -> None:
         self._check()
         for i in ids:
-            self.rows.pop(i, None)
+            self.photos.pop(i, None)
 
-    def get(self, ids, *, with_vectors: bool = False, to_write: bool = False) -> list[dict]:
+    def get(
+        self, ids: Sequence[str], *, with_vectors: bool = False, to_write: bool = False
+    ) -> list[Photo]:
         self._check()
-        return [self._out(self.rows[i], with_vectors) for i in ids if i in self.rows]
+        return [self._out(self.photos[i], with_vectors) for i in ids if i in self.photos]
 
     def count(self) -> int:
         self._check()
-        return len(self.rows)
+        return len(self.photos)
 
-    def all_rows(self, *, strong: bool = True) -> list[dict[str, Any]]:
+    def all_rows(self, *, strong: bool = True) -> list[Photo]:
         self._check()
-        return [self._out(row, False) for row in self.rows.values()]
+        return [self._out(photo, False) for photo in self.photos.values()]
 
     def all_vectors(self) -> tuple[list[str], np.ndarray]:
         self._check()
-        ids = list(self.rows)
-        vectors = [self.rows[i]["vector"] for i in ids]
+        ids = list(self.photos)
+        vectors = [self._vector(self.photos[i]) for i in ids]
         return ids, np.stack(vectors) if vectors else np.zeros((0, 0), np.float32)
 
-    def search(self, vector, k, *, breed=None, exclude_id=None, with_vectors=False) -> list[Hit]:
+    def search(
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        breed: str | None = None,
+        exclude_id: str | None = None,
+        with_vectors: bool = False,
+    ) -> list[Hit]:
         self._check()
-        rows = [
-            row
-            for row in self.rows.values()
-            if (breed is None or row["breed"] == breed) and row["id"] != exclude_id
+        photos = [
+            photo
+            for photo in self.photos.values()
+            if (breed is None or photo.breed == breed) and photo.id != exclude_id
         ]
-        scored = sorted(rows, key=lambda row: -float(np.dot(row["vector"], vector)))[:k]
-        return [
-            Hit(row["id"], float(np.dot(row["vector"], vector)), self._fields(row, with_vectors))
-            for row in scored
-        ]
+        scores = {photo.id: float(np.dot(self._vector(photo), vector)) for photo in photos}
+        ranked = sorted(photos, key=lambda photo: -scores[photo.id])[:k]
+        return [Hit(self._out(photo, with_vectors), scores[photo.id]) for photo in ranked]
 
-    def search_many(self, vectors, k, **options) -> list[list[Hit]]:
+    def search_many(
+        self,
+        vectors: Sequence[np.ndarray],
+        k: int,
+        *,
+        breed: str | None = None,
+        exclude_id: str | None = None,
+        with_vectors: bool = False,
+    ) -> list[list[Hit]]:
+        options: dict[str, Any] = {
+            "breed": breed,
+            "exclude_id": exclude_id,
+            "with_vectors": with_vectors,
+        }
         return [self.search(vector, k, **options) for vector in vectors]
 
     @staticmethod
-    def _fields(row: dict[str, Any], with_vectors: bool) -> dict[str, Any]:
-        fields = {name: row[name] for name in FIELD_NAMES}
-        if with_vectors:
-            fields["vector"] = row["vector"].tolist()
-        return fields
+    def _vector(photo: Photo) -> np.ndarray:
+        assert photo.vector is not None  # every stored photo has one (upsert checks)
+        return photo.vector
 
-    def _out(self, row: dict[str, Any], with_vectors: bool) -> dict[str, Any]:
-        return {"id": row["id"], **self._fields(row, with_vectors)}
+    @staticmethod
+    def _out(photo: Photo, with_vectors: bool) -> Photo:
+        """What a read returns: a copy (as Milvus would), with its vector only when asked."""
+        vector = photo.vector.copy() if with_vectors and photo.vector is not None else None
+        return dataclasses.replace(photo, vector=vector)
 
 
 class FakeDeleted:
-    def __init__(self):
-        self.records: dict[str, dict[str, Any]] = {}
+    def __init__(self) -> None:
+        self.records: dict[str, DeletedPhoto] = {}
 
-    def record(self, rows) -> None:
-        for row in rows:
-            fields = {k: row[k] for k in ("id", "breed", "breed_id", "path", "split")}
-            self.records[row["id"]] = {**fields, "deleted_at": 1_800_000_000}
+    def record(self, photos: Sequence[Photo]) -> None:
+        for photo in photos:
+            self.records[photo.id] = DeletedPhoto.of(photo, deleted_at=1_800_000_000)
 
-    def forget(self, ids) -> None:
+    def forget(self, ids: Sequence[str]) -> None:
         for i in ids:
             self.records.pop(i, None)
 
-    def among(self, ids) -> set[str]:
+    def among(self, ids: Sequence[str]) -> set[str]:
         return {i for i in ids if i in self.records}
 
-    def get(self, image_id: str) -> dict[str, Any] | None:
+    def get(self, image_id: str) -> DeletedPhoto | None:
         return self.records.get(image_id)
 
-    def all(self) -> list[dict[str, Any]]:
+    def all(self) -> list[DeletedPhoto]:
         return list(self.records.values())
 
 
@@ -248,3 +283,16 @@ class FakeFetcher:
         if url not in self.pages:
             raise UrlFetchFailed(f"could not fetch {url}")
         return self.pages[url]
+
+
+if TYPE_CHECKING:  # mypy (pyproject's files include this module): each fake satisfies its protocol
+    from services.protocols import DeletedRecords, Encoder, PhotoStore
+
+    def _fake_store(store: FakeVectorStore) -> PhotoStore:
+        return store
+
+    def _fake_encoder(encoder: FakeEncoder) -> Encoder:
+        return encoder
+
+    def _fake_deleted(deleted: FakeDeleted) -> DeletedRecords:
+        return deleted

@@ -44,7 +44,7 @@ def store_of(stack: LocalStack, collection: str | None = None) -> VectorStore:
 
 
 def stored_ids(stack: LocalStack, collection: str | None = None) -> list[str]:
-    return [row["id"] for row in store_of(stack, collection).all_rows()]
+    return [row.id for row in store_of(stack, collection).all_rows()]
 
 
 def write_annotation(path: Path, width: int, height: int, *boxes: tuple[int, ...]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from search_api.collaborators import collaborators
@@ -98,7 +100,9 @@ def test_nothing_outside_the_roots_is_served(api, path):
 
 def test_a_row_whose_path_leaves_the_dataset_is_not_served(api):
     image_id = api.id_of(api.files[0])
-    api.store.rows[image_id]["path"] = "../../../../etc/hostname"
+    api.store.photos[image_id] = replace(
+        api.store.photos[image_id], path="../../../../etc/hostname"
+    )
     collaborators(api.app).catalog.invalidate()
     assert api.client.get(f"/images/{image_id}").status_code == 404
 

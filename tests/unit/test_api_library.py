@@ -33,9 +33,9 @@ def test_an_added_photo_is_stored_searchable_and_browsable_at_once(api):
     assert response.status_code == 201
     (result,) = response.get_json()["results"]
     assert (result["status"], result["breed"]) == ("added", "Chihuahua")
-    row = api.store.rows[content_id(photo)]
-    assert row["path"].startswith("@library/Chihuahua/") and row["split"] == ""
-    assert (api.settings.library_dir / row["path"].removeprefix("@library/")).read_bytes() == photo
+    row = api.store.photos[content_id(photo)]
+    assert row.path.startswith("@library/Chihuahua/") and row.split == ""
+    assert (api.settings.library_dir / row.path.removeprefix("@library/")).read_bytes() == photo
     search = api.client.post("/api/search", data={"image": (io.BytesIO(photo), "q.jpg")})
     assert search.get_json()["results"][0]["id"] == content_id(photo)
     page = api.client.get("/api/images?breed=Chihuahua").get_json()
@@ -52,15 +52,15 @@ def test_many_at_once_each_with_its_own_outcome(api):
     assert statuses == ["added", "failed", "added"]
     again = add(api, png, breed="beagle").get_json()["results"][0]
     assert (again["status"], again["breed"]) == ("exists", "unknown")  # says what it keeps
-    row = api.store.rows[content_id(png)]
-    assert (row["breed"], row["breed_id"]) == ("unknown", -1) and row["path"].endswith(".png")
+    row = api.store.photos[content_id(png)]
+    assert (row.breed, row.breed_id) == ("unknown", -1) and row.path.endswith(".png")
     every_one_failed = add(api, b"nope", b"nor this")
     assert every_one_failed.status_code == 400 and code(every_one_failed) == "invalid_image"
 
 
 def test_add_refusals(api):
     assert code(add(api, jpeg_bytes(9004), breed="Unicorn")) == "unknown_breed"
-    assert content_id(jpeg_bytes(9004)) not in api.store.rows
+    assert content_id(jpeg_bytes(9004)) not in api.store.photos
     assert code(api.client.post("/api/images")) == "no_image"
     too_many = add(api, *[jpeg_bytes(n) for n in range(65)])
     assert too_many.status_code == 413 and code(too_many) == "too_many_images"
@@ -69,13 +69,13 @@ def test_add_refusals(api):
 def test_a_deleted_library_photo_can_be_undone_then_purged(api):
     photo = jpeg_bytes(9005)
     image_id = add(api, photo).get_json()["results"][0]["id"]
-    relative = api.store.rows[image_id]["path"].removeprefix("@library/")
+    relative = api.store.photos[image_id].path.removeprefix("@library/")
     stored = api.settings.library_dir / relative
     assert api.client.get(f"/thumbs/{image_id}").status_code == 200
     thumb = api.settings.thumb_cache_dir / image_id[:2] / f"{image_id}.jpg"
     response = api.client.delete(f"/api/images/{image_id}")
     assert response.status_code == 200 and response.get_json()["deleted"] == [image_id]
-    assert image_id not in api.store.rows and not stored.exists() and not thumb.exists()
+    assert image_id not in api.store.photos and not stored.exists() and not thumb.exists()
     assert (api.settings.library_dir / ".trash" / relative).read_bytes() == photo
     for path in (f"/api/images/{image_id}", f"/api/images/{image_id}/similar"):
         assert api.client.get(path).status_code == 404, path
@@ -84,7 +84,7 @@ def test_a_deleted_library_photo_can_be_undone_then_purged(api):
     (listed,) = api.client.get("/api/deleted").get_json()["images"]
     assert (listed["id"], listed["in_library"]) == (image_id, True)
     assert api.client.post(f"/api/images/{image_id}/restore").get_json()["status"] == "restored"
-    assert stored.read_bytes() == photo and image_id in api.store.rows
+    assert stored.read_bytes() == photo and image_id in api.store.photos
     api.client.delete(f"/api/images/{image_id}")
     assert api.client.delete(f"/api/deleted/{image_id}").get_json()["status"] == "purged"
     assert not (api.settings.library_dir / ".trash" / relative).exists()
@@ -98,14 +98,14 @@ def test_delete_with_milvus_down_changes_nothing(api):
     response = api.client.delete(f"/api/images/{image_id}")
     assert response.status_code == 503 and code(response) == "milvus_unavailable"
     api.store.down = False
-    assert image_id in api.store.rows and api.deleted.all() == []
+    assert image_id in api.store.photos and api.deleted.all() == []
 
 
 def test_bulk_delete_by_breed_and_by_ids(api):
     chihuahuas = api.ids_of_breed("Chihuahua")
     by_breed = api.client.post("/api/images/delete", json={"breed": "Chihuahua"})
     assert sorted(by_breed.get_json()["deleted"]) == sorted(chihuahuas)
-    assert not any(row["breed"] == "Chihuahua" for row in api.store.rows.values())
+    assert not any(row.breed == "Chihuahua" for row in api.store.photos.values())
     original = api.id_of(api.files[5])
     by_ids = api.client.post("/api/images/delete", json={"ids": [original, "f" * 24]}).get_json()
     assert (by_ids["deleted"], by_ids["missing"]) == ([original], ["f" * 24])
@@ -123,7 +123,7 @@ def test_a_deleted_original_is_listed_viewable_and_restorable(api):
     assert api.client.get(f"/thumbs/{image_id}").status_code == 200  # seen before restoring
     restored = api.client.post(f"/api/images/{image_id}/restore")
     assert restored.status_code == 200 and restored.get_json()["status"] == "restored"
-    assert api.store.rows[image_id]["breed"] == file.breed
+    assert api.store.photos[image_id].breed == file.breed
     assert api.client.get("/api/deleted").get_json()["total"] == 0
     assert api.client.post(f"/api/images/{'f' * 24}/restore").status_code == 404
 
@@ -137,9 +137,9 @@ def test_adding_a_deleted_original_again_keeps_one_truth(api):
     assert api.client.get("/api/deleted").get_json()["total"] == 0
     restored = api.client.post(f"/api/images/{image_id}/restore")
     assert restored.get_json()["status"] == "exists"
-    row = api.store.rows[image_id]
-    assert row["breed"] == added["breed"] and row["path"].startswith("@library/")
-    assert (api.settings.library_dir / row["path"].removeprefix("@library/")).is_file()
+    row = api.store.photos[image_id]
+    assert row.breed == added["breed"] and row.path.startswith("@library/")
+    assert (api.settings.library_dir / row.path.removeprefix("@library/")).is_file()
 
 
 def test_relabel_moves_a_photo_between_breeds_in_browsing(api):

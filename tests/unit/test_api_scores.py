@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import jsonschema
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 
 from search_api.search import scored
 from services.encoder_wire import ModelInfo, Prediction
+from services.photo import Photo
 from services.vectorstore import Hit
 from tests.support.api import api_under_test
 from tests.support.fakes import DIM, FakeEncoder
@@ -60,7 +62,9 @@ def test_look_is_the_cosine_of_the_look_parts_alone(tmp_path):
     query, twin, stranger = api.files[0], api.files[5], api.files[9]
     data = query.path.read_bytes()
     # ``twin`` looks exactly like the query but its breed part says another breed.
-    api.store.rows[api.id_of(twin)]["vector"] = encoded(api, data, OTHER)
+    api.store.photos[api.id_of(twin)] = replace(
+        api.store.photos[api.id_of(twin)], vector=encoded(api, data, OTHER)
+    )
     results = by_id(upload(api, data, k=str(len(api.files))).get_json())
 
     looks_alike = results[api.id_of(twin)]
@@ -69,7 +73,7 @@ def test_look_is_the_cosine_of_the_look_parts_alone(tmp_path):
 
     # ``stranger`` shares the query's breed part but not its look.
     same_breed = results[api.id_of(stranger)]
-    stored = api.store.rows[api.id_of(stranger)]["vector"]
+    stored = api.store.photos[api.id_of(stranger)].vector
     expected = float(look_part(stored) @ look_part(encoded(api, data, SAME)))
     assert same_breed["look"] == pytest.approx(expected, abs=1e-4) and expected < 0.99
     assert same_breed["similarity"] == pytest.approx((expected + 9) / 10, abs=1e-4)
@@ -124,9 +128,9 @@ def test_more_like_this_compares_with_the_photos_stored_breed(tmp_path):
         ("Chihuahua", False),
         ("golden retriever", False),
     }
-    stored = api.store.rows[api.id_of(source)]["vector"]
+    stored = api.store.photos[api.id_of(source)].vector
     for result in body["results"]:
-        other = api.store.rows[result["id"]]["vector"]
+        other = api.store.photos[result["id"]].vector
         assert result["look"] == pytest.approx(look_part(other) @ look_part(stored), abs=1e-4)
 
 
@@ -170,18 +174,25 @@ def test_the_answers_fit_the_documented_hit_schema(tmp_path):
     assert without_guess[0]["same_breed"] is None
 
 
+def hit(image_id: str, similarity: float, breed: str, vector) -> Hit:
+    photo = Photo(
+        image_id, breed, -1, f"{image_id}.jpg", 8, 8, vector=np.asarray(vector, np.float32)
+    )
+    return Hit(photo, similarity)
+
+
 def test_scored_takes_one_product_and_drops_the_vectors():
     model = ModelInfo("m", 4, "f" * 16, "imagenet", appearance_dims=2)
     query = np.array([1.0, 0.0, 1.0, 0.0]) / np.sqrt(2)
     hits = [
-        Hit("a", 0.5, {"breed": "Beagle", "vector": np.array([0.0, 1.0, 1.0, 0.0]) / np.sqrt(2)}),
-        Hit("b", 0.9, {"breed": "unknown", "vector": [3.0, 4.0, 0.0, 0.0]}),
+        hit("a", 0.5, "Beagle", np.array([0.0, 1.0, 1.0, 0.0]) / np.sqrt(2)),
+        hit("b", 0.9, "unknown", [3.0, 4.0, 0.0, 0.0]),
     ]
     out = scored(hits, query, model, "beagle")
-    assert [hit.fields["look"] for hit in out] == pytest.approx([0.0, 0.6])
-    assert [hit.fields["same_breed"] for hit in out] == [True, None]
+    assert [hit.look for hit in out] == pytest.approx([0.0, 0.6])
+    assert [hit.same_breed for hit in out] == [True, None]
     assert [hit.similarity for hit in out] == [0.5, 0.9]
-    assert all("vector" not in hit.fields for hit in out) and "vector" in hits[0].fields
+    assert all(h.photo.vector is None for h in out) and hits[0].photo.vector is not None
     whole = scored(hits, query, None, None)  # no recorded model: the whole vector is the look
-    assert whole[0].fields["look"] == pytest.approx(0.5)
+    assert whole[0].look == pytest.approx(0.5)
     assert scored([], query, model, "beagle") == []

@@ -4,6 +4,7 @@ and the errors each parameter and each dependency can give."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -143,7 +144,7 @@ def test_an_index_of_another_model_refuses_photo_searches(api):
 
 def test_an_empty_index_says_so(tmp_path):
     api = api_under_test(tmp_path, per_breed=1)
-    api.store.rows.clear()
+    api.store.photos.clear()
     api.store.stored_model = None
     body = upload(api, image_bytes(make_image(5), "PNG")).get_json()
     assert body["index_empty"] is True and body["results"] == []
@@ -198,7 +199,9 @@ def test_a_near_copy_comes_first_even_when_its_breed_part_swung(tmp_path):
     photo = api.files[2]
     encoder.breed_part = np.array([3.0, 0.0])  # the stored original: the other breed
     _, (original,) = encoder.encode([("original.jpg", photo.path.read_bytes())])
-    api.store.rows[api.id_of(photo)]["vector"] = original.vector
+    api.store.photos[api.id_of(photo)] = replace(
+        api.store.photos[api.id_of(photo)], vector=original.vector
+    )
     encoder.breed_part = np.array([0.0, 3.0])
 
     body = upload(api, photo.path.read_bytes(), k="3").get_json()

@@ -118,14 +118,14 @@ def test_every_write_in_the_document_needs_the_key(tmp_path):
     assert len(routes) >= len(WRITES)
     for n, (method, path) in enumerate(routes):
         api = api_under_test(tmp_path / str(n), per_breed=2, write_key=KEY)
-        before = dict(api.store.rows)
+        before = dict(api.store.photos)
         for headers in ({}, bearer("wrong"), bearer(KEY[:-1]), {"Authorization": f"Basic {KEY}"}):
             response = send(api, method, path, headers)
             assert response.status_code == 401, (method, path, headers)
             assert response.get_json()["error"]["code"] == "unauthorized"
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
         if path not in ("/api/images/{id}/restore", "/api/deleted/{id}"):  # they prepare one
-            assert api.store.rows == before, f"{method} {path} changed the store when refused"
+            assert api.store.photos == before, f"{method} {path} changed the store when refused"
         response = send(api, method, path, bearer(KEY))
         assert response.status_code != 401, (method, path)
         if (method, path) in WRITES:

@@ -2,11 +2,12 @@
 
 from search_api.catalog import Catalog
 from services.consistency import MARKER_NAME, ChangeMarker
+from services.photo import Photo
 
 
 class RowsStore:
     def __init__(self):
-        self.rows = [{"id": "a", "breed": "beagle", "breed_id": 1, "path": "x/a.jpg"}]
+        self.rows = [Photo("a", "beagle", 1, "x/a.jpg", 500, 375)]
         self.reads = 0
         self.levels: list[str] = []
 
@@ -25,9 +26,9 @@ def test_a_change_in_one_worker_refreshes_the_others_despite_the_ttl(tmp_path):
     worker_a, worker_b = Catalog(store, 3600, marker), Catalog(store, 3600, marker)
     assert len(worker_b.snapshot().rows) == 1
     assert len(worker_b.snapshot().rows) == 1 and store.reads == 1  # cached within the TTL
-    store.rows.append({"id": "b", "breed": "pug", "breed_id": 2, "path": "y/b.jpg"})
+    store.rows.append(Photo("b", "pug", 2, "y/b.jpg", 500, 375))
     worker_a.invalidate()
-    assert {row["id"] for row in worker_b.snapshot().rows} == {"a", "b"}
+    assert {row.id for row in worker_b.snapshot().rows} == {"a", "b"}
     assert worker_b.snapshot().has_breed("pug")
 
 
@@ -48,7 +49,7 @@ def test_a_never_taken_snapshot_is_stale_on_a_machine_booted_a_second_ago(monkey
     monkeypatch.setattr("search_api.catalog.time.monotonic", lambda: 1.0)
     store = RowsStore()
     catalog = Catalog(store, 15.0)
-    assert [row["id"] for row in catalog.snapshot().rows] == ["a"]
+    assert [row.id for row in catalog.snapshot().rows] == ["a"]
     assert store.reads == 1
     assert catalog.snapshot().has_breed("beagle") and store.reads == 1  # then cached
 

@@ -11,10 +11,15 @@ import pytest
 
 from services.consistency import MARKER_NAME, ChangeMarker, ReadConsistency
 from services.deleted import DeletedPhotos
+from services.photo import Photo
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
 
 SETTINGS = MilvusSettings(uri="http://127.0.0.1:1")
+
+
+def photo(image_id: str) -> Photo:
+    return Photo(image_id, "beagle", 1, f"x/{image_id}.jpg", 8, 8, vector=np.ones(2, np.float32))
 
 
 class Recording:
@@ -93,7 +98,7 @@ def test_after_a_write_searches_are_strong_for_the_window_then_bounded_again(clo
     client = Recording()
     store = store_with(client, ReadConsistency(window_s=5.0))
     vector = np.zeros(4, np.float32)
-    store.upsert([{"id": "a"}])
+    store.upsert([photo("a")])
     store.search(vector, 3)
     store.get(["a"])
     store.count()
@@ -118,7 +123,7 @@ def test_a_write_by_another_process_makes_this_ones_searches_strong(tmp_path, cl
     this = store_with(client, ReadConsistency(ChangeMarker(marker_path), 5.0))
     this.search(np.zeros(4, np.float32), 3)
     assert client.last() == "Bounded"
-    other.upsert([{"id": "a"}])
+    other.upsert([photo("a")])
     clock["t"] = marker_path.stat().st_mtime  # read just after the other's write
     this.search(np.zeros(4, np.float32), 3)
     assert client.last() == "Strong"
@@ -129,7 +134,7 @@ def test_own_writes_are_read_strongly_even_where_the_marker_cannot_be_written(tm
     blocker.write_text("not a folder")
     client = Recording()
     store = store_with(client, ReadConsistency(ChangeMarker(blocker / MARKER_NAME), 5.0))
-    store.upsert([{"id": "a"}])
+    store.upsert([photo("a")])
     store.search(np.zeros(4, np.float32), 3)
     assert client.last() == "Strong"
 
@@ -171,7 +176,7 @@ def test_after_a_write_reads_wait_for_that_write_only_then_bounded_again(clock):
     client = Stamping()
     store = stamped_store(client, ReadConsistency(window_s=5.0))
     vector = np.zeros(4, np.float32)
-    store.upsert([{"id": "a"}])
+    store.upsert([photo("a")])
     store.search(vector, 3)
     store.get(["a"])
     store.count()
@@ -191,12 +196,12 @@ def test_a_write_by_another_process_is_waited_for_at_its_own_timestamp(tmp_path,
     other = stamped_store(writer, ReadConsistency(ChangeMarker(marker_path), 5.0))
     client = Stamping()
     this = stamped_store(client, ReadConsistency(ChangeMarker(marker_path), 5.0))
-    other.upsert([{"id": "a"}])
+    other.upsert([photo("a")])
     clock["t"] = marker_path.stat().st_mtime
     this.search(np.zeros(4, np.float32), 3)
     assert (client.last(), client.guarantees[-1]) == ("Customized", 1001)
     writer.next_ts = 5000
-    other.upsert([{"id": "b"}])
+    other.upsert([photo("b")])
     this.search(np.zeros(4, np.float32), 3)
     assert client.guarantees[-1] == 5001  # the newest write of any process
 
@@ -206,7 +211,7 @@ def test_a_change_without_a_timestamp_is_read_strongly(tmp_path, clock):
     marker_path = tmp_path / MARKER_NAME
     client = Stamping()
     store = stamped_store(client, ReadConsistency(ChangeMarker(marker_path), 5.0))
-    store.upsert([{"id": "a"}])
+    store.upsert([photo("a")])
     store.consistency.wrote(0)
     store.search(np.zeros(4, np.float32), 3)
     assert client.last() == "Strong"
@@ -228,7 +233,7 @@ def test_a_delete_is_waited_for_at_a_timestamp_taken_after_it(clock):
     row show: the store asks Milvus for one after the delete, and reads wait for that."""
     client = Stamping()
     store = stamped_store(client, ReadConsistency(window_s=5.0))
-    store.upsert([{"id": "a"}])
+    store.upsert([photo("a")])
     client.written = 1500  # Milvus's clock when the store asks, just after the delete
     store.delete(["a"])
     store.search(np.zeros(4, np.float32), 3)
@@ -244,8 +249,8 @@ def test_writers_finishing_out_of_order_leave_the_newest_timestamp(tmp_path, clo
     first_store = stamped_store(first, ReadConsistency(ChangeMarker(marker_path), 5.0))
     second_store = stamped_store(second, ReadConsistency(ChangeMarker(marker_path), 5.0))
     first.next_ts, second.next_ts = 2000, 1000
-    first_store.upsert([{"id": "a"}])
-    second_store.upsert([{"id": "b"}])  # stamped 1001, announced after 2001
+    first_store.upsert([photo("a")])
+    second_store.upsert([photo("b")])  # stamped 1001, announced after 2001
     client = Stamping()
     reader = stamped_store(client, ReadConsistency(ChangeMarker(marker_path), 5.0))
     clock["t"] = marker_path.stat().st_mtime

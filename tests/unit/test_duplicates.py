@@ -4,17 +4,12 @@ import numpy as np
 
 from search_api.duplicates import BLOCK, DuplicateFinder, group_pairs, similar_pairs
 from services.encoder_wire import ModelInfo
+from services.photo import Photo
 from tests.support.fakes import FakeVectorStore
 
-ROW = {
-    "breed": "beagle",
-    "breed_id": 11,
-    "path": "",
-    "width": 1,
-    "height": 1,
-    "split": "",
-    "fingerprint": "",
-}
+
+def photo(image_id: str, vector: np.ndarray) -> Photo:
+    return Photo(image_id, "beagle", 11, "", 1, 1, vector=vector)
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -63,7 +58,7 @@ def test_confident_photos_of_one_breed_are_not_copies_but_a_resized_copy_is():
     assert float(vectors[0] @ vectors[1]) >= 0.95  # whole vectors: everything one group
     store = FakeVectorStore()
     store.ensure_collection(ModelInfo("m", 24, "f" * 16, "imagenet", appearance_dims=16))
-    store.upsert([{"id": f"p{i}", "vector": v, **ROW} for i, v in enumerate(vectors)])
+    store.upsert([photo(f"p{i}", v) for i, v in enumerate(vectors)])
     found = DuplicateFinder(store).groups(0.95)
     assert [group["ids"] for group in found["groups"]] == [["p0", "p2"]]
 
@@ -74,8 +69,8 @@ def test_groups_keep_their_order_when_a_photo_is_stored_again():
     rng = np.random.default_rng(2)
     looks = unit(rng.standard_normal((4, 16)))
     near = unit(looks + 0.01 * rng.standard_normal((4, 16)))
-    rows = [{"id": f"a{i}", "vector": v, **ROW} for i, v in enumerate(looks[:2])]
-    rows += [{"id": f"b{i}", "vector": v, **ROW} for i, v in enumerate(near[:2])]
+    rows = [photo(f"a{i}", v) for i, v in enumerate(looks[:2])]
+    rows += [photo(f"b{i}", v) for i, v in enumerate(near[:2])]
     store = FakeVectorStore()
     store.ensure_collection(ModelInfo("m", 16, "f" * 16, "imagenet"))
     store.upsert(rows)

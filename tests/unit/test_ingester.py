@@ -70,7 +70,7 @@ def test_upserts_run_while_the_encoder_works(files):
     store = WatchedStore()
     report = ingester(store, batch_size=2, in_flight=2, insert_batch=4).run(files)
     assert store.encoded_meanwhile.is_set()  # an encoder call came during an upsert
-    assert report.added == len(store.rows) == len(files) and not report.failed
+    assert report.added == len(store.photos) == len(files) and not report.failed
 
 
 def test_a_failed_upsert_stops_the_run_and_a_rerun_completes_it(files):
@@ -81,7 +81,7 @@ def test_a_failed_upsert_stops_the_run_and_a_rerun_completes_it(files):
     store.fail_upserts = False
     store.encoded_meanwhile.set()  # no need to wait for overlap now
     report = ingester(store, batch_size=2, in_flight=2, insert_batch=4).run(files)
-    assert len(store.rows) == len(files) and report.added == len(files)
+    assert len(store.photos) == len(files) and report.added == len(files)
 
 
 def test_milvus_down_while_reading_ahead_stops_the_run(files):

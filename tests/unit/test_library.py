@@ -3,6 +3,8 @@ without its file, and every deletion restorable."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,61 +16,30 @@ from services.dataset import content_id
 from services.encoder_wire import EncodedImage, ModelInfo
 from services.errors import ApiError, DependencyUnavailable
 from services.files import PhotoFiles
+from services.photo import Photo
+from tests.support.fakes import FakeDeleted, FakeVectorStore
 
 MODEL = ModelInfo("efficientnet_lite0", 4, "abc", "imagenet", True, False)
 
 
-class FakeStore:
-    collection = "dogs"
+class FakeStore(FakeVectorStore):
+    """The shared fake store (its collection made for ``MODEL``), whose writes can fail."""
 
     def __init__(self, fail_upsert: bool = False, fail_delete: bool = False):
-        self.rows: dict[str, dict] = {}
+        super().__init__()
+        self.stored_model = MODEL
         self.fail_upsert = fail_upsert
         self.fail_delete = fail_delete
 
-    def ensure_collection(self, model):
-        pass
-
-    def model(self):
-        return MODEL
-
-    def existing_ids(self, ids):
-        return {i for i in ids if i in self.rows}
-
-    def upsert(self, rows):
+    def upsert(self, photos: Sequence[Photo]) -> None:
         if self.fail_upsert:
             raise DependencyUnavailable("milvus", "down")
-        self.rows.update({row["id"]: dict(row) for row in rows})
+        super().upsert(photos)
 
-    def get(self, ids, with_vectors=False, to_write=False):
-        return [dict(self.rows[i]) for i in ids if i in self.rows]
-
-    def delete(self, ids):
+    def delete(self, ids: Sequence[str]) -> None:
         if self.fail_delete:
             raise DependencyUnavailable("milvus", "down")
-        for i in ids:
-            self.rows.pop(i, None)
-
-
-class FakeDeleted:
-    def __init__(self):
-        self.records: dict[str, dict] = {}
-
-    def record(self, rows):
-        self.records.update({row["id"]: {**row, "deleted_at": 1} for row in rows})
-
-    def forget(self, ids):
-        for i in ids:
-            self.records.pop(i, None)
-
-    def among(self, ids):
-        return {i for i in ids if i in self.records}
-
-    def get(self, image_id):
-        return self.records.get(image_id)
-
-    def all(self):
-        return list(self.records.values())
+        super().delete(ids)
 
 
 class FakeEncoder:
@@ -89,17 +60,8 @@ def dataset_photo(tmp_path: Path, store: FakeStore) -> str:
     (tmp_path / "data" / "n1-pug").mkdir(parents=True)
     (tmp_path / "data" / "n1-pug" / "a.jpg").write_bytes(data)
     image_id = content_id(data)
-    store.rows[image_id] = {
-        "id": image_id,
-        "vector": [0.5] * 4,
-        "breed": "pug",
-        "breed_id": 7,
-        "path": "n1-pug/a.jpg",
-        "width": 8,
-        "height": 8,
-        "split": "train",
-        "fingerprint": "abc",
-    }
+    vector = np.full(4, 0.5, np.float32)
+    store.photos[image_id] = Photo(image_id, "pug", 7, "n1-pug/a.jpg", 8, 8, "train", "abc", vector)
     return image_id
 
 
@@ -115,7 +77,7 @@ def test_a_file_that_cannot_go_to_the_trash_puts_the_row_back(tmp_path, monkeypa
     lib = library(tmp_path, store)
     (result,) = lib.add([("a.jpg", b"\xff\xd8 some bytes")], "unknown")
     image_id = result["id"]
-    stored = lib.file_of(store.rows[image_id])
+    stored = lib.file_of(store.photos[image_id])
     assert stored is not None and stored.is_file()
 
     def refuse(self, target):
@@ -124,7 +86,7 @@ def test_a_file_that_cannot_go_to_the_trash_puts_the_row_back(tmp_path, monkeypa
     monkeypatch.setattr(Path, "replace", refuse)
     with pytest.raises(FileStoreError):
         RecycleBin(lib).delete([image_id])
-    assert image_id in store.rows and stored.is_file()  # rolled back: row and file both kept
+    assert image_id in store.photos and stored.is_file()  # rolled back: row and file both kept
     assert lib.deleted.get(image_id) is None
 
 
@@ -135,11 +97,11 @@ def test_a_deleted_library_photo_waits_in_the_trash_until_restored_or_purged(tmp
     data = b"\xff\xd8 library bytes"
     (result,) = lib.add([("a.jpg", data)], "unknown")
     image_id = result["id"]
-    home = lib.file_of(store.rows[image_id])
+    home = lib.file_of(store.photos[image_id])
     bin_.delete([image_id])
     assert not home.exists() and lib.files.trash_of(store_path(lib, image_id)).read_bytes() == data
     assert bin_.restore(image_id)["status"] == "restored"
-    assert home.read_bytes() == data and image_id in store.rows
+    assert home.read_bytes() == data and image_id in store.photos
     bin_.delete([image_id])
     assert bin_.purge(image_id)["status"] == "purged"
     assert lib.files.trash_of(store_path(lib, image_id)).exists() is False
@@ -150,7 +112,7 @@ def test_a_deleted_library_photo_waits_in_the_trash_until_restored_or_purged(tmp
 def store_path(lib: Library, image_id: str) -> str:
     """The stored path of a library photo, from its record (the row is gone once deleted)."""
     record = lib.deleted.get(image_id)
-    return record["path"] if record else "@library/unknown/" + image_id + ".img"
+    return record.path if record else "@library/unknown/" + image_id + ".img"
 
 
 def test_deleting_a_dataset_original_records_it_and_a_restore_brings_it_back(tmp_path):
@@ -160,7 +122,7 @@ def test_deleting_a_dataset_original_records_it_and_a_restore_brings_it_back(tmp
     image_id = dataset_photo(tmp_path, store)
     outcome = bin_.delete([image_id])
     assert outcome["deleted"] == [image_id] and outcome["files_kept"] == [image_id]
-    assert image_id not in store.rows
+    assert image_id not in store.photos
     assert (tmp_path / "data" / "n1-pug" / "a.jpg").is_file()  # the original is read-only
     (listed,) = bin_.deleted_photos()
     assert (listed["id"], listed["path"], listed["breed"]) == (image_id, "n1-pug/a.jpg", "pug")
@@ -168,8 +130,8 @@ def test_deleting_a_dataset_original_records_it_and_a_restore_brings_it_back(tmp
 
     restored = bin_.restore(image_id)
     assert restored["status"] == "restored"
-    row = store.rows[image_id]
-    assert (row["breed"], row["breed_id"], row["split"]) == ("pug", 7, "train")
+    row = store.photos[image_id]
+    assert (row.breed, row.breed_id, row.split) == ("pug", 7, "train")
     assert bin_.deleted_photos() == []
     assert bin_.restore(image_id)["status"] == "exists"  # a second restore changes nothing
     bin_.delete([image_id])
@@ -184,7 +146,7 @@ def test_a_failed_delete_forgets_the_deletion_record(tmp_path):
     image_id = dataset_photo(tmp_path, store)
     with pytest.raises(DependencyUnavailable):
         RecycleBin(lib).delete([image_id])
-    assert image_id in store.rows and RecycleBin(lib).deleted_photos() == []
+    assert image_id in store.photos and RecycleBin(lib).deleted_photos() == []
 
 
 def test_restoring_a_photo_whose_file_is_gone_is_a_409_and_keeps_the_record(tmp_path):
@@ -198,7 +160,7 @@ def test_restoring_a_photo_whose_file_is_gone_is_a_409_and_keeps_the_record(tmp_
         bin_.restore(image_id)
     assert (refused.value.status, refused.value.code) == (409, "file_missing")
     assert [photo["id"] for photo in bin_.deleted_photos()] == [image_id]
-    assert image_id not in store.rows
+    assert image_id not in store.photos
 
 
 def original_deleted_then_added(tmp_path: Path):
@@ -217,10 +179,10 @@ def test_adding_a_deleted_original_again_resolves_its_record(tmp_path):
     store, lib, bin_, image_id, data, added = original_deleted_then_added(tmp_path)
     assert (added["status"], added["breed"]) == ("added", "kuvasz")
     assert bin_.deleted_photos() == []  # one stored truth per id: the live photo
-    row = store.rows[image_id]
-    assert row["breed"] == "kuvasz" and lib.file_of(row).read_bytes() == data
+    row = store.photos[image_id]
+    assert row.breed == "kuvasz" and lib.file_of(row).read_bytes() == data
     assert bin_.restore(image_id)["status"] == "exists"  # nothing to restore: kuvasz stays
-    assert store.rows[image_id]["breed"] == "kuvasz"
+    assert store.photos[image_id].breed == "kuvasz"
 
 
 def test_adding_a_trashed_library_photo_again_empties_its_trash(tmp_path):
@@ -230,16 +192,16 @@ def test_adding_a_trashed_library_photo_again_empties_its_trash(tmp_path):
     data = b"\xff\xd8 library bytes"
     image_id = lib.add([("a.jpg", data)], "unknown")[0]["id"]
     bin_.delete([image_id])
-    trash = lib.files.trash_of(lib.deleted.get(image_id)["path"])
+    trash = lib.files.trash_of(lib.deleted.get(image_id).path)
     assert trash.is_file()
     assert lib.add([("a.jpg", data)], "kuvasz")[0]["status"] == "added"
     assert not trash.exists() and bin_.deleted_photos() == []
-    assert lib.file_of(store.rows[image_id]).read_bytes() == data
+    assert lib.file_of(store.photos[image_id]).read_bytes() == data
 
 
 def test_a_restore_never_overwrites_a_live_photo(tmp_path):
     store, lib, bin_, image_id, _, _ = original_deleted_then_added(tmp_path)
-    lib.deleted.record([{**store.rows[image_id], "breed": "pug", "path": "n1-pug/a.jpg"}])
+    lib.deleted.record([replace(store.photos[image_id], breed="pug", path="n1-pug/a.jpg")])
     assert bin_.restore(image_id) == {"status": "exists", "id": image_id}
-    assert store.rows[image_id]["breed"] == "kuvasz"
+    assert store.photos[image_id].breed == "kuvasz"
     assert bin_.deleted_photos() == []  # the stale record is gone, not left to mislead

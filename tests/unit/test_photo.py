@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pytest
 
 from services.encoder_wire import EncodedImage, ModelInfo
-from services.photo import Photo
+from services.photo import FIELD_NAMES, Photo
 
 MODEL = ModelInfo("resnet152", 4, "abc123", "random")
 
@@ -31,3 +34,18 @@ def test_the_deleted_photo_records_use_the_photos_own_field_specs():
     recorded = [field for field in deleted.FIELDS if field.name != "deleted_at"]
     assert [field.name for field in recorded] == ["breed", "breed_id", "path", "split"]
     assert all(field in photo.FIELDS for field in recorded)
+
+
+def test_the_photo_declares_the_stored_fields_in_their_order():
+    """``Photo.from_row`` passes a row's fields by position, in :data:`FIELD_NAMES` order."""
+    names = [field.name for field in dataclasses.fields(Photo)]
+    assert names == ["id", *FIELD_NAMES, "vector"]
+
+
+def test_a_photo_cannot_change_under_the_catalogue():
+    photo = Photo("id1", "Beagle", 3, "n0/a.jpg", 640, 480)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        photo.breed = "pug"  # type: ignore[misc]
+    relabelled = photo.labelled("pug", 7)
+    assert (photo.breed, relabelled.breed, relabelled.breed_id) == ("Beagle", "pug", 7)
+    assert relabelled.scalars() == {**photo.scalars(), "breed": "pug", "breed_id": 7}

@@ -9,6 +9,16 @@ from services.metrics import MILVUS_SECONDS
 from services.settings import MilvusSettings
 from services.vectorstore import VectorStore
 
+ENTITY = {
+    "breed": "b",
+    "breed_id": 1,
+    "path": "p.jpg",
+    "width": 8,
+    "height": 8,
+    "split": "",
+    "fingerprint": "f",
+}
+
 
 class TwoAnswers:
     """A pymilvus client whose search answers each query vector with its own hits."""
@@ -19,7 +29,7 @@ class TwoAnswers:
     def search(self, collection, **kwargs):
         self.searches.append(kwargs)
         return [
-            [{"id": f"q{n}-{rank}", "distance": 1 - rank / 10, "entity": {"breed": "b"}}
+            [{"id": f"q{n}-{rank}", "distance": 1 - rank / 10, "entity": ENTITY}
              for rank in range(kwargs["limit"])]
             for n in range(len(kwargs["data"]))
         ]  # fmt: skip
