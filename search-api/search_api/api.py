@@ -160,7 +160,15 @@ def search():
         data, name = deps.fetcher.fetch(url), "url"
     if box is not None:  # search only the region the user drew
         data = crop_fraction(data, box, max_pixels=deps.settings.max_pixels)
-    result = deps.search.search_upload(data, name, k, breed, result_filter)
+    result = deps.search.search_upload(
+        data,
+        name,
+        k,
+        breed,
+        result_filter,
+        localise=box is None,  # a region searched is one dog already: not localised again
+        max_pixels=deps.settings.max_pixels,
+    )
     if url is not None:  # the page cannot show a remote image (CSP), so it gets a preview
         thumb = make_thumbnail(data, PREVIEW_SIZE, max_pixels=deps.settings.max_pixels)
         result["query"]["preview"] = "data:image/jpeg;base64," + base64.b64encode(thumb).decode()

@@ -96,7 +96,10 @@ HIT_SCORES = {
 }
 PREDICTION = record({"breed": STRING, "breed_id": INTEGER, "probability": UNIT})
 DOG = record({"is_dog": BOOLEAN, "score": UNIT, "threshold": UNIT})
-FOUND_DOG = record({"box": {**array(UNIT), "minItems": 4, "maxItems": 4}, "score": UNIT})
+BOX = {**array(UNIT), "minItems": 4, "maxItems": 4}
+FOUND_DOG = record(  # several dogs: each one's region to search by (crop) and its guesses
+    dict(box=BOX, score=UNIT, crop=BOX, predictions=array(PREDICTION)), ("crop", "predictions")
+)
 QUERY = record(
     {
         "width": INTEGER,

@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 
 from search_api.catalog import Catalog, age_s
+from search_api.dogs import describe_dogs
 from services.dataset import UNKNOWN_BREED, breed_key
 from services.encoder_wire import EncodedImage, ModelInfo
 from services.errors import ApiError, InvalidImage, NotFound
+from services.imaging import DEFAULT_MAX_PIXELS
 from services.photo import Photo, image_urls
 from services.protocols import Encoder, PhotoStore
 from services.vectorstore import Hit, check_same_model
@@ -127,15 +129,22 @@ class SearchService:
         k: int,
         breed: str | None,
         result_filter: ResultFilter = ResultFilter(),
+        *,
+        localise: bool = True,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> dict[str, Any]:
+        """``localise``: ask where the dogs are (a search of a region already chosen need not)."""
         started = time.perf_counter()
-        model, (encoded,) = self.encoder.encode([(filename, data)], dogs=True)
-        encoded_at = time.perf_counter()
+        model, (encoded,) = self.encoder.encode([(filename, data)], dogs=localise)
         if not encoded.ok or encoded.vector is None:  # an ok answer always carries its vector
             status = 413 if encoded.error_code in ("image_too_large", "too_many_pixels") else 400
             raise InvalidImage(
                 encoded.error_message or "invalid image", code=encoded.error_code, status=status
             )
+        dogs = None
+        if encoded.dogs is not None:  # the page outlines each, and searches one by its crop
+            dogs, _ = describe_dogs(self.encoder, data, encoded.dogs, max_pixels=max_pixels)
+        encoded_at = time.perf_counter()
         stored = self.collection_model()
         hits: list[ScoredHit] = []
         hidden, best = 0, None
@@ -149,7 +158,7 @@ class SearchService:
             )
         finished = time.perf_counter()
         return {
-            "query": _query_summary(encoded, model),
+            "query": _query_summary(encoded, model, dogs),
             "match": _match(best, model),
             "results": [hit.to_json() for hit in hits],
             "hidden_duplicates": hidden,
@@ -281,7 +290,9 @@ def _look_part(model: ModelInfo | None) -> Callable[[np.ndarray], np.ndarray]:
     return lambda vectors: np.asarray(vectors, np.float32)
 
 
-def _query_summary(encoded: EncodedImage, model: ModelInfo) -> dict[str, Any]:
+def _query_summary(
+    encoded: EncodedImage, model: ModelInfo, dogs: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The photo as the encoder understood it: size, breed guesses and whether it is a dog."""
     summary: dict[str, Any] = {
         "width": encoded.width,
@@ -297,8 +308,8 @@ def _query_summary(encoded: EncodedImage, model: ModelInfo) -> dict[str, Any]:
             "score": encoded.dog_score,
             "threshold": model.dog_threshold,
         }
-    if encoded.dogs is not None:  # the page outlines each, and searches one by its box
-        summary["dogs"] = [dog.to_dict() for dog in encoded.dogs]
+    if dogs is not None:
+        summary["dogs"] = dogs
     return summary
 
 

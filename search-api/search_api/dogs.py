@@ -1,0 +1,74 @@
+"""Each dog of a query photo with several: its own crop, its own breed guesses.
+
+The encoder's localiser gives boxes and scores only. A page that outlines two dogs must say
+which is which ("the second dog: German shepherd 81 %"), so when a photo holds more than one
+dog the crops of all of them are encoded in one more batch (no localisation: ~1 encode per
+dog, paid only by photos of several dogs). The crop is the box widened by ``MARGIN`` on each
+side, because context helps the classifier (README, "Dogs in a photo"); ``crop`` is also the
+region the page sends back as ``box`` to search that dog, so the guesses it shows are those of
+the search it starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.encoder_client import EncoderClient
+from services.encoder_wire import EncodedImage, FoundDog
+from services.errors import ApiError
+from services.imaging import DEFAULT_MAX_PIXELS, crop_fraction
+
+Box = tuple[float, float, float, float]
+MARGIN = 0.1  # of the box's own width and height, on each side
+GUESSES = 3  # breed guesses per dog
+
+
+def crop_box(box: Box, margin: float = MARGIN) -> Box:
+    """``box`` widened by ``margin`` of its size on each side, kept inside the photo, rounded
+    as the answer shows boxes (so the page can send it back as it is)."""
+    left, top, right, bottom = box
+    dx, dy = (right - left) * margin, (bottom - top) * margin
+    widened = (max(0.0, left - dx), max(0.0, top - dy), min(1.0, right + dx), min(1.0, bottom + dy))
+    return (
+        round(widened[0], 4),
+        round(widened[1], 4),
+        round(widened[2], 4),
+        round(widened[3], 4),
+    )
+
+
+def describe_dogs(
+    encoder: EncoderClient,
+    data: bytes,
+    dogs: list[FoundDog],
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[list[dict[str, Any]], list[EncodedImage | None]]:
+    """``query.dogs`` as the answer shows them, and each dog's encoded crop (same order, None
+    for a dog whose crop was not encoded).
+
+    One dog or none: the boxes as the encoder gave them and no crops (the whole photo is that
+    dog's search). Several: each with ``crop`` and ``predictions`` from its own crop; a crop
+    the encoder could not read keeps its box and no guesses."""
+    shown = [dog.to_dict() for dog in dogs]
+    if len(dogs) < 2:
+        return shown, []
+    readable: list[tuple[int, Box, bytes]] = []
+    for index, found in enumerate(dogs):
+        crop = crop_box(found.box)
+        try:
+            readable.append((index, crop, crop_fraction(data, crop, max_pixels=max_pixels)))
+        except ApiError:  # under 8 pixels a side: too small to search on its own
+            continue
+    crops: list[EncodedImage | None] = [None] * len(dogs)
+    if not readable:
+        return shown, crops
+    _, encoded = encoder.encode([(f"dog-{i}.png", png) for i, (_, _, png) in enumerate(readable)])
+    for (index, crop, _), result in zip(readable, encoded, strict=True):
+        crops[index] = result if result.ok else None
+        shown[index]["crop"] = list(crop)
+        shown[index]["predictions"] = [
+            {"breed": p.breed, "breed_id": p.breed_id, "probability": p.probability}
+            for p in result.predictions[:GUESSES]
+        ]
+    return shown, crops
