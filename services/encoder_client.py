@@ -174,4 +174,4 @@ class EncoderClient:
             (field, (name, data, "application/octet-stream"))
             for field, (name, data) in (("first", first), ("second", second))
         ]
-        return self._request("POST", "/explain", files=files)
+        return self._request("POST", "/explain", files=files).json()

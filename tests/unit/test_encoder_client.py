@@ -107,3 +107,35 @@ def test_an_answer_that_breaks_off_is_a_503_not_a_crash():
     finally:
         server.shutdown()
         server.server_close()
+
+
+class ExplainHandler(BaseHTTPRequestHandler):
+    """``/explain`` as the encoder answers it: JSON with the similarity and two maps."""
+
+    ANSWER = {"similarity": 0.5, "heat": [{"rows": 1, "cols": 1, "grid": [[1.0]], "peak": [0, 0]}]}
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps(self.ANSWER).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_explain_answers_the_encoders_json():
+    """The search API's ``/api/why`` reads the answer as a dict (it was once the raw response,
+    a 500 that only a real encoder showed)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ExplainHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = EncoderClient([f"http://127.0.0.1:{server.server_address[1]}"])
+        answer = client.explain(("a.jpg", b"a"), ("b.jpg", b"b"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer == ExplainHandler.ANSWER
