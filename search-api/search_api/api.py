@@ -143,7 +143,10 @@ def _box() -> tuple[float, float, float, float] | None:
 )
 def search():
     """A photo as multipart ``image``, or a ``url`` to fetch (form field or JSON body); the
-    options come in the query string, the form or the JSON body alike."""
+    options come in the query string, the form or the JSON body alike. ``query.dogs`` lists
+    the dogs found (not for a ``box`` search); with several, each has its ``crop`` (the
+    ``box`` to search it alone) and breed guesses, and the results and ``query.predictions``
+    are those of the first (most sure) dog's crop."""
     upload = IMAGE.read()
     url = URL.read() if upload is None else None
     if upload is None and url is None:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.encoder_client import EncoderClient
 from services.encoder_wire import EncodedImage, FoundDog
 from services.errors import ApiError
 from services.imaging import DEFAULT_MAX_PIXELS, crop_fraction
+from services.protocols import Encoder
 
 Box = tuple[float, float, float, float]
 MARGIN = 0.1  # of the box's own width and height, on each side
@@ -38,7 +38,7 @@ def crop_box(box: Box, margin: float = MARGIN) -> Box:
 
 
 def describe_dogs(
-    encoder: EncoderClient,
+    encoder: Encoder,
     data: bytes,
     dogs: list[FoundDog],
     *,

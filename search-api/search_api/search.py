@@ -12,7 +12,7 @@ import numpy as np
 from search_api.catalog import Catalog, age_s
 from search_api.dogs import describe_dogs
 from services.dataset import UNKNOWN_BREED, breed_key
-from services.encoder_wire import EncodedImage, ModelInfo
+from services.encoder_wire import EncodedImage, ModelInfo, Prediction
 from services.errors import ApiError, InvalidImage, NotFound
 from services.imaging import DEFAULT_MAX_PIXELS
 from services.photo import Photo, image_urls
@@ -141,9 +141,14 @@ class SearchService:
             raise InvalidImage(
                 encoded.error_message or "invalid image", code=encoded.error_code, status=status
             )
-        dogs = None
+        dogs, searched = None, encoded
         if encoded.dogs is not None:  # the page outlines each, and searches one by its crop
-            dogs, _ = describe_dogs(self.encoder, data, encoded.dogs, max_pixels=max_pixels)
+            dogs, crops = describe_dogs(self.encoder, data, encoded.dogs, max_pixels=max_pixels)
+            # Several dogs: the results are the most sure one's, on its crop (README, "Dogs
+            # in a photo": whole photo and crop tie on breed top-1, and a whole photo of two
+            # breeds blurs them; the crop is encoded already). One dog: the whole photo.
+            if crops and crops[0] is not None and crops[0].vector is not None:
+                searched = crops[0]
         encoded_at = time.perf_counter()
         stored = self.collection_model()
         hits: list[ScoredHit] = []
@@ -152,13 +157,14 @@ class SearchService:
             if not stored.same_model(model):  # a re-index may have just switched
                 stored = self.collection_model(fresh=True) or stored
             check_same_model(stored, model, self.store.collection)
-            guess = encoded.predictions[0].breed if encoded.predictions else None
+            guess = searched.predictions[0].breed if searched.predictions else None
+            assert searched.vector is not None
             hits, hidden, best = self._search(
-                encoded.vector, stored, k, breed, result_filter, guess
+                searched.vector, stored, k, breed, result_filter, guess
             )
         finished = time.perf_counter()
         return {
-            "query": _query_summary(encoded, model, dogs),
+            "query": _query_summary(encoded, model, dogs, searched.predictions),
             "match": _match(best, model),
             "results": [hit.to_json() for hit in hits],
             "hidden_duplicates": hidden,
@@ -291,15 +297,19 @@ def _look_part(model: ModelInfo | None) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _query_summary(
-    encoded: EncodedImage, model: ModelInfo, dogs: list[dict[str, Any]] | None = None
+    encoded: EncodedImage,
+    model: ModelInfo,
+    dogs: list[dict[str, Any]] | None = None,
+    predictions: list[Prediction] | None = None,
 ) -> dict[str, Any]:
-    """The photo as the encoder understood it: size, breed guesses and whether it is a dog."""
+    """The photo as the encoder understood it: size, breed guesses (``predictions``: of the
+    dog searched, when not the photo's) and whether it is a dog."""
     summary: dict[str, Any] = {
         "width": encoded.width,
         "height": encoded.height,
         "predictions": [
             {"breed": p.breed, "breed_id": p.breed_id, "probability": p.probability}
-            for p in encoded.predictions
+            for p in (encoded.predictions if predictions is None else predictions)
         ],
     }
     if encoded.dog_score is not None:

@@ -70,3 +70,18 @@ def test_a_dog_too_small_to_crop_keeps_its_box_without_guesses(api):
 )
 def test_the_crop_is_the_box_widened_by_a_tenth_within_the_photo(box, crop):
     assert crop_box(box) == pytest.approx(crop)
+
+
+def ranked(body) -> list[tuple[str, float]]:
+    return [(hit["id"], hit["similarity"]) for hit in body["results"]]
+
+
+def test_several_dogs_answer_for_the_first_dogs_crop_one_dog_for_the_whole_photo(api):
+    api.encoder.dogs = None
+    whole = ranked(search(api))
+    api.encoder.dogs = TWO[:1]
+    assert ranked(search(api)) == whole
+    api.encoder.dogs = list(TWO)
+    several = search(api)
+    crop = ",".join(str(v) for v in several["query"]["dogs"][0]["crop"])
+    assert ranked(several) == ranked(search(api, box=crop)) != whole
