@@ -150,6 +150,14 @@ export const api = {
     appendOptions(form, options);
     return request("/api/search", { method: "POST", body: form });
   },
+  /** The heat maps of "Why?": the query as a ``file`` (or Blob) or a stored ``queryId``. */
+  why({ file, queryId, id }) {
+    const form = new FormData();
+    if (file) form.append("image", file, file.name || "query");
+    else form.append("query_id", queryId);
+    form.append("id", id);
+    return request("/api/why", { method: "POST", body: form });
+  },
   addPhoto(file, breed, onProgress) {
     const form = new FormData();
     form.append("image", file, file.name || "photo");

@@ -99,6 +99,6 @@ export function rerunSearch(options, searchByPhoto) {
   const state = readState();
   if (state.similar) actions.navigate({ ...state, ...options }, { replace: true, focus: false });
   else if (state.view === "photo" && app.photo) {
-    searchByPhoto(app.photo.file, app.photo.url, app.photo.box, options);
+    searchByPhoto(app.photo.file, app.photo.url, app.photo.box, options, { dog: app.photo.dog });
   }
 }

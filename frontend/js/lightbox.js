@@ -10,13 +10,16 @@ import { bytes, percent } from "./format.js";
 import { deletePhoto, relabelPhoto } from "./library-actions.js";
 import { scoreLine } from "./scores.js";
 import { PhotoViewer } from "./viewer.js";
+import { WhyView } from "./why.js";
 
 const CONTROLS = "select, input, textarea, [contenteditable]";
 
 export class Lightbox {
-  constructor({ onMoreLikeThis, onClosed }) {
+  /** ``queryFor()``: the search's query for "Why?" (why.js), or null while browsing. */
+  constructor({ onMoreLikeThis, onClosed, queryFor = () => null }) {
     this.dialog = $("lightbox");
     this.viewer = new PhotoViewer();
+    this.why = new WhyView({ queryFor });
     trapFocus(this.dialog);
     this.breedSelect = $("lightbox-breed");
     this.items = [];
@@ -46,6 +49,7 @@ export class Lightbox {
       if (event.target === this.dialog) this.close(); // a click on the backdrop
     });
     this.dialog.addEventListener("close", () => {
+      this.why.reset(null);
       if (this.entry) {
         this.entry = false;
         this.leaving = true;
@@ -115,6 +119,7 @@ export class Lightbox {
     const item = this.items[index];
     const label = labelOf(item.breed);
     this.viewer.show(item.image_url, `${label} photo`);
+    this.why.reset(item);
     $("lightbox-title").textContent = label;
     $("lightbox-original").href = item.image_url;
     if (![...this.breedSelect.options].some((o) => o.value === item.breed)) {

@@ -18,7 +18,7 @@ import { go, readState } from "./state.js";
 import { browse } from "./views/browse.js";
 import { deletedView } from "./views/deleted.js";
 import { deleteQuestion, duplicatesView } from "./views/duplicates.js";
-import { enableCrop, initPhotoSearch, photoResults, searchByPhoto } from "./views/photo.js";
+import { enableCrop, initPhotoSearch, photoView, searchByPhoto } from "./views/photo.js";
 import { initQueryPanel, showItems } from "./views/results.js";
 import { similar } from "./views/similar.js";
 import { askForWriteKey, initWriteKeyDialog } from "./write-key.js";
@@ -32,7 +32,18 @@ const BUSY = {
 
 let openedFrom = null; // the grid the large view was opened on
 
+/** The query of the results on screen, for "Why?" in the large view (why.js). */
+function queryFor() {
+  const state = readState();
+  if (state.similar) return { queryId: state.similar, src: `/thumbs/${encodeURIComponent(state.similar)}` };
+  if (state.view !== "photo" || !app.photo) return null;
+  const { file, url, previewUrl } = app.photo;
+  if (!url) return { file, src: previewUrl };
+  return previewUrl.length > 8 ? { dataUrl: previewUrl, src: previewUrl } : null; // no preview
+}
+
 const lightbox = new Lightbox({
+  queryFor,
   onMoreLikeThis: (item) => navigate({ similar: item.id, ...currentOptions() }, { replace: true }),
   onClosed: (item, index) => {
     const list = openedFrom?.isConnected ? openedFrom : $("grid");
@@ -53,7 +64,7 @@ async function show(state, token) {
   if (view === "similar") await similar(state, token);
   else if (view === "duplicates") await duplicatesView(state, token);
   else if (view === "deleted") await deletedView(state, token);
-  else if (view === "photo") photoResults();
+  else if (view === "photo") await photoView(state);
   else await browse(state, token);
 }
 

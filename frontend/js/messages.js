@@ -6,6 +6,7 @@
 const ACTIONS = {
   search: { doing: "Photo search", options: "One of the search options was out of range; it has been reset." },
   add: { doing: "Adding photos", options: "The server refused one of the values sent." },
+  why: { doing: "Explaining a match", options: "The server refused one of the values sent." },
 };
 
 // A message, or [what happened, what to do], or a function of the action's words.
@@ -58,7 +59,7 @@ function numbersOf(error) {
 
 /**
  * The person's message for an ``ApiError`` (or any error), in the words of ``action``
- * ("search" or "add"): what happened, the API's numbers if it gave any, what to do.
+ * ("search", "add" or "why"): what happened, the API's numbers if it gave any, what to do.
  */
 export function messageFor(error, action = "search") {
   const words = ACTIONS[action] ?? ACTIONS.search;

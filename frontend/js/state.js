@@ -1,8 +1,9 @@
 // The page's state lives in the URL, so every view can be bookmarked and Back works.
 //   browse:           ?breed=<name>&page=<n>
 //   more like this:   ?similar=<id>&k=<n>&restrict=<breed>&min=<percent>&dedupe=1
-//   photo search:     ?view=photo (the photo itself stays in memory; a reload shows browse and
-//                     says why)
+//   photo search:     ?view=photo&dog=<n> (the photo itself stays in memory; a reload shows
+//                     browse and says why); dog: which of several dogs' results are shown,
+//                     from 1, so Back and Forward step between the dogs searched
 //   near-duplicates:  ?view=duplicates
 //   deleted photos:   ?view=deleted
 // A value a link cannot mean (page=abc, k=1000, min=150) is replaced by the nearest one the page
@@ -25,6 +26,7 @@ export function readState(search = window.location.search) {
   const page = integer(params.get("page"));
   const k = integer(params.get("k"));
   const min = integer(params.get("min"));
+  const dog = integer(params.get("dog"));
   const state = {
     breed: params.get("breed")?.trim() || null,
     page: page > 0 ? page : 1,
@@ -34,6 +36,7 @@ export function readState(search = window.location.search) {
     min: min >= 0 && min < 100 ? min : 0,
     dedupe: params.get("dedupe") === "1",
     view: VIEWS.has(params.get("view")) ? params.get("view") : null,
+    dog: dog > 0 && dog <= 99 ? dog : null,
     corrections,
   };
   if (params.has("page") && !(page > 0)) corrections.push("The page number in the link was not valid; showing the first page.");
@@ -57,6 +60,7 @@ export function stateUrl(state) {
     if (state.dedupe) params.set("dedupe", "1");
   } else if (state.view) {
     params.set("view", state.view);
+    if (state.view === "photo" && state.dog) params.set("dog", String(state.dog));
   } else {
     if (state.breed) params.set("breed", state.breed);
     if (state.page > 1) params.set("page", String(state.page));

@@ -19,6 +19,7 @@ from tests.support.browser import (
     open_page,
     start_indexed_stack,
 )
+from tests.support.real_photos import copy_sample
 from tests.support.synthetic import make_dataset
 
 
@@ -62,6 +63,18 @@ def ui_stack(tmp_path_factory):
     stack = start_indexed_stack(
         tmp_path_factory.mktemp("ui-stack"), images, ENCODER_CHECKPOINT=str(checkpoint)
     )
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def real_stack(tmp_path_factory, stanford_sample):
+    """The first ``PER_BREED`` photos of each of the 6 breeds of ``../shared/data``, copied to
+    a temporary dataset (nothing of the shared data goes into the repository) and indexed by
+    the offline backbone with its ImageNet head: the screenshots' stack, and the one where
+    the localiser sees real dogs."""
+    images = copy_sample(stanford_sample, tmp_path_factory.mktemp("real-dataset") / "Images")
+    stack = start_indexed_stack(tmp_path_factory.mktemp("real-stack"), images)
     yield stack
     stack.stop()
 

@@ -1,7 +1,10 @@
 """axe-core on the page's main views, as a person meets them: desktop and phone width, light and
-dark. Any serious or critical violation fails (``tests/support/axe.py``)."""
+dark, "Why?" in the large view and a photo of two dogs outlined among them. Any serious or
+critical violation fails (``tests/support/axe.py``)."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 import requests
@@ -10,6 +13,7 @@ from playwright.sync_api import expect
 from services.dataset import content_id, iter_image_files
 from tests.support.axe import describe, failing, run_axe
 from tests.support.browser import open_page
+from tests.support.real_photos import two_dog_photo
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -40,6 +44,10 @@ def visit_views(page, stack, check) -> None:
     page.locator("#grid .card").first.click()
     page.wait_for_function("() => document.getElementById('lightbox-image').complete")
     check("large view")
+    page.get_by_role("button", name="Why?").click()
+    expect(page.locator("#why-heat")).to_be_visible(timeout=30_000)
+    check("why this matches")
+    page.get_by_role("button", name="Hide").click()
     page.get_by_role("button", name="Delete…").click()
     expect(page.locator("#confirm-dialog")).to_be_visible()
     check("confirmation dialog")
@@ -81,6 +89,31 @@ def test_no_serious_accessibility_violation_on_the_main_views(chromium, ui_stack
         restored = requests.post(f"{ui_stack.api_url}/api/images/{deleted}/restore", timeout=10)
         assert restored.ok
     assert found == {}, "\n".join(f"[{view}]\n{text}" for view, text in found.items())
+    assert console.unexpected() == []
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("screen", sorted(SCREENS))
+def test_no_serious_violation_with_two_dogs_outlined(
+    chromium, real_stack, console, stanford_sample, tmp_path, screen
+):
+    """The outlines of a photo of two dogs (real photos: the localiser needs real dogs), with
+    the second dog searched."""
+    page = open_page(chromium, console, real_stack.api_url, **SCREENS[screen])
+    try:
+        page.set_input_files(
+            "#photo-input", str(two_dog_photo(stanford_sample, tmp_path / "2.jpg"))
+        )
+        expect(page.locator("#dog-outlines .dog-outline")).to_have_count(2)
+        if page.locator("#query-more").is_visible():  # a phone: the panel starts folded
+            page.locator("#query-more").click()
+        page.locator("#dog-outlines .dog-outline").nth(1).click()
+        expect(page).to_have_url(re.compile("dog=2"))
+        expect(page.locator("#grid.ranked .card").first).to_be_visible()
+        bad = failing(run_axe(page))
+    finally:
+        page.context.close()
+    assert bad == [], describe(bad)
     assert console.unexpected() == []
 
 

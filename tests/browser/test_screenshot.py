@@ -2,7 +2,8 @@
 and what the page says of a real cat photo.
 
 Writes ``search-results.png`` and ``search-results-dark.png`` (desktop, 1366 x 900) and
-``search-results-phone.png`` and ``search-results-phone-dark.png`` (390 x 844) to
+``search-results-phone.png`` and ``search-results-phone-dark.png`` (390 x 844), and the two
+dogs outlined and "Why?" (``dogs-outlined.png``, ``why-this-matches.png``) to
 ``$DOGSEARCH_SCREENSHOT_DIR`` (``make screenshots`` sets it to ``docs/``) or to a temporary
 folder. The photos are copied to a temporary dataset for the run
 only; nothing of the shared data goes into the repository except the picture.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,22 +21,10 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from services.dataset import iter_image_files
-from tests.support.browser import open_page, start_indexed_stack
+from tests.support.browser import open_page
+from tests.support.real_photos import PER_BREED, two_dog_photo
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.realdata]
-PER_BREED = 16
-
-
-@pytest.fixture(scope="module")
-def real_stack(tmp_path_factory, stanford_sample):
-    images = tmp_path_factory.mktemp("real-dataset") / "Images"
-    for folder in sorted((stanford_sample / "Images").iterdir()):
-        (images / folder.name).mkdir(parents=True)
-        for photo in sorted(folder.glob("*.jpg"))[:PER_BREED]:
-            shutil.copy2(photo, images / folder.name / photo.name)
-    stack = start_indexed_stack(tmp_path_factory.mktemp("real-stack"), images)
-    yield stack
-    stack.stop()
 
 
 def save_png(page, path: Path) -> None:
@@ -91,6 +79,37 @@ def test_search_results_screenshot(
     page.context.close()
     assert console.unexpected() == []
     assert len(list(iter_image_files(real_stack.dataset_root))) == 6 * PER_BREED
+
+
+def test_two_dogs_and_why_screenshots(chromium, real_stack, console, stanford_sample, tmp_path):
+    """``dogs-outlined.png``: a photo of two dogs (two train photos side by side), the second
+    one searched; ``why-this-matches.png``: "Why?" on its first result (desktop, light)."""
+    page = open_page(
+        chromium,
+        console,
+        real_stack.api_url,
+        viewport={"width": 1366, "height": 900},
+        device_scale_factor=1,
+        color_scheme="light",
+    )
+    page.set_input_files("#photo-input", str(two_dog_photo(stanford_sample, tmp_path / "two.jpg")))
+    outlines = page.locator("#dog-outlines .dog-outline")
+    expect(outlines).to_have_count(2)
+    outlines.nth(1).click()
+    expect(outlines.nth(1)).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#grid.ranked .card").first).to_be_visible()
+    target = Path(os.environ.get("DOGSEARCH_SCREENSHOT_DIR") or tmp_path)
+    target.mkdir(parents=True, exist_ok=True)
+    page.mouse.move(0, 0)  # no hover on a card
+    save_png(page, target / "dogs-outlined.png")
+    page.locator("#grid .card").first.click()
+    page.get_by_role("button", name="Why?").click()
+    expect(page.locator("#why-heat")).to_be_visible(timeout=30_000)
+    page.wait_for_function("() => document.getElementById('why-query-image').complete")
+    save_png(page, target / "why-this-matches.png")
+    assert Image.open(target / "why-this-matches.png").size == (1366, 900)
+    page.context.close()
+    assert console.unexpected() == []
 
 
 def test_a_cat_photo_is_not_taken_for_a_dog(chromium, real_stack, console, stanford_sample):

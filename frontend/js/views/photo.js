@@ -1,8 +1,12 @@
 // Search by photo (a file, a pasted or dropped image, or an address), and its results. A failed
 // search changes nothing on screen but the message: the previous results stay as they were.
+// A photo of several dogs: each is outlined (dogs.js), and a click searches that dog on its
+// crop; the URL's ``dog`` says which, and each dog's answer is kept so Back and Forward step
+// between them without searching again (until the options change).
 import { api } from "../api.js";
 import { actions, app, labelOf } from "../context.js";
 import { RegionPicker } from "../crop.js";
+import { DogOutlines, guessOf, whichDog } from "../dogs.js";
 import { $ } from "../dom.js";
 import { setBusy, setHeading, showEmpty, showError } from "../feedback.js";
 import { bytes, ms, plural } from "../format.js";
@@ -12,6 +16,7 @@ import { hiddenNote, showItems, showQuery } from "./results.js";
 import { searchOptionsOf } from "./similar.js";
 
 let regionPicker = null;
+let outlines = null;
 
 export function initPhotoSearch() {
   regionPicker = new RegionPicker({
@@ -20,6 +25,35 @@ export function initPhotoSearch() {
     onPick: (box) => searchByPhoto(app.photo.file, app.photo.url, box),
   });
   $("crop-clear").addEventListener("click", () => searchByPhoto(app.photo.file, app.photo.url, null));
+  outlines = new DogOutlines({
+    image: $("query-image"),
+    layer: $("dog-outlines"),
+    onPick: (dog) => searchDog(dog, { push: true }),
+  });
+}
+
+/** Search dog number ``dog`` (from 1) of the current photo on its crop; ``push``: as a new
+ * history entry (a click), not in place of this one (Back to a dog no longer kept). The first
+ * dog's results are the photo's own search (the API answers for the most confident dog). */
+function searchDog(dog, { push = false } = {}) {
+  const found = app.photo?.dogs[dog - 1];
+  if (!found) return null;
+  const key = dog === 1 ? null : dog;
+  if (push && app.photo.answers.has(key ?? 0)) return actions.navigate({ view: "photo", dog: key }); // kept
+  const box = key ? (found.crop ?? found.box) : null;
+  return searchByPhoto(app.photo.file, app.photo.url, box, null, { dog: key, push });
+}
+
+/** The photo view shows ``state``: a dog already searched comes from memory, another is
+ * searched (Back to a dog whose answer was dropped when the options changed). */
+export function photoView(state) {
+  const wanted = state.dog > 1 && app.photo.dogs[state.dog - 1] ? state.dog : null;
+  if (wanted === app.photo.dog) return photoResults();
+  const kept = app.photo.answers.get(wanted ?? 0);
+  if (!kept) return wanted ? searchDog(wanted) : searchByPhoto(app.photo.file, app.photo.url, null);
+  const box = wanted ? (app.photo.dogs[wanted - 1].crop ?? null) : null;
+  Object.assign(app.photo, { body: kept, box, dog: wanted });
+  return photoResults();
 }
 
 /** Cropping is offered on the photo view only. */
@@ -28,7 +62,9 @@ export function enableCrop(on) {
   $("crop-hint").hidden = !on;
 }
 
-export async function searchByPhoto(file, url = null, box = null, options = null) {
+/** ``dog``: the number of the dog ``box`` is (its outline), else null; ``push``: the search
+ * is a new history entry (another dog picked), else it replaces the photo view's. */
+export async function searchByPhoto(file, url = null, box = null, options = null, { dog = null, push = false } = {}) {
   showError("");
   if (file && file.size > app.maxUploadBytes) {
     showError(`That file is too big: ${bytes(file.size)}; the limit is ${bytes(app.maxUploadBytes)}.`);
@@ -48,17 +84,23 @@ export async function searchByPhoto(file, url = null, box = null, options = null
     return;
   }
   if (token !== app.token) return;
-  // The same photo again (a region, other options) keeps its preview; a remote image is never
-  // loaded by the page (CSP): the server sends a preview of it.
+  // The same photo again (a region, a dog, other options) keeps its preview and its dogs; a
+  // remote image is never loaded by the page (CSP): the server sends a preview of it.
   let previewUrl = same ? app.photo.previewUrl : null;
   if (!previewUrl) previewUrl = url ? (body.query.preview ?? "data:,") : URL.createObjectURL(file);
   if (app.photo && !same && !app.photo.url) URL.revokeObjectURL(app.photo.previewUrl);
-  app.photo = { file, url, previewUrl, body, box };
-  actions.navigate({ view: "photo" }, { replace: readState().view === "photo", focus: !same });
+  const whole = box === null;
+  const dogs = whole ? (body.query.dogs ?? []) : same ? app.photo.dogs : [];
+  // Answers kept per dog (0: the whole photo) while the photo and the options stay the same.
+  const answers = same && !options && (whole || dog) ? app.photo.answers : new Map();
+  if (whole || dog) answers.set(dog ?? 0, body);
+  app.photo = { file, url, previewUrl, body, box, dogs, dog, answers };
+  const stay = readState().view === "photo";
+  actions.navigate({ view: "photo", dog }, { replace: stay && !push, focus: !same });
 }
 
 export function photoResults() {
-  const { body, previewUrl, file, url, box } = app.photo;
+  const { body, previewUrl, file, url, box, dogs, dog } = app.photo;
   const results = body.results.filter((item) => !app.removed.has(item.id));
   showItems(results, { ranked: true });
   const t = body.timings;
@@ -80,8 +122,19 @@ export function photoResults() {
     breed: body.query.predictions[0]?.breed ?? null,
   });
   enableCrop(true);
-  $("crop-clear").hidden = !box;
-  $("query-image").decode().then(() => regionPicker.show(box), () => {});
+  $("crop-clear").hidden = !box || Boolean(dog); // a dog: its outlines offer the others
+  $("query-panel").classList.toggle("several-dogs", dogs.length > 1);
+  const shown = dog ?? (box ? null : 1);
+  outlines.show(dogs, shown);
+  $("dogs-hint").hidden = dogs.length < 2;
+  if (dogs.length > 1) showDogsHint(dogs, shown);
+  $("query-image").decode().then(() => regionPicker.show(dog ? null : box), () => {}); // an outline marks a dog's crop
   if (body.index_empty) showEmpty("The index is empty: run the ingest.", "Nothing to compare your photo with yet.");
   else if (!results.length) showEmpty("No photo matches.", noMatchHint({ breed: body.breed, minSimilarity: readState().min }));
+}
+
+function showDogsHint(dogs, shown) {
+  const guess = shown && guessOf(dogs[shown - 1]);
+  const which = shown ? `${whichDog(shown - 1)}${guess ? ` (${guess})` : ""}` : "the region you drew";
+  $("dogs-hint").textContent = `${dogs.length} dogs found: these results are for ${which}. Pick another on the photo to search it.`;
 }
