@@ -12,8 +12,13 @@ pytestmark = needs_node
 
 @pytest.mark.parametrize(
     ("search", "dog"),
-    [("?view=photo&dog=2", 2), ("?view=photo", None), ("?view=photo&dog=0", None)]
-    + [("?view=photo&dog=abc", None), ("?view=photo&dog=100", None)],
+    [
+        ("?view=photo&dog=2", 2),
+        ("?view=photo", None),
+        ("?view=photo&dog=0", None),
+        ("?view=photo&dog=abc", None),
+        ("?view=photo&dog=100", None),
+    ],
 )
 def test_the_dog_is_read_from_the_url(search, dog):
     assert call("state.js", "readState", search)["dog"] == dog
