@@ -14,13 +14,24 @@ export function guessOf(dog) {
   return best ? `${labelOf(best.breed)} ${Math.round(best.probability * 100)} %` : "";
 }
 
-/** "the second dog" (from ``index`` 0). */
-export const whichDog = (index) => `the ${ORDINALS[index] ?? `dog number ${index + 1}`} dog`;
+/** Which of ``dogs`` the one at ``index`` is, by where it is in the photo: "the dog on the
+ * left" (two dogs), "the second dog from the left" (more). The API lists the most sure dog
+ * first, an order nobody looking at the photo can see. */
+export function whichDog(dogs, index) {
+  const centre = (dog) => (dog.box[0] + dog.box[2]) / 2;
+  const place = dogs.filter((dog, other) => {
+    const before = centre(dog) - centre(dogs[index]);
+    return before < 0 || (before === 0 && other < index);
+  }).length;
+  if (dogs.length === 2) return `the dog on the ${place === 0 ? "left" : "right"}`;
+  return `the ${ORDINALS[place] ?? `number ${place + 1}`} dog from the left`;
+}
 
-/** "Search the second dog: German shepherd 81 %" (what a screen reader says of an outline). */
-export function outlineName(dog, index, shown) {
-  const which = `${shown ? "Showing" : "Search"} ${whichDog(index)}`;
-  const guess = guessOf(dog);
+/** "Search the dog on the right: German shepherd 81 %" (what a screen reader says of an
+ * outline). */
+export function outlineName(dogs, index, shown) {
+  const which = `${shown ? "Showing" : "Search"} ${whichDog(dogs, index)}`;
+  const guess = guessOf(dogs[index]);
   return guess ? `${which}: ${guess}` : which;
 }
 
@@ -49,7 +60,7 @@ export class DogOutlines {
           type: "button",
           className: `dog-outline${isShown ? " shown" : ""}`,
         });
-        button.setAttribute("aria-label", outlineName(dog, index, isShown));
+        button.setAttribute("aria-label", outlineName(this.dogs, index, isShown));
         button.setAttribute("aria-pressed", String(isShown));
         button.dataset.dog = String(index + 1);
         // The tag shows the end of the accessible name, never other words (axe's

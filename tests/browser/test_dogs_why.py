@@ -48,8 +48,13 @@ def test_a_two_dog_photo_outlines_both_and_searches_the_other(real_page, two_dog
     expect(outlines).to_have_count(2)
     first, second = outlines.nth(0), outlines.nth(1)
     expect(first).to_have_attribute("aria-pressed", "true")
-    expect(first).to_have_accessible_name(re.compile(r"^Showing the first dog: .+ \d+ %$"))
-    expect(second).to_have_accessible_name(re.compile(r"^Search the second dog: .+ \d+ %$"))
+    # Named by where each is: the photo has one dog on each half.
+    side = re.compile(r"^Showing the dog on the (left|right): .+ \d+ %$")
+    expect(first).to_have_accessible_name(side)
+    other = "right" if "left" in first.get_attribute("aria-label") else "left"
+    expect(second).to_have_accessible_name(
+        re.compile(rf"^Search the dog on the {other}: .+ \d+ %$")
+    )
     expect(page.locator("#dogs-hint")).to_contain_text("2 dogs found")
     # Each outline lies over the photo, one on each half (the two photos side by side).
     image = page.locator("#query-image").bounding_box()
@@ -63,7 +68,7 @@ def test_a_two_dog_photo_outlines_both_and_searches_the_other(real_page, two_dog
     second.click()  # the other dog: searched on its crop, a new entry in the history
     expect(page).to_have_url(re.compile(r"[?&]dog=2"))
     expect(page.locator(OUTLINES).nth(1)).to_have_attribute("aria-pressed", "true")
-    expect(page.locator(OUTLINES).nth(0)).to_have_accessible_name(re.compile("^Search the first"))
+    expect(page.locator(OUTLINES).nth(0)).to_have_accessible_name(re.compile("^Search the dog"))
     # The crop was searched: smaller than the photo, and not localised again.
     assert len(sent) == 1 and "dogs" not in sent[0], sent
     assert sent[0]["width"] < 0.8 * width, (sent[0]["width"], width)

@@ -31,17 +31,19 @@ def test_the_dog_is_written_only_with_the_photo_view():
     assert call("state.js", "stateUrl", {**base, "breed": "Lhasa", "dog": 3}) == "/?breed=Lhasa"
 
 
-def test_an_outline_says_which_dog_and_its_breed_guess():
-    dog = {
-        "box": [0, 0, 0.5, 1],
-        "predictions": [{"breed": "German shepherd", "probability": 0.81}],
-    }
+def test_an_outline_says_where_the_dog_is_and_its_breed_guess():
+    """Dogs are named by where they are in the photo, not by the API's order (most sure
+    first), which nobody looking at the photo can see."""
+    guess = [{"breed": "German shepherd", "probability": 0.81}]
+    right = {"box": [0.5, 0, 1, 1], "predictions": guess}
+    left = {"box": [0, 0, 0.5, 1]}
     assert (
-        call("dogs.js", "outlineName", dog, 1, False)
-        == "Search the second dog: German shepherd 81 %"
+        call("dogs.js", "outlineName", [right, left], 0, False)
+        == "Search the dog on the right: German shepherd 81 %"
     )
+    assert call("dogs.js", "outlineName", [right, left], 1, True) == "Showing the dog on the left"
+    middle = {"box": [0.3, 0, 0.6, 1]}
     assert (
-        call("dogs.js", "outlineName", dog, 0, True)
-        == "Showing the first dog: German shepherd 81 %"
+        call("dogs.js", "outlineName", [right, left, middle], 2, False)
+        == "Search the second dog from the left"
     )
-    assert call("dogs.js", "outlineName", {"box": [0, 0, 1, 1]}, 2, False) == "Search the third dog"

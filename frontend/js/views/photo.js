@@ -135,6 +135,6 @@ export function photoResults() {
 
 function showDogsHint(dogs, shown) {
   const guess = shown && guessOf(dogs[shown - 1]);
-  const which = shown ? `${whichDog(shown - 1)}${guess ? ` (${guess})` : ""}` : "the region you drew";
+  const which = shown ? `${whichDog(dogs, shown - 1)}${guess ? ` (${guess})` : ""}` : "the region you drew";
   $("dogs-hint").textContent = `${dogs.length} dogs found: these results are for ${which}. Pick another on the photo to search it.`;
 }
