@@ -13,7 +13,7 @@ from encoder.config import EncoderSettings
 from encoder.explain import explain
 from encoder.localise import CamLocaliser, LocaliseSettings, boxes_from_map, widen
 from encoder.spatial import spatial_net
-from scripts.bench.localise import iou, match, train_photos
+from scripts.bench.localise import holdout, iou, match, train_photos
 from scripts.bench.pointing import inside
 from services.encoder_wire import EncodedImage, FoundDog
 from services.wire import pack_vectors, unpack_vectors
@@ -150,3 +150,22 @@ def test_real_dogs_are_found_and_the_heat_lies_on_them(lite_app, stanford_sample
         x, y = explain(spatial, Image.open(a.path), Image.open(b.path))["heat"][0]["peak"]
         hits += inside((x, y), a_boxes)
     assert hits >= 3
+
+
+def test_holdout_chooses_on_one_half_and_scores_the_other():
+    """Every photo is scored once, on one side of the split; a dog found by the defaults is
+    counted as found."""
+    heats, truths, names = [], [], []
+    for n in range(12):
+        centre = (6, 3 + n % 10)
+        heats.append(blob((12, 16), centre, 1.5))
+        truths.append(
+            [(max(0.0, (centre[1] - 3) / 16), 0.25, min(1.0, (centre[1] + 4) / 16), 0.75)]
+        )
+        names.append(f"n0000-breed/photo_{n}.jpg")
+    report = holdout(heats, truths, names, LocaliseSettings(margin=0))
+    halves = report["defaults"]["tuning_half"], report["defaults"]["held_out_half"]
+    assert sum(half["one_dog"]["photos"] for half in halves) == 12
+    assert all(half["one_dog"]["photos"] > 0 for half in halves)
+    assert all(half["one_dog"]["recall"] > 0 for half in halves)
+    assert report["chosen"]["held_out_half"]["one_dog"]["photos"] == halves[1]["one_dog"]["photos"]
