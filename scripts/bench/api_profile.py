@@ -51,7 +51,7 @@ def collapsed_top(path: Path, top: int) -> dict:
         frames = [_frame(frame) for frame in stack.split(";")]
         samples = int(count)
         total += samples
-        for frame in set(frames):
+        for frame in dict.fromkeys(frames):  # each once, in a fixed order (ties rank alike)
             inclusive[frame] += samples
         own[frames[-1]] += samples
 

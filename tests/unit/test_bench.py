@@ -151,7 +151,7 @@ def test_the_profile_counts_only_threads_answering_requests(tmp_path):
         "(search.py:10) 2\n"
         "process 1:gunicorn;run (thread.py:5);poll (grpc.py:1) 90\n"
     )
-    top = collapsed_top(collapsed, 3)
+    top = collapsed_top(collapsed, 5)
     assert top["samples"] == 8
     assert dict(top["own"]) == {"search vectorstore.py": 0.75, "similar search.py": 0.25}
     assert dict(top["inclusive"])["similar search.py"] == 1.0
