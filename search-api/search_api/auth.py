@@ -1,7 +1,7 @@
 """The write key: with ``SEARCH_API_WRITE_KEY`` set, every write needs it; reads stay open.
 
 One ``before_request`` hook decides for every route, from the route's declaration
-(:func:`search_api.operations.is_write`): a write without ``Authorization: Bearer <key>``,
+(:func:`search_api.spec.is_write`): a write without ``Authorization: Bearer <key>``,
 or with another key, is answered 401 ``unauthorized`` with ``WWW-Authenticate: Bearer``
 before its view runs (an upload is refused before its body is read). The key is compared
 in constant time, so answer times do not leak how much of a guess was right.
@@ -15,7 +15,7 @@ from flask import Flask, current_app, request
 
 from search_api.collaborators import collaborators
 from search_api.config import SearchApiSettings
-from search_api.operations import is_write, operation_of
+from search_api.spec import declared, is_write
 from services.errors import Unauthorized
 
 SCHEME = "bearer"
@@ -37,7 +37,7 @@ def check_write_key() -> None:
     if not key or request.url_rule is None:  # no key; or a 404/405, answered as such
         return
     view = current_app.view_functions[request.url_rule.endpoint]
-    if not is_write(request.method, operation_of(view)):
+    if not is_write(request.method, declared(view)):
         return
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != SCHEME or not given.strip():

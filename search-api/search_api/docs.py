@@ -1,28 +1,72 @@
 """``/api/openapi.json`` and ``/api/docs``: the API described for programs and for people.
 
-Both come from one document, generated once per app from the routes' declarations
-(:mod:`search_api.openapi`); the page is rendered on the server, with no script and nothing
-from another site, so it works offline. The routes that :mod:`services` adds to this app
-(health, metrics) are declared here, since their views are shared with the encoder.
+Both come from one document, made once per app (:mod:`search_api.openapi`); the page is
+rendered on the server, with no script and nothing from another site, so it works offline.
+The routes that :mod:`services` adds to this app (health, metrics) are declared here, since
+their views are shared with the encoder.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+from typing import Any, Literal
 
-from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, current_app, render_template, request
+from pydantic import BaseModel, ConfigDict
 
+from search_api.answers import ErrorDetail, example
 from search_api.collaborators import collaborators
 from search_api.docs_page import CSS, endpoints, with_code
-from search_api.openapi import TITLE, VERSION, build_document
-from search_api.operations import Example, Reply, operation
-from search_api.replies import STRING, record, ref
+from search_api.openapi import build_document
+from search_api.spec import TITLE, VERSION, Example, endpoint
 
 docs = Blueprint("docs", __name__, url_prefix="/api", template_folder="templates")
-CHECKS = {"type": "object", "additionalProperties": STRING}
-DOCUMENT = {"type": "object", "required": ["openapi", "info", "paths"]}
+
+
+class Document(BaseModel):
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {"openapi": "3.1.0", "info": {"title": TITLE, "version": VERSION}, "paths": {}}
+            ]
+        },
+    )
+
+
+class Alive(BaseModel):
+    status: Literal["ok"]
+    model_config = example({"status": "ok"})
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    checks: dict[str, str]
+    model_config = example(
+        {"status": "ready", "checks": {"encoder": "ok", "milvus": "ok", "index": "ok"}}
+    )
+
+
+class NotReady(BaseModel):
+    """checks says what is wrong, error names the first problem."""
+
+    status: Literal["not_ready"]
+    checks: dict[str, str]
+    error: ErrorDetail
+    model_config = example(
+        {
+            "status": "not_ready",
+            "checks": {"encoder": "cannot connect to http://encoder:8001", "milvus": "ok"},
+            "error": {
+                "code": "encoder_unavailable",
+                "message": "cannot connect to http://encoder:8001",
+            },
+        }
+    )
 
 
 def document() -> dict[str, Any]:
@@ -34,35 +78,25 @@ def document() -> dict[str, Any]:
 
 
 @docs.get("/openapi.json")
-@operation(
-    "This API's OpenAPI 3.1 document",
+@endpoint(
     tag="docs",
-    replies=(
-        Reply(
-            200,
-            "The document, with this service's limits.",
-            DOCUMENT,
-            {"openapi": "3.1.0", "info": {"title": TITLE, "version": VERSION}, "paths": {}},
-        ),
-    ),
+    answers={200: (Document, "The document, with this service's limits.")},
     examples=(Example("The document"),),
 )
 def openapi_json():
-    return jsonify(document())
+    """This API's OpenAPI 3.1 document"""
+    return document()
 
 
 @docs.get("/docs")
-@operation(
-    "This API's reference, as a web page",
+@endpoint(
     tag="docs",
-    replies=(
-        Reply(
-            200, "Every endpoint: parameters, answers, error codes, examples.", media="text/html"
-        ),
-    ),
+    answers={200: (None, "Every endpoint: parameters, answers, error codes, examples.")},
+    media={200: "text/html"},
     examples=(Example("The page"),),
 )
 def docs_page():
+    """This API's reference, as a web page"""
     spec = document()
     page = render_template(
         "api_docs.html",
@@ -81,55 +115,40 @@ def docs_page():
     return response
 
 
-SERVICE_OPERATIONS = {
-    "health.healthz": operation(
+SERVICE_ROUTES = {
+    "health.healthz": (
         "Liveness: the process answers",
-        tag="health",
-        replies=(Reply(200, "Alive.", record({"status": {"const": "ok"}}), {"status": "ok"}),),
-        examples=(Example("Alive?"),),
+        endpoint(tag="health", answers={200: (Alive, "Alive.")}, examples=(Example("Alive?"),)),
     ),
-    "health.readyz": operation(
+    "health.readyz": (
         "Readiness: the encoder and Milvus answer and the index matches the encoder's model",
-        tag="health",
-        replies=(
-            Reply(
-                200,
-                "Ready to search.",
-                record({"status": {"const": "ready"}, "checks": CHECKS}),
-                {"status": "ready", "checks": {"encoder": "ok", "milvus": "ok", "index": "ok"}},
-            ),
-            Reply(
-                503,
-                "Not ready: checks says what is wrong, error names the first problem.",
-                record(
-                    {
-                        "status": {"const": "not_ready"},
-                        "checks": CHECKS,
-                        "error": ref("ErrorDetail"),
-                    }
+        endpoint(
+            tag="health",
+            answers={
+                200: (Ready, "Ready to search."),
+                503: (
+                    NotReady,
+                    "Not ready: checks says what is wrong, error names the first problem.",
                 ),
-                {
-                    "status": "not_ready",
-                    "checks": {"encoder": "cannot connect to http://encoder:8001", "milvus": "ok"},
-                    "error": {
-                        "code": "encoder_unavailable",
-                        "message": "cannot connect to http://encoder:8001",
-                    },
-                },
-            ),
+            },
+            examples=(Example("Ready?"),),
         ),
-        examples=(Example("Ready?"),),
     ),
-    "metrics": operation(
+    "metrics": (
         "Prometheus metrics: requests, latencies, errors by code",
-        tag="health",
-        replies=(Reply(200, "Prometheus text exposition format.", media="text/plain"),),
-        examples=(Example("Scrape"),),
+        endpoint(
+            tag="health",
+            answers={200: (None, "Prometheus text exposition format.")},
+            media={200: "text/plain"},
+            examples=(Example("Scrape"),),
+        ),
     ),
 }
 
 
 def document_service_routes(app: Flask) -> None:
-    """Attach the declarations of the routes :mod:`services` added to ``app``."""
-    for endpoint, declare in SERVICE_OPERATIONS.items():
-        declare(app.view_functions[endpoint])
+    """Declare the routes :mod:`services` added to ``app``: their views, wrapped."""
+    for name, (summary, declare) in SERVICE_ROUTES.items():
+        wrapped = declare(app.view_functions[name])
+        wrapped.__doc__ = summary
+        app.view_functions[name] = wrapped

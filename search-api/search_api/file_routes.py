@@ -12,9 +12,10 @@ from pathlib import Path
 
 from flask import Blueprint, Response, send_file
 
+from search_api.answers import EXAMPLE_ID
 from search_api.collaborators import collaborators
-from search_api.operations import MILVUS, Example, Reply, operation
-from search_api.params import IMAGE_ID
+from search_api.schemas import image_id
+from search_api.spec import MILVUS, Example, endpoint
 from services.errors import ApiError, NotFound
 from services.files import write_atomically
 from services.imaging import make_thumbnail
@@ -22,40 +23,39 @@ from services.imaging import make_thumbnail
 log = logging.getLogger(__name__)
 files = Blueprint("files", __name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
-ONE = (Example("One photo", path={"id": IMAGE_ID.example}),)
-BYTES = {"type": "string", "format": "binary"}
+ONE = (Example("One photo", path={"id": EXAMPLE_ID}),)
 
 
 @files.get("/images/<raw_id>")
-@operation(
-    "The photo's file",
+@endpoint(
     tag="files",
-    params=(IMAGE_ID,),
-    replies=(Reply(200, "The file as stored (cached for a year).", BYTES, media="image/*"),),
+    answers={200: (None, "The file as stored (cached for a year).")},
+    media={200: "image/*"},
     errors=MILVUS,
     examples=ONE,
 )
 def original(raw_id: str):
-    """A deleted photo's file stays viewable, so that the bin can show what it restores."""
-    path = collaborators().photos.original(IMAGE_ID.parse(raw_id))
+    """The photo's file
+
+    A deleted photo's file stays viewable, so that the bin can show what it restores.
+    """
+    path = collaborators().photos.original(image_id(raw_id))
     response = send_file(path, conditional=True, max_age=31536000)
     response.headers["Cache-Control"] = IMMUTABLE
     return response
 
 
 @files.get("/thumbs/<raw_id>")
-@operation(
-    "The photo's thumbnail",
+@endpoint(
     tag="files",
-    params=(IMAGE_ID,),
-    replies=(
-        Reply(200, "A JPEG, SEARCH_API_THUMB_SIZE px on its long side.", BYTES, media="image/jpeg"),
-    ),
+    answers={200: (None, "A JPEG, SEARCH_API_THUMB_SIZE px on its long side.")},
+    media={200: "image/jpeg"},
     errors=MILVUS,
     examples=ONE,
 )
 def thumbnail(raw_id: str):
-    image_id_ = IMAGE_ID.parse(raw_id)
+    """The photo's thumbnail"""
+    image_id_ = image_id(raw_id)
     path = collaborators().photos.original(image_id_)
     settings, library = collaborators().settings, collaborators().library
     cached = library.thumbnail_of(image_id_)

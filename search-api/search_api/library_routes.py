@@ -3,80 +3,41 @@ restore or purge deleted ones, and list near-duplicates."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 
-from search_api import replies
+from search_api.answers import EXAMPLE_ID, Error, Photo
 from search_api.collaborators import collaborators
-from search_api.operations import ENCODER, MILVUS, Example, operation
-from search_api.params import IMAGE_ID, Param, Setting, chosen
+from search_api.library_answers import (
+    Added,
+    AlreadyStored,
+    Bin,
+    Deleted,
+    DuplicateGroups,
+    Purged,
+    Restore,
+    Row,
+)
+from search_api.schemas import AddForm, Duplicates, Relabel, Selection, filled, image_id
+from search_api.spec import ENCODER, MILVUS, Example, endpoint, given
 from services.errors import ApiError
 
 library = Blueprint("library", __name__, url_prefix="/api")
-PHOTOS = Param(
-    "image",
-    "file",
-    "The photos to add: one or more multipart file fields named image.",
-    where=("form",),
-    required=True,
-    many=True,
-    high=Setting("max_images_per_upload"),
-    code="too_many_images",
-)
-LABEL = Param(
-    "breed",
-    "text",
-    "The breed of every photo sent: a name from the breed list (any case), or unknown.",
-    where=("form",),
-    default="unknown",
-    example="beagle",
-)
-IDS = Param(
-    "ids",
-    "id",
-    "The ids of the photos to delete.",
-    where=("json",),
-    many=True,
-    high=10_000,
-    code="invalid_selection",
-    example=[IMAGE_ID.example],
-)
-BREED_TO_DELETE = Param(
-    "breed",
-    "text",
-    "Or delete every photo of this breed (a breed the index has).",
-    where=("json",),
-    code="unknown_breed",
-    example="Chihuahua",
-)
-NEW_LABEL = Param(
-    "breed",
-    "text",
-    "The new label: a name from the breed list (any case), or unknown.",
-    where=("json",),
-    required=True,
-    code="invalid_breed",
-    example="beagle",
-)
-THRESHOLD = Param(
-    "threshold",
-    "float",
-    "Photos at least this similar count as near-duplicates (cosine similarity).",
-    low=0.5,
-    high=1.0,
-    default=Setting("duplicate_threshold"),
-    example=0.97,
-)
-SELECTION = ((IDS,), (BREED_TO_DELETE,))  # one or the other, never both
-LIMIT = Param("limit", "int", "The most groups to list.", low=1, high=10_000, default=100)
-ONE = (Example("One photo", path={"id": IMAGE_ID.example}),)
+ONE = (Example("One photo", path={"id": EXAMPLE_ID}),)
+DELETED = "The ids deleted, those not found, and those whose file stays (dataset originals)."
 
 
 @library.post("/images")
-@operation(
-    "Add photos to the library",
+@endpoint(
     tag="library",
-    params=(PHOTOS, LABEL),
-    replies=(replies.ADDED, replies.ALREADY_STORED),
+    form=AddForm,
+    answers={
+        201: (Added, "At least one photo was added; one outcome per photo, in order."),
+        200: (
+            AlreadyStored,
+            "None was added, and some were already stored (their outcome says which breed "
+            "they keep).",
+        ),
+    },
     errors=(
         "no_image",
         "unknown_breed",
@@ -104,90 +65,101 @@ ONE = (Example("One photo", path={"id": IMAGE_ID.example}),)
     ),
 )
 def add_images():
-    """Each photo is stored and searchable at once; each gets its own outcome. When every
-    photo fails, the answer is a 400 with the first photo's error and every outcome."""
-    uploads = PHOTOS.read()
-    if not uploads:
+    """Add photos to the library
+
+    Each photo is stored and searchable at once; each gets its own outcome. When every
+    photo fails, the answer is a 400 with the first photo's error and every outcome.
+    """
+    form = given(AddForm)
+    if form is None or not form.image:
         raise ApiError("send one or more photos as multipart fields named 'image'", code="no_image")
-    files = [(upload.filename or f"photo-{n}", upload.read()) for n, upload in enumerate(uploads)]
-    results = collaborators().library.add(files, LABEL.read())
+    files = [
+        (upload.filename or f"photo-{n}", upload.read()) for n, upload in enumerate(form.image)
+    ]
+    results = collaborators().library.add(files, form.breed)
     collaborators().catalog.invalidate()
     added = sum(result["status"] == "added" for result in results)
     if added:
-        return jsonify({"results": results, "added": added}), 201
+        return Added.model_validate({"results": results, "added": added}), 201
     if any(result["status"] == "exists" for result in results):
-        return jsonify({"results": results, "added": 0}), 200
+        return AlreadyStored.model_validate({"results": results, "added": 0})
     first = results[0]["error"]  # every photo failed: the error format, with each outcome
-    return jsonify({"error": first, "results": results, "added": 0}), 400
+    return Error.model_validate({"error": first, "results": results, "added": 0}), 400
 
 
 @library.delete("/images/<raw_id>")
-@operation(
-    "Delete a photo (it can be restored)",
+@endpoint(
     tag="library",
-    params=(IMAGE_ID,),
-    replies=(replies.DELETED,),
+    answers={200: (Deleted, DELETED)},
     errors=("storage_error", *MILVUS),
     examples=ONE,
 )
 def delete_image(raw_id: str):
-    outcome = collaborators().recycle.delete([IMAGE_ID.parse(raw_id)])
+    """Delete a photo (it can be restored)"""
+    outcome = collaborators().recycle.delete([image_id(raw_id)])
     collaborators().catalog.invalidate()
     if not outcome["deleted"]:
         raise ApiError(f"no image with id {raw_id[:80]!r}", code="not_found", status=404)
-    return jsonify(outcome)
+    return Deleted.model_validate(outcome)
 
 
 @library.post("/images/delete")
-@operation(
-    "Delete many photos: by id, or a whole breed",
+@endpoint(
     tag="library",
-    params=(IDS, BREED_TO_DELETE),
-    replies=(replies.DELETED,),
+    json=Selection,
+    answers={200: (Deleted, DELETED)},
     errors=("invalid_json", "invalid_selection", "storage_error", *MILVUS),
     examples=(
-        Example("By id", json={"ids": [IMAGE_ID.example]}),
+        Example("By id", json={"ids": [EXAMPLE_ID]}),
         Example("Every photo of a breed", json={"breed": "Chihuahua"}),
         Example("Both at once is refused", json={"ids": [], "breed": "Chihuahua"}, status=400),
     ),
-    one_of=SELECTION,
 )
 def delete_images():
-    """A JSON object with either ``ids`` or ``breed``, nothing else; ids not stored are listed
-    as missing."""
-    if chosen(SELECTION, "invalid_selection") == (IDS,):
-        ids = IDS.read()
+    """Delete many photos: by id, or a whole breed
+
+    A JSON object with either ``ids`` or ``breed``, nothing else; ids not stored are listed
+    as missing.
+    """
+    selection = given(Selection)
+    assert selection is not None  # the hook refuses a request without its JSON body
+    if selection.ids is not None:
+        ids = selection.ids
     else:
-        breed = collaborators().search.check_breed(BREED_TO_DELETE.read())
+        breed = collaborators().search.check_breed(selection.breed)
         ids = [row.id for row in collaborators().catalog.snapshot().rows if row.breed == breed]
     outcome = collaborators().recycle.delete(ids)
     collaborators().catalog.invalidate()
-    return jsonify(outcome)
+    return Deleted.model_validate(outcome)
 
 
 @library.get("/duplicates")
-@operation(
-    "Groups of near-duplicate photos",
+@endpoint(
     tag="library",
-    params=(THRESHOLD, LIMIT),
-    replies=(replies.DUPLICATES,),
+    query=Duplicates,
+    answers={200: (DuplicateGroups, "Groups of near-duplicate photos, the closest groups first.")},
     errors=MILVUS,
     examples=(Example("Close copies, ten groups", query={"threshold": 0.97, "limit": 10}),),
 )
 def duplicates():
-    """Near-copies are judged on the photos' look alone, not their breed."""
-    threshold, limit = THRESHOLD.read(), LIMIT.read()
+    """Groups of near-duplicate photos
+
+    Near-copies are judged on the photos' look alone, not their breed.
+    """
+    asked = given(Duplicates)
+    options = filled(Duplicates, asked.given() if asked else {})
+    threshold, limit = options["threshold"], options["limit"]
     found = collaborators().duplicates.groups(threshold)
     shown = found["groups"][:limit]
     by_id = collaborators().photos.rows([i for group in shown for i in group["ids"]])
     groups = [
         {
             "max_similarity": group["max_similarity"],
-            "images": [by_id[i].to_json() for i in group["ids"] if i in by_id],
+            "images": [Photo.of(by_id[i]) for i in group["ids"] if i in by_id],
         }
         for group in shown
     ]
-    return jsonify(
+    return DuplicateGroups.model_validate(
         {
             "threshold": threshold,
             "groups": [group for group in groups if len(group["images"]) > 1],
@@ -199,64 +171,69 @@ def duplicates():
 
 
 @library.get("/deleted")
-@operation(
-    "Deleted photos",
+@endpoint(
     tag="library",
-    replies=(replies.BIN,),
+    answers={200: (Bin, "Deleted photos, newest first; each can be restored.")},
     errors=MILVUS,
     examples=(Example("The bin"),),
 )
 def deleted_photos():
-    """Deleted photos, newest first, each restorable: dataset originals (kept out of every
-    ingest until restored) and photos added through the API (their file in the trash)."""
+    """Deleted photos
+
+    Deleted photos, newest first, each restorable: dataset originals (kept out of every
+    ingest until restored) and photos added through the API (their file in the trash).
+    """
     photos = collaborators().recycle.deleted_photos()
-    return jsonify({"images": photos, "total": len(photos)})
+    return Bin.model_validate({"images": photos, "total": len(photos)})
 
 
 @library.post("/images/<raw_id>/restore")
-@operation(
-    "Restore a deleted photo",
+@endpoint(
     tag="library",
-    params=(IMAGE_ID,),
-    replies=(replies.RESTORED,),
+    answers={200: (Restore, "The photo is searchable again, or was not deleted after all.")},
     errors=("file_missing", "file_changed", "invalid_image", "model_mismatch", *ENCODER, *MILVUS),
     examples=ONE,
 )
 def restore_image(raw_id: str):
-    """Undo a deletion: the photo is encoded again from its file and searchable at once."""
-    outcome = collaborators().recycle.restore(IMAGE_ID.parse(raw_id))
+    """Restore a deleted photo
+
+    Undo a deletion: the photo is encoded again from its file and searchable at once.
+    """
+    outcome = collaborators().recycle.restore(image_id(raw_id))
     collaborators().catalog.invalidate()
-    return jsonify(outcome)
+    return Restore.model_validate(outcome)
 
 
 @library.delete("/deleted/<raw_id>")
-@operation(
-    "Purge a deleted photo for good",
+@endpoint(
     tag="library",
-    params=(IMAGE_ID,),
-    replies=(replies.PURGED,),
+    answers={200: (Purged, "The photo's file is gone for good.")},
     errors=("read_only_original", *MILVUS),
     examples=ONE,
 )
 def purge_image(raw_id: str):
-    """Delete a photo added through the API for good (its file leaves the trash)."""
-    return jsonify(collaborators().recycle.purge(IMAGE_ID.parse(raw_id)))
+    """Purge a deleted photo for good
+
+    Delete a photo added through the API for good (its file leaves the trash).
+    """
+    return Purged.model_validate(collaborators().recycle.purge(image_id(raw_id)))
 
 
 @library.patch("/images/<raw_id>")
-@operation(
-    "Change a photo's breed label",
+@endpoint(
     tag="library",
-    params=(IMAGE_ID, NEW_LABEL),
-    replies=(replies.ROW,),
+    json=Relabel,
+    answers={200: (Row, "The photo's stored row with its new label.")},
     errors=("invalid_json", "unknown_breed", *MILVUS),
-    examples=(
-        Example("Label it a beagle", path={"id": IMAGE_ID.example}, json={"breed": "beagle"}),
-    ),
+    examples=(Example("Label it a beagle", path={"id": EXAMPLE_ID}, json={"breed": "beagle"}),),
 )
 def relabel_image(raw_id: str):
-    """JSON ``{"breed": "..."}``: a breed from the list, or ``unknown``."""
-    breed = NEW_LABEL.read()
-    row = collaborators().library.relabel(IMAGE_ID.parse(raw_id), breed)
+    """Change a photo's breed label
+
+    JSON ``{"breed": "..."}``: a breed from the list, or ``unknown``.
+    """
+    relabel = given(Relabel)
+    assert relabel is not None  # the hook refuses a request without its JSON body
+    row = collaborators().library.relabel(image_id(raw_id), relabel.breed)
     collaborators().catalog.invalidate()
-    return jsonify(row)
+    return Row.model_validate(row)

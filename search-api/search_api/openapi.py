@@ -1,70 +1,53 @@
-"""The OpenAPI 3.1 document of the search API, generated from the app it describes.
+"""The OpenAPI 3.1 document of one app: spectree's, with what only this app knows.
 
-It walks ``app.url_map``: each route's view carries the operation declared beside it
-(:func:`search_api.operations.operation`), whose parameters are the very specs the view
-validates with, and bounds or defaults that come from settings (``max_k``) are filled in from
-this app's settings. So the document cannot drift from what is enforced; a route without a
-declaration is left out and listed by :func:`undocumented`, which a test keeps empty.
-``apispec`` assembles the document (components, references, path parameters).
+spectree generates the document from the routes' declarations (:mod:`search_api.spec`). This
+pass fills in what depends on the app or that spectree has no words for: bounds and defaults
+from this app's settings (``max_k``), the image id path parameter, each route's error answers
+with their codes, the write key's security on writes, example requests (``x-examples``) and
+example bodies, and answers that are files. Request bodies are inlined, so each operation reads
+on its own. A route without a declaration is left out and listed by :func:`undocumented`,
+which a test keeps empty.
 """
 
 from __future__ import annotations
 
-import inspect
+import copy
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 
-from apispec import APISpec
 from flask import Flask
 from werkzeug.routing import Rule
 
+from search_api.answers import EXAMPLE_ID, PHOTO_ID
 from search_api.collaborators import collaborators
-from search_api.operations import ERRORS, Example, Operation, Reply, is_write, operation_of
-from search_api.params import Alternatives, Param
-from search_api.replies import PHOTO_ID, SCHEMAS, ref
-from services.errors import MAX_URL_CHARS
+from search_api.schemas import SETTINGS, setting_env
+from search_api.spec import ERRORS, WRITE_KEY, Declared, Example, declared, is_write, spec
 
-TITLE = "dogsearch search API"
-VERSION = "1.0.0"  # the API contract's version: bump it on a change that breaks clients
-DESCRIPTION = (
-    "Reverse image search of dog photos: search by photo or URL, browse, and manage the "
-    'library. Every error is JSON: `{"error": {"code", "message"}}`; clients match on `code`. '
-    f"A URL (path and query string) over {MAX_URL_CHARS:,} characters gets a 414 `uri_too_long`."
-)
+REF = "#/components/schemas/"
 # Routes that are not part of the API, and why.
 NOT_API = {
     "index": "the web page itself (HTML for people), not an API",
     "static_file": "the web page's scripts, styles and icons",
 }
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}  # answered by Flask for every route
-WRITE_KEY = "writeKey"  # the security scheme every write route declares
-WRITE_KEY_SCHEME = {
-    "type": "http",
-    "scheme": "bearer",
-    "description": (
-        "The write key, `Authorization: Bearer <key>`: needed by every write when the service "
-        "runs with SEARCH_API_WRITE_KEY set (GET /api/stats says so: `writes` is `key`). "
-        "Reads never need it."
-    ),
+PATH_ID = {  # Flask's <raw_id>: an image id, named ``id`` in the document
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "The image's id: the content hash every answer gives (24 hex digits).",
+    "schema": PHOTO_ID,
+    "example": EXAMPLE_ID,
 }
-KIND_SCHEMAS: dict[str, dict[str, Any]] = {
-    "int": {"type": "integer"},
-    "float": {"type": "number"},
-    "bool": {"type": "boolean"},
-    "text": {"type": "string"},
-    "id": PHOTO_ID,
-    "file": {"type": "string", "format": "binary"},
-}
+WORDS = {"maximum": "maximum", "maxItems": "most items", "default": "default"}
 
 
-def routes(app: Flask) -> Iterator[tuple[Rule, Operation | None]]:
-    """Every route of ``app`` but those in :data:`NOT_API`, with its declared operation."""
+def routes(app: Flask) -> Iterator[tuple[Rule, Declared | None]]:
+    """Every route of ``app`` but those in :data:`NOT_API`, with its declaration."""
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, sorted(r.methods or ()))):
         if rule.endpoint not in NOT_API:
-            yield rule, operation_of(app.view_functions[rule.endpoint])
+            yield rule, declared(app.view_functions[rule.endpoint])
 
 
 def methods_of(rule: Rule) -> list[str]:
@@ -72,196 +55,187 @@ def methods_of(rule: Rule) -> list[str]:
 
 
 def undocumented(app: Flask) -> list[str]:
-    """``METHOD /path`` of each route that has no declared operation."""
+    """``METHOD /path`` of each route that has no declaration."""
     return [
         f"{','.join(methods_of(rule))} {rule.rule}" for rule, found in routes(app) if found is None
     ]
 
 
-def openapi_path(rule: Rule, operation: Operation) -> str:
-    """Flask's ``/api/images/<raw_id>`` as ``/api/images/{id}``: the name its spec gives."""
-    names = {p.arg or p.name: p.name for p in operation.params if "path" in p.where}
+def spectree_path(rule: Rule) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>:]+)>", r"{\1}", rule.rule)
 
-    def template(match: re.Match[str]) -> str:
-        return "{" + names.get(match["name"], match["name"]) + "}"
 
-    return re.sub(r"<(?:[^:<>]+:)?(?P<name>[^<>:]+)>", template, rule.rule)
+def openapi_path(rule: Rule) -> str:
+    """Flask's ``/api/images/<raw_id>`` as ``/api/images/{id}``."""
+    return spectree_path(rule).replace("{raw_id}", "{id}")
 
 
 def build_document(app: Flask) -> dict[str, Any]:
     """The whole document, for this app's routes and settings."""
+    with app.app_context():
+        generated = spec.spec  # made once per process: every app has the same routes
+    document = copy.deepcopy(generated)
+    document.pop("security", None)
     settings = collaborators(app).settings
-    spec = APISpec(TITLE, VERSION, "3.1.0", info={"description": DESCRIPTION})
-    for name, schema in SCHEMAS.items():
-        spec.components.schema(name, schema)
-    spec.components.security_scheme(WRITE_KEY, WRITE_KEY_SCHEME)
+    components = document["components"]["schemas"]
+    request_models: set[str] = set()
+    paths: dict[str, dict[str, Any]] = {}
     for rule, found in routes(app):
         if found is None:
             continue
-        view = app.view_functions[rule.endpoint]
-        resolved = [resolve(param, settings) for param in found.params]
-        operations = {
-            method.lower(): _operation(
-                found, resolved, rule.endpoint, inspect.getdoc(view), is_write(method, found)
+        for method in methods_of(rule):
+            op = document["paths"][spectree_path(rule)][method.lower()]
+            request_models |= {model.__name__ for model in found.parts.values()}
+            write = is_write(method, found)
+            paths.setdefault(openapi_path(rule), {})[method.lower()] = _operation(
+                op, rule.endpoint, found, components, settings, write
             )
-            for method in methods_of(rule)
-        }
-        spec.path(openapi_path(rule, found), operations=operations)
-    return spec.to_dict()
+    document["paths"] = paths
+    for name in request_models:  # inlined where used
+        components.pop(name, None)
+    return document
 
 
 def _operation(
-    found: Operation, params: list[Param], endpoint: str, docstring: str | None, write: bool
+    op: dict[str, Any],
+    endpoint: str,
+    found: Declared,
+    components: dict[str, Any],
+    settings: object,
+    write: bool,
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "operationId": endpoint.replace(".", "_"),
-        "summary": found.summary,
-        "tags": [found.tag],
-        "parameters": [
-            _parameter(param, place)
-            for place in ("path", "query")
-            for param in params
-            if place in param.where
-        ],
-        "responses": _responses(found, params, write),
-    }
-    if write:
-        out["security"] = [{WRITE_KEY: []}]
-    description = found.description or (docstring or "").replace("``", "`")
-    if description:
-        out["description"] = description
-    body = _request_body(params, found.examples, found.one_of)
+    op["operationId"] = endpoint.replace(".", "_")
+    op["description"] = op.get("description", "").replace("``", "`")
+    if not op["description"]:
+        del op["description"]
+    op["parameters"] = [_parameter(param, settings) for param in op.get("parameters", [])]
+    refusals: dict[int, dict[str, str]] = {}
+    if any(param["in"] == "path" for param in op["parameters"]):
+        refusals[404] = {"not_found": "no image with id 'not-an-id'"}
+    for param in op["parameters"]:
+        if param["in"] == "query":
+            _refusals(refusals, param["name"], param["schema"], found.parts["query"])
+    body = op.get("requestBody")
     if body:
-        out["requestBody"] = body
-    if found.examples:
-        out["x-examples"] = [_example(example) for example in found.examples]
+        for media, content in body["content"].items():
+            place = "form" if media == "multipart/form-data" else "json"
+            schema = _inline(content["schema"], components, settings)
+            content["schema"] = schema
+            for name, prop in schema["properties"].items():
+                _refusals(refusals, name, prop, found.parts[place])
+            shown = _body_examples(found.examples, place, schema)
+            if shown:
+                content["examples"] = shown
+    if write:
+        op["security"] = [{WRITE_KEY: []}]
+        refusals[401] = {"unauthorized": ERRORS["unauthorized"][1]}
+    for code in found.errors:
+        status, meaning = ERRORS[code]
+        refusals.setdefault(status, {}).setdefault(code, meaning)
+    op["responses"] = _responses(op["responses"], refusals, found, components)
+    if write:
+        op["responses"]["401"]["headers"] = {
+            "WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}
+        }
+    op["x-examples"] = [_example(example) for example in found.examples]
+    return op
+
+
+def _parameter(param: dict[str, Any], settings: object) -> dict[str, Any]:
+    if param["in"] == "path":
+        return dict(PATH_ID) if param["name"] == "raw_id" else param
+    schema = _cleaned(param["schema"], settings)
+    out = {**param, "schema": schema, "description": schema.pop("description", "")}
+    examples = schema.pop("examples", None)
+    if examples:
+        out["example"] = examples[0]
     return out
 
 
-def schema_of(param: Param) -> dict[str, Any]:
-    """The JSON Schema of one value of ``param`` (resolved: numbers, not settings)."""
-    schema = dict(KIND_SCHEMAS[param.kind])
-    if param.kind in ("int", "float"):
-        schema.update(
-            {k: v for k, v in (("minimum", param.low), ("maximum", param.high)) if v is not None}
-        )
-    if param.default is not None:
-        schema["default"] = param.default
-    if param.many:
-        schema = {"type": "array", "items": schema}
-        if param.high is not None:
-            schema["maxItems"] = param.high
+def _inline(schema: dict[str, Any], components: dict[str, Any], settings: object) -> dict:
+    """A request model's schema, in place of its reference, with this app's numbers."""
+    model = copy.deepcopy(components[schema["$ref"].removeprefix(REF)])
+    model.pop("title", None)
+    model["properties"] = {
+        name: _cleaned(prop, settings) for name, prop in model["properties"].items()
+    }
+    for prop in model["properties"].values():
+        prop.pop("examples", None)  # a file's bytes cannot be shown; the others are in x-examples
+    return model
+
+
+def _cleaned(schema: dict[str, Any], settings: object) -> dict[str, Any]:
+    """A request field's schema as a client sends it: never null (an absent field is the
+    default), its settings-bound numbers filled in and named."""
+    schema = {key: value for key, value in schema.items() if key != "title"}
+    branches = schema.pop("anyOf", None)
+    if branches:
+        given = [branch for branch in branches if branch.get("type") != "null"]
+        schema = {**given[0], **schema} if len(given) == 1 else {**schema, "anyOf": given}
+    if schema.get("default", 0) is None:
+        del schema["default"]
+    named = schema.pop(SETTINGS, {})
+    for keyword, setting in named.items():
+        schema[keyword] = getattr(settings, setting)
+    if named:
+        sources = ", ".join(f"{WORDS[k]} {setting_env(s)}" for k, s in named.items())
+        schema["description"] += f" (Set by the service's settings: {sources}.)"
     return schema
 
 
-def resolve(param: Param, settings: object) -> Param:
-    """``param`` with this deployment's numbers, its description naming their settings."""
-    words = {"low": "minimum", "high": "maximum", "default": "default"}
-    sources = [f"{words[name]} {s.env}" for name, s in param.settings_used.items()]
-    if not sources:
-        return param
-    note = f" (Set by the service's settings: {', '.join(sources)}.)"
-    return replace(param.resolved(settings), description=param.description + note)
+def _refusals(found: dict[int, dict[str, str]], name: str, schema: dict, model: Any) -> None:
+    """Each way a value of field ``name`` can be refused, by status: code and an example."""
+    code = model.code_of(name)
+    kind = schema.get("type")
+    if kind == "array" and schema.get("items", {}).get("pattern"):
+        found.setdefault(400, {}).setdefault(code, f"{name!r} must be a list of image ids")
+        found.setdefault(404, {}).setdefault("not_found", "no image with id 'not-an-id'")
+    if kind == "array" and "maxItems" in schema:
+        message = f"at most {schema['maxItems']} values of {name!r} per request"
+        found.setdefault(413, {}).setdefault(code, message)
+    if kind in ("integer", "number"):
+        message = f"{name} must be between {schema.get('minimum')} and {schema.get('maximum')}"
+        found.setdefault(400, {}).setdefault(code, message)
+    elif kind == "boolean":
+        found.setdefault(400, {}).setdefault(code, f"{name} must be true or false, got 'maybe'")
+    elif kind == "string" and (name in model.codes or _required(model, name)):
+        found.setdefault(400, {}).setdefault(code, f"give {name!r} as a string")
 
 
-def _parameter(param: Param, place: str) -> dict[str, Any]:
-    out = {
-        "name": param.name,
-        "in": place,
-        "required": param.required or place == "path",
-        "description": param.description,
-        "schema": schema_of(param),
-    }
-    if param.example is not None:
-        out["example"] = param.example
+def _required(model: Any, name: str) -> bool:
+    return bool(model.model_fields[name].is_required())
+
+
+def _responses(
+    generated: dict[str, Any],
+    refusals: dict[int, dict[str, str]],
+    found: Declared,
+    components: dict[str, Any],
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for status, answer in generated.items():
+        if status == "400":
+            continue  # spectree's validation answer: ours are listed with their codes below
+        media = found.media.get(int(status))
+        if media is not None:
+            answer["content"] = {media: {"schema": {"type": "string", "format": "binary"}}}
+        for content in answer.get("content", {}).values():
+            name = content["schema"].get("$ref", "").removeprefix(REF)
+            shown = components.get(name, {}).get("examples")
+            if shown:
+                content["example"] = shown[0]
+        out[status] = answer
+    for refused, codes in sorted(refusals.items()):
+        if str(refused) in out:
+            raise ValueError(f"{found}: {refused} is both an answer and an error")
+        out[str(refused)] = _errors(refused, codes)
     return out
-
-
-def _request_body(
-    params: list[Param], examples: tuple[Example, ...], one_of: Alternatives = ()
-) -> dict[str, Any] | None:
-    content: dict[str, Any] = {}
-    for place, media in (("form", "multipart/form-data"), ("json", "application/json")):
-        fields = [param for param in params if place in param.where]
-        if not fields:
-            continue
-        schema: dict[str, Any] = {
-            "type": "object",
-            "properties": {p.name: {**schema_of(p), "description": p.description} for p in fields},
-        }
-        required = [p.name for p in fields if p.required]
-        if required:
-            schema["required"] = required
-        if place == "json" and one_of:
-            schema["oneOf"] = [_exactly(group, schema["properties"]) for group in one_of]
-        content[media] = {"schema": schema}
-        # A file's bytes cannot be shown: its field stays out of the examples (``format:
-        # binary`` says what it is); the curl form ``@rex.jpg`` lives in ``x-examples`` only.
-        files = {p.name for p in fields if p.kind == "file"}
-        values = [
-            (n, e.summary, {k: v for k, v in (e.form or {}).items() if k not in files})
-            if place == "form"
-            else (n, e.summary, e.json)
-            for n, e in enumerate(examples, 1)
-        ]
-        shown = {
-            f"example{n}": {"summary": summary, "value": value}
-            for n, summary, value in values
-            if value
-        }
-        if shown:
-            content[media]["examples"] = shown
-    if not content:
-        return None
-    in_body = [param for param in params if param.where != ("query",) and "path" not in param.where]
-    return {"required": any(param.required for param in in_body), "content": content}
-
-
-def _exactly(group: tuple[Param, ...], properties: dict[str, Any]) -> dict[str, Any]:
-    """An object with exactly the fields of ``group``: one branch of a body's ``oneOf``."""
-    names = [param.name for param in group]
-    return {
-        "type": "object",
-        "properties": {name: properties[name] for name in names},
-        "required": names,
-        "additionalProperties": False,
-    }
-
-
-def _responses(found: Operation, params: list[Param], write: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {str(reply.status): _reply(reply) for reply in found.replies}
-    errors: dict[int, dict[str, str]] = {}
-    if write:
-        errors[401] = {"unauthorized": ERRORS["unauthorized"][1]}
-    for param in params:
-        for status, code, message in param.errors():
-            errors.setdefault(status, {}).setdefault(code, message)
-    for code in found.errors:
-        status, meaning = ERRORS[code]
-        errors.setdefault(status, {}).setdefault(code, meaning)
-    for status, codes in sorted(errors.items()):
-        if str(status) in out:
-            raise ValueError(f"{found.summary}: {status} is both an answer and an error")
-        out[str(status)] = _errors(status, codes)
-    if write:
-        out["401"]["headers"] = {
-            "WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}
-        }
-    return out
-
-
-def _reply(reply: Reply) -> dict[str, Any]:
-    schema = reply.schema or {"type": "string"}
-    media: dict[str, Any] = {"schema": ref(schema) if isinstance(schema, str) else schema}
-    if reply.example is not None:
-        media["example"] = reply.example
-    return {"description": reply.description, "content": {reply.media: media}}
 
 
 def _errors(status: int, codes: dict[str, str]) -> dict[str, Any]:
     """One status's error answers: the error format, its codes listed, an example of each."""
     schema = {
-        "allOf": [ref("Error")],
+        "allOf": [{"$ref": REF + "Error"}],
         "properties": {"error": {"properties": {"code": {"enum": sorted(codes)}}}},
     }
     examples = {
@@ -272,6 +246,21 @@ def _errors(status: int, codes: dict[str, str]) -> dict[str, Any]:
         "description": f"{HTTPStatus(status).phrase}: {', '.join(codes)}",
         "content": {"application/json": {"schema": schema, "examples": examples}},
     }
+
+
+def _body_examples(examples: tuple[Example, ...], place: str, schema: dict) -> dict[str, Any]:
+    """The example requests' bodies. A file's bytes cannot be shown: its field stays out
+    (``format: binary`` says what it is); the curl form ``@rex.jpg`` is in ``x-examples``."""
+    files = {n for n, p in schema["properties"].items() if "binary" in str(p)}
+    shown = {}
+    for n, example in enumerate(examples, 1):
+        if place == "form":
+            value = {k: v for k, v in example.form.items() if k not in files}
+        else:
+            value = example.json or {}
+        if value:
+            shown[f"example{n}"] = {"summary": example.summary, "value": value}
+    return shown
 
 
 def _example(example: Example) -> dict[str, Any]:

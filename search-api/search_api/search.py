@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from search_api.answers import Hit as HitAnswer
+from search_api.answers import Match, Query, SearchResult, SearchTimings, SimilarResult
+from search_api.answers import Photo as PhotoAnswer
 from search_api.catalog import Catalog, age_s
 from search_api.dogs import describe_dogs
 from services.dataset import UNKNOWN_BREED, breed_key
@@ -132,7 +135,7 @@ class SearchService:
         *,
         localise: bool = True,
         max_pixels: int = DEFAULT_MAX_PIXELS,
-    ) -> dict[str, Any]:
+    ) -> SearchResult:
         """``localise``: ask where the dogs are (a search of a region already chosen need not)."""
         started = time.perf_counter()
         model, (encoded,) = self.encoder.encode([(filename, data)], dogs=localise)
@@ -163,18 +166,20 @@ class SearchService:
                 searched.vector, stored, k, breed, result_filter, guess
             )
         finished = time.perf_counter()
-        return {
-            "query": _query_summary(encoded, model, dogs, searched.predictions),
-            "match": _match(best, model),
-            "results": [hit.to_json() for hit in hits],
-            "hidden_duplicates": hidden,
-            "index_empty": stored is None,
-            "timings": _timings(started, encoded_at, finished),
-        }
+        return SearchResult(
+            k=k,
+            breed=breed,
+            query=_query_summary(encoded, model, dogs, searched.predictions),
+            match=_match(best, model),
+            results=[hit.answer() for hit in hits],
+            hidden_duplicates=hidden,
+            index_empty=stored is None,
+            timings=_timings(started, encoded_at, finished),
+        )
 
     def similar(
         self, image_id: str, k: int, breed: str | None, result_filter: ResultFilter = ResultFilter()
-    ) -> dict[str, Any]:
+    ) -> SimilarResult:
         started = time.perf_counter()
         photos = self.store.get([image_id], with_vectors=True)
         if not photos or photos[0].vector is None:
@@ -188,17 +193,21 @@ class SearchService:
             vector, model, k, breed, result_filter, own_breed, image_id
         )
         finished = time.perf_counter()
-        return {
-            "query": {"id": image_id, "breed": own_breed, **image_urls(image_id)},
-            "match": _match(best, model) if model else None,
-            "results": [hit.to_json() for hit in hits],
-            "hidden_duplicates": hidden,
-            "timings": {
-                "fetch_ms": round((fetched - started) * 1000, 2),
-                "search_ms": round((finished - fetched) * 1000, 2),
-                "total_ms": round((finished - started) * 1000, 2),
-            },
-        }
+        return SimilarResult.model_validate(
+            {
+                "k": k,
+                "breed": breed,
+                "query": {"id": image_id, "breed": own_breed, **image_urls(image_id)},
+                "match": _match(best, model) if model else None,
+                "results": [hit.answer() for hit in hits],
+                "hidden_duplicates": hidden,
+                "timings": {
+                    "fetch_ms": round((fetched - started) * 1000, 2),
+                    "search_ms": round((finished - fetched) * 1000, 2),
+                    "total_ms": round((finished - started) * 1000, 2),
+                },
+            }
+        )
 
     def check_breed(self, breed: str | None) -> str | None:
         """The stored name of ``breed`` (any case), or a 400 when the index has no such breed."""
@@ -212,8 +221,8 @@ class SearchService:
 
 @dataclass(frozen=True)
 class ScoredHit:
-    """A hit as the API shows it (:func:`scored` makes them); what each number means is in
-    :data:`search_api.replies.SCHEMAS` (``Hit``)."""
+    """A scored hit (:func:`scored` makes them); what each number means is in
+    :class:`search_api.answers.Hit`, its answer."""
 
     photo: Photo  # without its vector
     similarity: float  # the cosine of the whole vectors (of the look, for a near-copy)
@@ -221,14 +230,14 @@ class ScoredHit:
     same_breed: bool | None  # None when either breed is unknown
     near_copy: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **self.photo.to_json(),
-            "similarity": _shown_similarity(self.similarity),
-            "look": _shown_similarity(self.look),
-            "same_breed": self.same_breed,
-            "near_copy": self.near_copy,
-        }
+    def answer(self) -> HitAnswer:
+        return HitAnswer(
+            **PhotoAnswer.of(self.photo).model_dump(),
+            similarity=_shown_similarity(self.similarity),
+            look=_shown_similarity(self.look),
+            same_breed=self.same_breed,
+            near_copy=self.near_copy,
+        )
 
 
 def scored(
@@ -301,7 +310,7 @@ def _query_summary(
     model: ModelInfo,
     dogs: list[dict[str, Any]] | None = None,
     predictions: list[Prediction] | None = None,
-) -> dict[str, Any]:
+) -> Query:
     """The photo as the encoder understood it: size, breed guesses (``predictions``: of the
     dog searched, when not the photo's) and whether it is a dog."""
     summary: dict[str, Any] = {
@@ -320,7 +329,7 @@ def _query_summary(
         }
     if dogs is not None:
         summary["dogs"] = dogs
-    return summary
+    return Query.model_validate(summary)
 
 
 def _shown_similarity(similarity: float) -> float:
@@ -329,19 +338,19 @@ def _shown_similarity(similarity: float) -> float:
     return round(min(1.0, max(0.0, similarity)), 5)
 
 
-def _match(best: float | None, model: ModelInfo) -> dict[str, Any]:
+def _match(best: float | None, model: ModelInfo) -> Match:
     """How close the closest photo is: strong, weak or none, with the calibrated bounds."""
-    return {
-        "strength": model.match_strength(best),
-        "best_similarity": None if best is None else _shown_similarity(best),
-        "strong_from": model.match_strong,
-        "weak_from": model.match_weak,
-    }
+    return Match(
+        strength=model.match_strength(best),  # type: ignore[arg-type]
+        best_similarity=None if best is None else _shown_similarity(best),
+        strong_from=model.match_strong,
+        weak_from=model.match_weak,
+    )
 
 
-def _timings(started: float, encoded: float, finished: float) -> dict[str, float]:
-    return {
-        "encode_ms": round((encoded - started) * 1000, 2),
-        "search_ms": round((finished - encoded) * 1000, 2),
-        "total_ms": round((finished - started) * 1000, 2),
-    }
+def _timings(started: float, encoded: float, finished: float) -> SearchTimings:
+    return SearchTimings(
+        encode_ms=round((encoded - started) * 1000, 2),
+        search_ms=round((finished - encoded) * 1000, 2),
+        total_ms=round((finished - started) * 1000, 2),
+    )

@@ -17,9 +17,9 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
+from search_api.answers import EXAMPLE_ID
 from search_api.openapi import NOT_API, methods_of, openapi_path, undocumented
-from search_api.operations import operation_of
-from search_api.params import IMAGE_ID
+from search_api.spec import declared
 from services.dataset import DEFAULT_BREEDS_FILE as BREEDS_FILE
 from services.dataset import breed_name, content_id
 from tests.support.api import api_under_test
@@ -60,9 +60,9 @@ def test_every_route_is_documented_with_its_methods(api, document):
         if rule.endpoint in NOT_API:
             assert not rule.rule.startswith("/api"), "every /api route is part of the API"
             continue
-        declared = operation_of(api.app.view_functions[rule.endpoint])
-        assert declared is not None, f"{rule.rule} ({rule.endpoint}) has no @operation"
-        path = openapi_path(rule, declared)
+        found = declared(api.app.view_functions[rule.endpoint])
+        assert found is not None, f"{rule.rule} ({rule.endpoint}) has no @endpoint"
+        path = openapi_path(rule)
         assert "<" not in path, f"{rule.rule}: a URL variable without a path parameter spec"
         item = document["paths"].get(path, {})
         for method in methods_of(rule):
@@ -201,7 +201,7 @@ def send_example(api, path: str, method: str, op: dict[str, Any], example: dict[
     def real(value: Any) -> Any:  # the example's id stands for a stored photo
         if isinstance(value, list):
             return [real(item) for item in value]
-        return image_id if value == IMAGE_ID.example else value
+        return image_id if value == EXAMPLE_ID else value
 
     for name, value in example.get("path", {}).items():
         path = path.replace("{" + name + "}", str(real(value)))
@@ -311,12 +311,12 @@ def test_examples_name_breeds_as_the_official_list_spells_them(document):
 
 
 SELECTIONS = [
-    {"ids": [IMAGE_ID.example]},
+    {"ids": [EXAMPLE_ID]},
     {"ids": []},
     {"breed": "Chihuahua"},
-    {"ids": [IMAGE_ID.example], "breed": "Chihuahua"},
+    {"ids": [EXAMPLE_ID], "breed": "Chihuahua"},
     {},
-    {"ids": [IMAGE_ID.example], "everything": True},
+    {"ids": [EXAMPLE_ID], "everything": True},
     {"breed": "Chihuahua", "force": 1},
     {"ids": None},
     {"breed": None},
