@@ -90,8 +90,8 @@ def refusal(error: ValidationError, model: type[Request] | None) -> ApiError:
     """The first thing wrong with a request, in our words and codes."""
     first = error.errors(include_url=False)[0]
     kind, loc, ctx, given = first["type"], first["loc"], first.get("ctx") or {}, first["input"]
-    name = str(loc[0]) if loc else str(ctx.get("field", ""))
-    if not name or model is None or name not in model.model_fields:
+    name = str(loc[0]) if loc else ""
+    if model is None or name not in model.model_fields:  # the body is no JSON object
         return ApiError("send a JSON object (Content-Type: application/json)", code="invalid_json")
     code = model.code_of(name)
     shown = repr(str(given)[:40])
