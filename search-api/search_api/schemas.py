@@ -237,6 +237,8 @@ class AddForm(Request):
         json_schema_extra={"default": "unknown"},
     )
     codes = {"image": "too_many_images"}
+    # None sent is a no_image from the view, as every route that takes a photo answers it.
+    model_config = ConfigDict(json_schema_extra={"required": ["image"]})
 
 
 class Selection(Request):
