@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from services.dataset import ID_HEX_CHARS
 from services.encoder_wire import ModelInfo
@@ -70,14 +70,23 @@ class Stored(BaseModel):
 
 
 class Photo(Stored):
-    """A stored photo as the API shows it (:meth:`services.photo.Photo.to_json`)."""
+    """A stored photo as the API shows it, read from a :class:`services.photo.Photo`."""
 
-    image_url: str
-    thumbnail_url: str
+    model_config = ConfigDict(from_attributes=True)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def image_url(self) -> str:
+        return image_urls(self.id)["image_url"]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def thumbnail_url(self) -> str:
+        return image_urls(self.id)["thumbnail_url"]
 
     @classmethod
     def of(cls, photo: StoredPhoto) -> Photo:
-        return cls.model_validate(photo.to_json())
+        return cls.model_validate(photo)
 
 
 class Hit(Photo):
