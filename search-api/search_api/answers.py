@@ -51,7 +51,7 @@ class ErrorDetail(BaseModel):
 
 
 class Error(BaseModel):
-    """Every refusal: clients match on ``code``."""
+    """Every refusal: clients match on `code`."""
 
     error: ErrorDetail
     model_config = ConfigDict(extra="allow")  # a failed upload also lists each photo's outcome
@@ -70,9 +70,9 @@ class Stored(BaseModel):
 
 
 class Photo(Stored):
-    """A stored photo as the API shows it, read from a :class:`services.photo.Photo`."""
+    """A stored photo as the API shows it."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True)  # made from a services.photo.Photo
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -242,7 +242,7 @@ class AddForm(Request):
 
 
 class Selection(Request):
-    """Exactly one of ``ids`` or ``breed``, and nothing else."""
+    """Exactly one of `ids` or `breed`, and nothing else."""
 
     ids: list[ImageId] | None = Field(
         None, max_length=10_000, description="The ids of the photos to delete."
