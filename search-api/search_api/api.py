@@ -24,6 +24,7 @@ from search_api.schemas import (
     SearchForm,
     SearchJson,
     SearchQuery,
+    SimilarQuery,
     filled,
     image_id,
 )
@@ -140,7 +141,7 @@ def search():
 @api.get("/images/<raw_id>/similar")
 @endpoint(
     tag="search",
-    query=Ranking,
+    query=SimilarQuery,
     answers={200: (SimilarResult, "Other photos like this one, best first.")},
     errors=("unknown_breed", *MILVUS),
     examples=(Example("Five more like this one", path={"id": EXAMPLE_ID}, query={"k": 5}),),
@@ -150,7 +151,7 @@ def similar(raw_id: str):
 
     The photo itself is not among its results: "more like this" means other photos.
     """
-    options = given(Ranking)
+    options = given(SimilarQuery)
     k, breed, result_filter = _ranking(options.given() if options else {})
     return collaborators().search.similar(image_id(raw_id), k, breed, result_filter)
 

@@ -12,7 +12,7 @@ its own numbers (:mod:`search_api.openapi`).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, get_origin
 
 from flask import has_app_context
 from pydantic import (
@@ -143,6 +143,22 @@ def filled(model: type[Request], given: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class Sent(Request):
+    """A query string or a form: a field given twice reads as its first value (as Flask's
+    ``get`` does), but for a list field, which takes them all."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_values(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        lists = {name for name, f in cls.model_fields.items() if get_origin(f.annotation) is list}
+        return {
+            name: value[0] if isinstance(value, list) and value and name not in lists else value
+            for name, value in data.items()
+        }
+
+
 class Ranking(Request):
     """What both searches take: how many results, and which to leave out."""
 
@@ -191,16 +207,20 @@ class SearchJson(Ranking):
     )
 
 
-class SearchQuery(SearchJson):
+class SimilarQuery(Sent, Ranking):
     pass
 
 
-class SearchForm(SearchJson):
+class SearchQuery(Sent, SearchJson):
+    pass
+
+
+class SearchForm(Sent, SearchJson):
     image: Upload = Field(None, description="The photo to search with.")
     codes = {"image": "no_image"}
 
 
-class Browse(Request):
+class Browse(Sent):
     breed: Text = Field(None, description=ONLY_BREED, examples=["Chihuahua"])
     page: int = Field(1, ge=1, le=10**7, description="The page, from 1.", examples=[2])
     per_page: int | None = Field(
@@ -211,7 +231,7 @@ class Browse(Request):
     )
 
 
-class Duplicates(Request):
+class Duplicates(Sent):
     threshold: float | None = Field(
         None,
         ge=0.5,
@@ -223,7 +243,7 @@ class Duplicates(Request):
     limit: int = Field(100, ge=1, le=10_000, description="The most groups to list.")
 
 
-class AddForm(Request):
+class AddForm(Sent):
     image: Annotated[list[FileStorage], PlainValidator(_files), BINARIES] = Field(
         default_factory=list,
         description="The photos to add: one or more multipart file fields named image.",
@@ -290,7 +310,7 @@ class Relabel(Request):
     )
 
 
-class WhyQuery(Request):
+class WhyQuery(Sent):
     query_id: Text = Field(None, description="Or the query as a stored photo's id.")
     id: Text = Field(None, description="The result: a stored photo's id.")
 
