@@ -197,7 +197,7 @@ def images():
     asked = given(Browse)
     options = filled(Browse, asked.given() if asked else {})
     breed = collaborators().search.check_breed(options["breed"])
-    page, per_page = options["page"], options["per_page"] or 48
+    page, per_page = options["page"], options["per_page"]
     rows, total = collaborators().catalog.snapshot().page(breed, page, per_page)
     return Page(
         images=[Photo.of(row) for row in rows],

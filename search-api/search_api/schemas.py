@@ -31,7 +31,7 @@ from werkzeug.datastructures import FileStorage
 from search_api.answers import PHOTO_ID
 from search_api.collaborators import collaborators
 from search_api.config import SearchApiSettings
-from services.dataset import is_valid_id
+from services.dataset import UNKNOWN_BREED, is_valid_id
 from services.errors import ApiError, NotFound
 
 SETTINGS = "x-settings"  # a field's bounds or default that settings give: {keyword: setting}
@@ -223,11 +223,11 @@ class SearchForm(Sent, SearchJson):
 class Browse(Sent):
     breed: Text = Field(None, description=ONLY_BREED, examples=["Chihuahua"])
     page: int = Field(1, ge=1, le=10**7, description="The page, from 1.", examples=[2])
-    per_page: int | None = Field(
-        None,
+    per_page: int = Field(
+        48,
         ge=1,
         description="Photos per page.",
-        json_schema_extra={**from_settings(maximum="max_per_page"), "default": 48},
+        json_schema_extra=from_settings(maximum="max_per_page"),
     )
 
 
@@ -250,11 +250,10 @@ class AddForm(Sent):
         json_schema_extra=from_settings(maxItems="max_images_per_upload"),
     )
     breed: Text = Field(
-        None,
+        UNKNOWN_BREED,
         description="The breed of every photo sent: a name from the breed list (any case), "
         "or unknown.",
         examples=["beagle"],
-        json_schema_extra={"default": "unknown"},
     )
     codes = {"image": "too_many_images"}
     # None sent is a no_image from the view, as every route that takes a photo answers it.
