@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import re
+import threading
 from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
@@ -40,6 +41,7 @@ PATH_ID = {  # Flask's <raw_id>: an image id, named ``id`` in the document
     "schema": PHOTO_ID,
     "example": EXAMPLE_ID,
 }
+_GENERATING = threading.Lock()
 WORDS = {"maximum": "maximum", "maxItems": "most items", "default": "default"}
 
 
@@ -72,7 +74,7 @@ def openapi_path(rule: Rule) -> str:
 
 def build_document(app: Flask) -> dict[str, Any]:
     """The whole document, for this app's routes and settings."""
-    with app.app_context():
+    with _GENERATING, app.app_context():  # spectree's first generation changes its models
         generated = spec.spec  # made once per process: every app has the same routes
     document = copy.deepcopy(generated)
     document.pop("security", None)
