@@ -100,9 +100,9 @@ def search():
 
     A photo as multipart ``image``, or a ``url`` to fetch (form field or JSON body); the
     options come in the query string, the form or the JSON body alike (the query string first).
-    ``query.dogs`` lists the dogs found (not for a ``box`` search); with several, each has its
-    ``crop`` (the ``box`` to search it alone) and breed guesses, and the results and
-    ``query.predictions`` are those of the first (most sure) dog's crop.
+    ``query.dogs`` lists the dogs found (not for a ``box`` search, nor with ``dogs=false``);
+    with several, each has its ``crop`` (the ``box`` to search it alone) and breed guesses,
+    and the results and ``query.predictions`` are those of the first (most sure) dog's crop.
     """
     parts = [given(SearchJson), given(SearchForm), given(SearchQuery)]
     options = {name: value for part in parts if part for name, value in part.given().items()}
@@ -129,7 +129,8 @@ def search():
         k,
         breed,
         result_filter,
-        localise=box is None,  # a region searched is one dog already: not localised again
+        # a region searched is one dog already: not localised again
+        localise=box is None and options.get("dogs", True),
         max_pixels=deps.settings.max_pixels,
     )
     if url is not None:  # the page cannot show a remote image (CSP), so it gets a preview

@@ -54,6 +54,22 @@ def test_a_region_searched_is_not_localised_again(api):
     assert "dogs" not in body["query"]
 
 
+@pytest.mark.parametrize("where", ["form", "query"])
+def test_dogs_false_searches_the_whole_photo_without_localising(api, where):
+    """An API client that wants only the results skips the second pass over the photo."""
+    api.encoder.dogs = list(TWO)
+    data = api.files[0].path.read_bytes()
+    api.encoder.asked_dogs.clear()
+    form = {"image": (io.BytesIO(data), "q.jpg")}
+    if where == "form":
+        response = api.client.post("/api/search", data={**form, "dogs": "false"})
+    else:
+        response = api.client.post("/api/search?dogs=false", data=form)
+    assert response.status_code == 200, response.get_json()
+    assert api.encoder.asked_dogs == [False]
+    assert "dogs" not in response.get_json()["query"]
+
+
 def test_a_dog_too_small_to_crop_keeps_its_box_without_guesses(api):
     tiny = FoundDog((0.5, 0.5, 0.5001, 0.5001), 0.7)  # under 8 pixels a side
     api.encoder.dogs = [TWO[0], tiny]
