@@ -152,6 +152,11 @@ class Query(BaseModel):
     predictions: list[Prediction]
     dog: Dog | None = left_out_when_none()
     dogs: list[FoundDog] | None = left_out_when_none()
+    searched_dog: int | None = left_out_when_none(
+        ge=1,
+        description="Several dogs: which of `dogs` (from 1) the results are for, on its crop; "
+        "left out when they are for the whole photo",
+    )
     preview: str | None = left_out_when_none(description="a data: URL (search by URL only)")
 
 

@@ -102,7 +102,8 @@ def search():
     options come in the query string, the form or the JSON body alike (the query string first).
     ``query.dogs`` lists the dogs found (not for a ``box`` search, nor with ``dogs=false``);
     with several, each has its ``crop`` (the ``box`` to search it alone) and breed guesses,
-    and the results and ``query.predictions`` are those of the first (most sure) dog's crop.
+    and when the dogs are of different breeds the results and ``query.predictions`` are those
+    of the most sure dog's crop (``query.searched_dog``); otherwise the whole photo's.
     """
     parts = [given(SearchJson), given(SearchForm), given(SearchQuery)]
     options = {name: value for part in parts if part for name, value in part.given().items()}

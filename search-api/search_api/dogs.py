@@ -21,6 +21,7 @@ from services.protocols import Encoder
 Box = tuple[float, float, float, float]
 MARGIN = 0.1  # of the box's own width and height, on each side
 GUESSES = 3  # breed guesses per dog
+SURE = 0.5  # a crop's breed guess counts towards "dogs of different breeds" from this
 
 
 def crop_box(box: Box, margin: float = MARGIN) -> Box:
@@ -72,3 +73,24 @@ def describe_dogs(
             for p in result.predictions[:GUESSES]
         ]
     return shown, crops
+
+
+def dog_to_search(crops: list[EncodedImage | None]) -> int | None:
+    """Which dog's crop a search of several dogs answers for (from 1), or None: the whole photo.
+
+    Dogs of different breeds, each guessed with at least even odds (``SURE``): the most sure
+    dog's crop, because a whole photo of two breeds blurs them into a third. Otherwise the
+    whole photo, which ties with the crop on breed top-1 (README, "Dogs in a photo"): dogs of
+    one breed, and the stray second box on one dog (0.28 per one-dog photo; the legs of a
+    shepherd guessed "Tibetan mastiff 32 %"), which must not turn a search for a photo into a
+    search for part of it. The search also keeps the whole photo's results when they start
+    with a stored copy of it."""
+    breeds = {
+        crop.predictions[0].breed
+        for crop in crops
+        if crop is not None and crop.predictions and crop.predictions[0].probability >= SURE
+    }
+    first = crops[0] if crops else None
+    if len(breeds) < 2 or first is None or first.vector is None:
+        return None
+    return 1

@@ -13,7 +13,7 @@ from search_api.answers import Hit as HitAnswer
 from search_api.answers import Match, Query, SearchResult, SearchTimings, SimilarResult
 from search_api.answers import Photo as PhotoAnswer
 from search_api.catalog import Catalog, age_s
-from search_api.dogs import describe_dogs
+from search_api.dogs import describe_dogs, dog_to_search
 from services.dataset import UNKNOWN_BREED, breed_key
 from services.encoder_wire import EncodedImage, ModelInfo, Prediction
 from services.errors import ApiError, InvalidImage, NotFound
@@ -144,14 +144,11 @@ class SearchService:
             raise InvalidImage(
                 encoded.error_message or "invalid image", code=encoded.error_code, status=status
             )
-        dogs, searched = None, encoded
+        dogs, crop, searched_dog = None, None, None
         if encoded.dogs is not None:  # the page outlines each, and searches one by its crop
             dogs, crops = describe_dogs(self.encoder, data, encoded.dogs, max_pixels=max_pixels)
-            # Several dogs: the results are the most sure one's, on its crop (README, "Dogs
-            # in a photo": whole photo and crop tie on breed top-1, and a whole photo of two
-            # breeds blurs them; the crop is encoded already). One dog: the whole photo.
-            if crops and crops[0] is not None and crops[0].vector is not None:
-                searched = crops[0]
+            searched_dog = dog_to_search(crops)
+            crop = crops[searched_dog - 1] if searched_dog else None
         encoded_at = time.perf_counter()
         stored = self.collection_model()
         hits: list[ScoredHit] = []
@@ -160,16 +157,21 @@ class SearchService:
             if not stored.same_model(model):  # a re-index may have just switched
                 stored = self.collection_model(fresh=True) or stored
             check_same_model(stored, model, self.store.collection)
-            guess = searched.predictions[0].breed if searched.predictions else None
-            assert searched.vector is not None
             hits, hidden, best = self._search(
-                searched.vector, stored, k, breed, result_filter, guess
+                encoded.vector, stored, k, breed, result_filter, _top_breed(encoded)
             )
+            if hits and hits[0].near_copy:  # a stored copy of this very photo: its results
+                crop, searched_dog = None, None
+            if crop is not None and crop.vector is not None:
+                hits, hidden, best = self._search(
+                    crop.vector, stored, k, breed, result_filter, _top_breed(crop)
+                )
+        searched = crop or encoded
         finished = time.perf_counter()
         return SearchResult(
             k=k,
             breed=breed,
-            query=_query_summary(encoded, model, dogs, searched.predictions),
+            query=_query_summary(encoded, model, dogs, searched.predictions, searched_dog),
             match=_match(best, model),
             results=[hit.answer() for hit in hits],
             hidden_duplicates=hidden,
@@ -305,11 +307,16 @@ def _look_part(model: ModelInfo | None) -> Callable[[np.ndarray], np.ndarray]:
     return lambda vectors: np.asarray(vectors, np.float32)
 
 
+def _top_breed(encoded: EncodedImage) -> str | None:
+    return encoded.predictions[0].breed if encoded.predictions else None
+
+
 def _query_summary(
     encoded: EncodedImage,
     model: ModelInfo,
     dogs: list[dict[str, Any]] | None = None,
     predictions: list[Prediction] | None = None,
+    searched_dog: int | None = None,
 ) -> Query:
     """The photo as the encoder understood it: size, breed guesses (``predictions``: of the
     dog searched, when not the photo's) and whether it is a dog."""
@@ -329,6 +336,8 @@ def _query_summary(
         }
     if dogs is not None:
         summary["dogs"] = dogs
+    if searched_dog is not None:
+        summary["searched_dog"] = searched_dog
     return Query.model_validate(summary)
 
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.browser import open_page
-from tests.support.real_photos import PER_BREED, two_dog_photo
+from tests.support.real_photos import PER_BREED, TWO_DOGS, two_dog_photo
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.realdata]
 
@@ -89,6 +89,26 @@ def test_a_two_dog_photo_outlines_both_and_searches_the_other(real_page, two_dog
     page.keyboard.press("Enter")
     expect(page).not_to_have_url(re.compile("dog="))
     expect(page.locator(OUTLINES).nth(0)).to_have_attribute("aria-pressed", "true")
+
+
+def test_two_dogs_of_one_breed_are_answered_for_the_whole_photo(
+    real_page, stanford_sample, tmp_path
+):
+    """Two German shepherds: the whole photo's results (no blur of breeds to avoid), no
+    outline marked, and the hint says so; a click still searches one dog alone."""
+    page = real_page
+    folder = TWO_DOGS[0]
+    photo = two_dog_photo(stanford_sample, tmp_path / "shepherds.jpg", (folder, folder))
+    sent = searches(page)
+    page.set_input_files("#photo-input", str(photo))
+    outlines = page.locator(OUTLINES)
+    expect(outlines).to_have_count(2)
+    assert "searched_dog" not in sent[0], sent[0]
+    expect(page.locator(f"{OUTLINES}[aria-pressed=true]")).to_have_count(0)
+    expect(page.locator("#dogs-hint")).to_contain_text("these results are for the whole photo")
+    outlines.nth(0).click()
+    expect(page).to_have_url(re.compile(r"[?&]dog=1"))
+    expect(outlines.nth(0)).to_have_attribute("aria-pressed", "true")
 
 
 def test_why_shows_heat_maps_with_a_legend_and_hides_again(real_page, stanford_sample):

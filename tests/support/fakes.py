@@ -52,6 +52,8 @@ class FakeEncoder:
         self.down = False
         self.calls = 0
         self.dogs: list[FoundDog] | None = None  # what every photo's localisation finds
+        # Breed guesses by file name where one photo must differ (a dog's crop: "dog-0.png")
+        self.predictions_by_name: dict[str, list[Prediction]] = {}
         self.asked_dogs: list[bool] = []  # per encode call: whether it asked for the dogs
         self.explained: list[tuple[str, str]] = []  # the file names /explain was asked about
 
@@ -77,7 +79,7 @@ class FakeEncoder:
         self.calls += 1
         self.asked_dogs.append(dogs)
         results: list[EncodedImage] = []
-        for _, data in images:
+        for name, data in images:
             try:
                 decoded = decode_image(data)
             except ApiError as error:
@@ -94,7 +96,7 @@ class FakeEncoder:
                     vector=vector,
                     width=decoded.width,
                     height=decoded.height,
-                    predictions=list(self.predictions),
+                    predictions=list(self.predictions_by_name.get(name, self.predictions)),
                     dog_score=self.dog_score,
                     dogs=None if self.dogs is None or not dogs else list(self.dogs),
                 )

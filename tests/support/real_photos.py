@@ -29,23 +29,33 @@ def copy_sample(sample: Path, images: Path, per_breed: int = PER_BREED) -> Path:
     return images
 
 
-def first_one_dog_train_photo(sample: Path, folder: str) -> Path:
-    """The first photo of ``folder`` in the official train split whose annotation has one dog."""
+def one_dog_train_photos(sample: Path, folder: str) -> list[Path]:
+    """The photos of ``folder`` in the official train split whose annotation has one dog."""
     split = load_split(sample / "lists")
+    found = []
     for file in files_in_split(sample / "Images", split, "train"):
         breed_folder, _, name = file.relative_path.rpartition("/")
         if breed_folder != folder:
             continue
         if len(read_boxes(sample / "Annotation" / folder / Path(name).stem)) == 1:
-            return file.path
-    raise LookupError(f"no one-dog train photo in {folder}")
+            found.append(file.path)
+    if not found:
+        raise LookupError(f"no one-dog train photo in {folder}")
+    return found
 
 
-def two_dog_photo(sample: Path, out: Path) -> Path:
-    """A JPEG of two dogs of different breeds side by side, written to ``out``."""
+def first_one_dog_train_photo(sample: Path, folder: str) -> Path:
+    """The first photo of ``folder`` in the official train split whose annotation has one dog."""
+    return one_dog_train_photos(sample, folder)[0]
+
+
+def two_dog_photo(sample: Path, out: Path, folders: tuple[str, str] = TWO_DOGS) -> Path:
+    """A JPEG of two dogs side by side (one-dog train photos of ``folders``: the first of each,
+    or the first two of one breed), written to ``out``."""
     photos = []
-    for folder in TWO_DOGS:
-        with Image.open(first_one_dog_train_photo(sample, folder)) as image:
+    for place, folder in enumerate(folders):
+        nth = folders[:place].count(folder)
+        with Image.open(one_dog_train_photos(sample, folder)[nth]) as image:
             rgb = image.convert("RGB")
         photos.append(rgb.resize((round(rgb.width * HEIGHT / rgb.height), HEIGHT)))
     both = Image.new("RGB", (sum(p.width for p in photos), HEIGHT))

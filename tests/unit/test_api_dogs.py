@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 
 from search_api.dogs import crop_box
-from services.encoder_wire import FoundDog, Prediction
+from services.encoder_wire import FoundDog, ModelInfo, Prediction
 from tests.support.api import api_under_test
+from tests.support.fakes import DIM, FakeEncoder
 
 TWO = [FoundDog((0.1, 0.2, 0.5, 0.9), 0.97), FoundDog((0.5, 0.1, 0.9, 0.8), 0.8)]
 
@@ -92,12 +94,49 @@ def ranked(body) -> list[tuple[str, float]]:
     return [(hit["id"], hit["similarity"]) for hit in body["results"]]
 
 
-def test_several_dogs_answer_for_the_first_dogs_crop_one_dog_for_the_whole_photo(api):
+def test_dogs_of_two_breeds_answer_for_the_first_dogs_crop_one_dog_for_the_whole_photo(api):
     api.encoder.dogs = None
     whole = ranked(search(api))
     api.encoder.dogs = TWO[:1]
     assert ranked(search(api)) == whole
     api.encoder.dogs = list(TWO)
+    api.encoder.predictions_by_name = {
+        "dog-0.png": [Prediction("German shepherd", 6, 0.9)],
+        "dog-1.png": [Prediction("Maltese dog", 1, 0.8)],
+    }
     several = search(api)
+    assert several["query"]["searched_dog"] == 1
+    assert several["query"]["predictions"][0]["breed"] == "German shepherd"
     crop = ",".join(str(v) for v in several["query"]["dogs"][0]["crop"])
     assert ranked(several) == ranked(search(api, box=crop)) != whole
+
+
+def test_dogs_that_look_one_breed_answer_for_the_whole_photo(api):
+    """A litter, or a stray second box on one dog: the whole photo's results, which find a
+    stored copy of the photo first; the dogs are still listed to pick from."""
+    api.encoder.dogs = None
+    whole = ranked(search(api))
+    api.encoder.dogs = list(TWO)  # the fake guesses one breed for every crop
+    several = search(api)
+    assert "searched_dog" not in several["query"]
+    assert len(several["query"]["dogs"]) == 2
+    assert ranked(several) == whole
+
+
+def test_a_stored_copy_of_the_photo_keeps_the_whole_photos_results(tmp_path):
+    """Dogs of two breeds would answer for the first dog's crop, but the whole photo is
+    already in the library: its copy comes first, as for any photo (a stray box on a stored
+    photo must not hide the photo itself)."""
+    model = ModelInfo("fake-look", DIM + 2, "b" * 16, "imagenet", appearance_dims=DIM)
+    encoder = FakeEncoder(model)
+    encoder.breed_part = np.array([0.0, 3.0])
+    api = api_under_test(tmp_path, encoder=encoder)
+    encoder.dogs = list(TWO)
+    encoder.predictions_by_name = {
+        "dog-0.png": [Prediction("German shepherd", 6, 0.9)],
+        "dog-1.png": [Prediction("Maltese dog", 1, 0.8)],
+    }
+    body = search(api)
+    assert "searched_dog" not in body["query"]
+    assert body["results"][0]["id"] == api.id_of(api.files[0])
+    assert body["results"][0]["near_copy"] is True

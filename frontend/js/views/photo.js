@@ -32,13 +32,19 @@ export function initPhotoSearch() {
   });
 }
 
+/** The dog the photo's own search answered for (``searched_dog``: the most sure of dogs of
+ * different breeds), or null: the whole photo's results. */
+function defaultDog() {
+  return app.photo?.answers.get(0)?.query.searched_dog ?? null;
+}
+
 /** Search dog number ``dog`` (from 1) of the current photo on its crop; ``push``: as a new
- * history entry (a click), not in place of this one (Back to a dog no longer kept). The first
- * dog's results are the photo's own search (the API answers for the most confident dog). */
+ * history entry (a click), not in place of this one (Back to a dog no longer kept). The dog
+ * the photo's own search answered for is that search. */
 function searchDog(dog, { push = false } = {}) {
   const found = app.photo?.dogs[dog - 1];
   if (!found) return null;
-  const key = dog === 1 ? null : dog;
+  const key = dog === defaultDog() ? null : dog;
   if (push && app.photo.answers.has(key ?? 0)) return actions.navigate({ view: "photo", dog: key }); // kept
   const box = key ? (found.crop ?? found.box) : null;
   return searchByPhoto(app.photo.file, app.photo.url, box, null, { dog: key, push });
@@ -47,7 +53,7 @@ function searchDog(dog, { push = false } = {}) {
 /** The photo view shows ``state``: a dog already searched comes from memory, another is
  * searched (Back to a dog whose answer was dropped when the options changed). */
 export function photoView(state) {
-  const wanted = state.dog > 1 && app.photo.dogs[state.dog - 1] ? state.dog : null;
+  const wanted = state.dog && state.dog !== defaultDog() && app.photo.dogs[state.dog - 1] ? state.dog : null;
   if (wanted === app.photo.dog) return photoResults();
   const kept = app.photo.answers.get(wanted ?? 0);
   if (!kept) return wanted ? searchDog(wanted) : searchByPhoto(app.photo.file, app.photo.url, null);
@@ -124,17 +130,19 @@ export function photoResults() {
   enableCrop(true);
   $("crop-clear").hidden = !box || Boolean(dog); // a dog: its outlines offer the others
   $("query-panel").classList.toggle("several-dogs", dogs.length > 1);
-  const shown = dog ?? (box ? null : 1);
+  // The answer says which dog its results are for: dogs of one breed get the whole photo's.
+  const shown = dog ?? (box ? null : (body.query.searched_dog ?? null));
   outlines.show(dogs, shown);
   $("dogs-hint").hidden = dogs.length < 2;
-  if (dogs.length > 1) showDogsHint(dogs, shown);
+  if (dogs.length > 1) showDogsHint(dogs, shown, Boolean(box));
   $("query-image").decode().then(() => regionPicker.show(dog ? null : box), () => {}); // an outline marks a dog's crop
   if (body.index_empty) showEmpty("The index is empty: run the ingest.", "Nothing to compare your photo with yet.");
   else if (!results.length) showEmpty("No photo matches.", noMatchHint({ breed: body.breed, minSimilarity: readState().min }));
 }
 
-function showDogsHint(dogs, shown) {
+function showDogsHint(dogs, shown, drawn) {
   const guess = shown && guessOf(dogs[shown - 1]);
-  const which = shown ? `${whichDog(dogs, shown - 1)}${guess ? ` (${guess})` : ""}` : "the region you drew";
+  const other = drawn ? "the region you drew" : "the whole photo";
+  const which = shown ? `${whichDog(dogs, shown - 1)}${guess ? ` (${guess})` : ""}` : other;
   $("dogs-hint").textContent = `${dogs.length} dogs found: these results are for ${which}. Pick another on the photo to search it.`;
 }
