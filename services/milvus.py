@@ -22,6 +22,7 @@ from pymilvus.exceptions import MilvusUnavailableException
 from services.consistency import Level, level_of
 from services.errors import ApiError, DependencyUnavailable
 from services.metrics import MILVUS_SECONDS
+from services.milvus_rows import query_rows
 from services.settings import MilvusSettings
 
 log = logging.getLogger(__name__)
@@ -258,7 +259,7 @@ class MilvusConnection:
                 **read,
             )
             if len(batch) < window:
-                rows.extend(batch)
+                rows.extend(query_rows(batch))  # vectors as numpy rows, not lists of floats
             elif prefix is None:
                 raise RuntimeError(f"more than {window} ids in [{low!r}, {high!r}) to scan")
             else:

@@ -23,6 +23,7 @@ from services.consistency import BOUNDED, STRONG, Level, ReadConsistency
 from services.encoder_wire import ModelInfo
 from services.errors import ApiError
 from services.milvus import MilvusConnection, milvus_call
+from services.milvus_rows import query_rows, search_rows
 from services.photo import FIELD_NAMES, FIELDS, ID, Photo
 from services.settings import MilvusSettings
 
@@ -254,7 +255,7 @@ class VectorStore(MilvusConnection):
         rows = self.client.get(
             self.collection, ids=list(ids), output_fields=fields, **level.kwargs()
         )
-        return [Photo.from_row(row) for row in rows]
+        return [Photo.from_row(row) for row in query_rows(rows)]
 
     def search(
         self,
@@ -302,11 +303,8 @@ class VectorStore(MilvusConnection):
             **self.consistency.for_search().kwargs(),
         )
         return [
-            [
-                Hit(Photo.from_row({"id": hit["id"], **hit["entity"]}), float(hit["distance"]))
-                for hit in hits
-            ]
-            for hits in results
+            [Hit(Photo.from_row(row), distance) for row, distance in hits]
+            for hits in search_rows(results)
         ]
 
     @milvus_call
