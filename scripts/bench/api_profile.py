@@ -11,8 +11,10 @@ which would inflate exactly the per-call overheads being hunted. Needs ptrace on
 (the same user; in a container, ``SYS_PTRACE``).
 
 Prints one JSON object: for each ``WORKERSxTHREADS`` the searches/s of ``--clients`` closed-loop
-clients, their p50/p95 and errors; with profiling, the functions that hold the most samples
-(inclusive and own), out of every sample of the request threads.
+clients, their p50/p95 and errors, and ``--one-client`` requests one at a time (end to end
+against the API's own ``search_ms``, as the target ``similar_p50_over_milvus_at_20k``); with
+profiling, the functions that hold the most samples (inclusive and own), out of every sample of
+the request threads.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import requests
+
 from scripts.bench.bench_search import bench_id, clustered_vectors, load_gallery
+from scripts.bench.loadgen import percentiles
 from scripts.bench.locust_run import run_locust
 from scripts.stack.local import LocalStack
 from services.encoder_wire import ModelInfo
@@ -94,6 +99,27 @@ def load(stack: LocalStack, ids: list[str], clients: int, seconds: float) -> dic
     return _summary(result)
 
 
+def one_client(stack: LocalStack, ids: list[str]) -> dict:
+    """ "More like this" one request at a time, as ``bench.py`` times it for the target
+    ``similar_p50_over_milvus_at_20k``: end to end, the API's own ``search_ms`` (its "Milvus
+    share") and ``fetch_ms``, and the ratio of the p50s."""
+    session = requests.Session()
+    total, search, fetch = [], [], []
+    for image_id in ids:
+        started = time.perf_counter()
+        answer = session.get(f"{stack.api_url}/api/images/{image_id}/similar?k=10", timeout=30)
+        total.append(time.perf_counter() - started)
+        answer.raise_for_status()
+        search.append(answer.json()["timings"]["search_ms"] / 1000)
+        fetch.append(answer.json()["timings"]["fetch_ms"] / 1000)
+    out = {"similar": percentiles(total), "similar_milvus": percentiles(search)}
+    out["similar_fetch"] = percentiles(fetch)
+    out["similar_p50_over_milvus"] = round(
+        out["similar"]["p50_ms"] / out["similar_milvus"]["p50_ms"], 2
+    )
+    return out
+
+
 def _summary(result: dict) -> dict:
     similar = result["endpoints"].get("similar", {})
     return {
@@ -132,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--base", type=Path, help="a checkout to compare with (base/2x8)")
     parser.add_argument("--no-profile", action="store_true", help="only the sweep")
+    parser.add_argument(
+        "--one-client", type=int, default=100, help="sequential requests per shape (0: none)"
+    )
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "api-prof")
     args = parser.parse_args(argv)
@@ -156,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         for shape in args.sweep.split(","):
             serve(stack, settings.collection, shape, args.base)
             report["sweep"][shape] = load(stack, ids, args.clients, args.seconds)
+            if args.one_client:
+                report["sweep"][shape]["one_client"] = one_client(stack, ids[: args.one_client])
             print(f"{shape}: {report['sweep'][shape]}", file=sys.stderr)
         if not args.no_profile:
             report["profile"] = profile(stack, ids, args, args.workdir / "similar.txt")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
-from scripts.bench import bench
+from scripts.bench import answer_cost, bench
 from scripts.bench.api_profile import collapsed_top
 from scripts.bench.bench_search import clustered_vectors, exact_top_k, recall_at_k
 from scripts.bench.locust_run import summarise as summarise_locust
@@ -173,3 +175,18 @@ def test_a_search_right_after_an_add_is_judged_against_the_search_at_rest():
     assert "upload_p50_after_add_over_at_rest" not in summarise(
         {"search": [search_row(1000, 8.0)]}, args
     )
+
+
+def test_the_answer_cost_bench_compares_both_ways_on_the_same_answer(capsys):
+    assert answer_cost.main(["--k", "3", "--dim", "8", "--repeat", "3"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for part in ("vectors_to_numpy", "json_answer"):
+        measured = report[part]
+        assert measured["before_us"] > 0 and measured["after_us"] > 0
+        assert measured["ratio"] == round(measured["after_us"] / measured["before_us"], 3)
+    # both ways must give the same vectors (the bench checks before timing)
+    data = answer_cost.search_answer(3, 8)
+    for before, after in zip(
+        answer_cost.plain_vectors(data), answer_cost.fast_vectors(data), strict=True
+    ):
+        np.testing.assert_array_equal(before, after)
