@@ -32,7 +32,12 @@ from pathlib import Path
 
 import requests
 
-from scripts.bench.bench_search import bench_id, clustered_vectors, load_gallery
+from scripts.bench.bench_search import (
+    bench_id,
+    clustered_vectors,
+    group_cpu_seconds,
+    load_gallery,
+)
 from scripts.bench.loadgen import percentiles
 from scripts.bench.locust_run import run_locust
 from scripts.stack.local import LocalStack
@@ -93,10 +98,21 @@ def serve(stack: LocalStack, collection: str, shape: str, base: Path | None) -> 
 
 
 def load(stack: LocalStack, ids: list[str], clients: int, seconds: float) -> dict:
+    """``clients`` closed-loop clients for ``seconds``, and the CPU milliseconds the search
+    API (master and workers) and Milvus spent per answer meanwhile: on a shared machine the
+    CPU an answer costs moves far less with the neighbours' load than its wall time does."""
     plan = {"ids": ids}
     run_locust("similar", stack.api_url, plan, clients=clients, seconds=2)  # warm: caches
+    groups = {name: stack.processes[name].process.pid for name in ("search-api", "milvus")
+              if name in stack.processes}  # fmt: skip
+    before = {name: group_cpu_seconds(pid) for name, pid in groups.items()}
     result = run_locust("similar", stack.api_url, plan, clients=clients, seconds=seconds)
-    return _summary(result)
+    answers = result["requests"]
+    summary = _summary(result)
+    for name, pid in groups.items():
+        used = group_cpu_seconds(pid) - before[name]
+        summary[f"{name}_cpu_ms_per_answer"] = round(1000 * used / max(answers, 1), 2)
+    return summary
 
 
 def one_client(stack: LocalStack, ids: list[str]) -> dict:
@@ -124,6 +140,7 @@ def _summary(result: dict) -> dict:
     similar = result["endpoints"].get("similar", {})
     return {
         "requests_per_s": result["requests_per_s"],
+        "requests": result["requests"],
         "errors": result["errors"],
         "p50_ms": similar.get("p50_ms"),
         "p95_ms": similar.get("p95_ms"),

@@ -105,26 +105,28 @@ def wait_for_idle(pid: int, *, busy_share: float = 0.1, timeout_s: float = 1800)
     is a child of its launcher, so the whole group (``scripts.stack.local`` makes one per
     process it starts) is counted.
     """
-    ticks = os.sysconf("SC_CLK_TCK")
-
-    def cpu_seconds() -> float:
-        total = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pid:  # the process group
-                total += int(fields[11]) + int(fields[12])  # utime + stime
-        return total / ticks
-
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
-        before = cpu_seconds()
+        before = group_cpu_seconds(pid)
         time.sleep(2)
-        if (cpu_seconds() - before) / 2 < busy_share:
+        if (group_cpu_seconds(pid) - before) / 2 < busy_share:
             break
     return round(time.monotonic() - started, 1)
+
+
+def group_cpu_seconds(group: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of process group
+    ``group``: a process ``scripts.stack.local`` started and its children (gunicorn's workers,
+    the Milvus server's engine)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def exact_top_k(gallery: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
