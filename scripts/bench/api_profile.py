@@ -201,10 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         report["sweep"] = {}
         for shape in args.sweep.split(","):
             serve(stack, settings.collection, shape, args.base)
-            report["sweep"][shape] = load(stack, ids, args.clients, args.seconds)
+            rounds = sum(key.split(" ")[0] == shape for key in report["sweep"])
+            key = f"{shape} round {rounds + 1}" if rounds else shape  # each round kept
+            report["sweep"][key] = load(stack, ids, args.clients, args.seconds)
             if args.one_client:
-                report["sweep"][shape]["one_client"] = one_client(stack, ids[: args.one_client])
-            print(f"{shape}: {report['sweep'][shape]}", file=sys.stderr)
+                report["sweep"][key]["one_client"] = one_client(stack, ids[: args.one_client])
+            print(f"{key}: {report['sweep'][key]}", file=sys.stderr)
         if not args.no_profile:
             report["profile"] = profile(stack, ids, args, args.workdir / "similar.txt")
     finally:
