@@ -40,6 +40,7 @@ from scripts.bench.bench_search import (
 )
 from scripts.bench.loadgen import percentiles
 from scripts.bench.locust_run import run_locust
+from scripts.stack import local
 from scripts.stack.local import LocalStack
 from services.encoder_wire import ModelInfo
 from services.settings import MilvusSettings
@@ -90,11 +91,19 @@ def serve(stack: LocalStack, collection: str, shape: str, base: Path | None) -> 
         "SEARCH_API_WORKERS": workers,
         "SEARCH_API_THREADS": threads,
     }
-    if code:
-        if base is None:
-            raise SystemExit(f"{shape}: give the checkout to compare with --base")
-        stack.api_env["PYTHONPATH"] = f"{base}{os.pathsep}{base / 'search-api'}"
-    stack.start_api()
+    if not code:
+        stack.start_api()
+        return
+    if base is None:
+        raise SystemExit(f"{shape}: give the checkout to compare with --base")
+    stack.api_env["PYTHONPATH"] = f"{base}{os.pathsep}{base / 'search-api'}"
+    # Started in the base checkout too: gunicorn puts its working directory first on sys.path
+    # (and its config imports ``services``), so from here "base" ran this checkout's services/.
+    here, local.REPO_ROOT = local.REPO_ROOT, base.resolve()
+    try:
+        stack.start_api()
+    finally:
+        local.REPO_ROOT = here
 
 
 def load(stack: LocalStack, ids: list[str], clients: int, seconds: float) -> dict:
@@ -109,6 +118,7 @@ def load(stack: LocalStack, ids: list[str], clients: int, seconds: float) -> dic
     result = run_locust("similar", stack.api_url, plan, clients=clients, seconds=seconds)
     answers = result["requests"]
     summary = _summary(result)
+    summary["code"] = os.readlink(f"/proc/{groups['search-api']}/cwd")  # which checkout ran
     for name, pid in groups.items():
         used = group_cpu_seconds(pid) - before[name]
         summary[f"{name}_cpu_ms_per_answer"] = round(1000 * used / max(answers, 1), 2)
