@@ -1,7 +1,6 @@
-"""The search API's own in-process costs of one "more like this" answer, before and after
-issue 27's changes, measured in one process (no Milvus, no HTTP): turning the vectors of a
-search answer into numpy (pymilvus's float lists against :mod:`services.milvus_rows`), and
-encoding the JSON answer (Flask's encoder against :mod:`search_api.fast_json`).
+"""The search API's own in-process cost of one search answer from Milvus, before and after
+issue 27's change, measured in one process (no Milvus, no HTTP): turning the vectors of a
+search answer into numpy (pymilvus's float lists against :mod:`services.milvus_rows`).
 
     python -m scripts.bench.answer_cost --k 10 --dim 2168
 
@@ -20,19 +19,14 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
-from flask import Flask
-from flask.json.provider import DefaultJSONProvider
 from pymilvus import DataType
 from pymilvus.client.search_result import SearchResult
 from pymilvus.grpc_gen import schema_pb2
 
-from search_api.fast_json import OrjsonProvider
-from search_api.search import ScoredHit
 from services.milvus_rows import search_rows
-from services.photo import FIELDS, Photo
+from services.photo import FIELDS
 
 
 def search_answer(k: int, dim: int) -> schema_pb2.SearchResultData:
@@ -72,19 +66,6 @@ def fast_vectors(data: schema_pb2.SearchResultData) -> list[np.ndarray]:
     return [np.stack([row["vector"] for row, _ in hits]) for hits in results]
 
 
-def answer(k: int) -> dict[str, Any]:
-    """A "more like this" answer of ``k`` hits, as the API shapes it."""
-    photo = Photo("a" * 64, "Labrador_retriever", 5, "Images/n02099712/n02099712_1.jpg", 500, 375)
-    hits = [ScoredHit(photo, 0.9 - n / 100, 0.8, True).to_json() for n in range(k)]
-    return {
-        "query": {"id": photo.id, "breed": photo.breed},
-        "match": {"strength": "strong", "best_similarity": 0.9},
-        "results": hits,
-        "hidden_duplicates": 0,
-        "timings": {"fetch_ms": 1.0, "search_ms": 2.0, "total_ms": 3.0},
-    }
-
-
 def median_us(call: Callable[[], object], repeat: int) -> float:
     call()
     times = []
@@ -109,15 +90,6 @@ def main(argv: list[str] | None = None) -> int:
     data = search_answer(args.k, args.dim)
     for before, after in zip(plain_vectors(data), fast_vectors(data), strict=True):
         np.testing.assert_array_equal(before, after)
-    app, body = Flask(__name__), answer(args.k)
-    flask_json, fast_json = DefaultJSONProvider(app), OrjsonProvider(app)
-    with app.app_context():
-        assert json.loads(flask_json.response(body).get_data()) == json.loads(
-            fast_json.response(body).get_data()
-        )
-        encode = compare(
-            lambda: flask_json.response(body), lambda: fast_json.response(body), args.repeat
-        )
     report = {
         "date": time.strftime("%Y-%m-%d"),
         "k": args.k,
@@ -125,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
         "vectors_to_numpy": compare(
             lambda: plain_vectors(data), lambda: fast_vectors(data), args.repeat
         ),
-        "json_answer": encode,
         # pymilvus's own SearchResult (it decodes every scalar cell), in both of the above
         "pymilvus_search_result_us": median_us(lambda: SearchResult(data), args.repeat),
     }

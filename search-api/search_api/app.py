@@ -13,7 +13,6 @@ from search_api.auth import require_write_key
 from search_api.collaborators import Collaborators, build, install
 from search_api.config import SearchApiSettings, load_settings
 from search_api.docs import docs, document_service_routes
-from search_api.fast_json import OrjsonProvider
 from search_api.file_routes import files
 from search_api.library_routes import library
 from search_api.remote import UrlFetcher
@@ -70,7 +69,6 @@ def create_app(
         fetcher or UrlFetcher(settings.url_fetch_timeout_s, settings.max_upload_bytes),
     )
     app = Flask(__name__, static_folder=None)
-    app.json = OrjsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 64 * 1024
     install(app, deps)
     register_error_handlers(app)
