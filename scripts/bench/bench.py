@@ -128,9 +128,15 @@ def bench_service(stack: LocalStack, args, jpeg: bytes) -> dict:
     return service
 
 
-def upload(session: requests.Session, api_url: str, jpeg: bytes, k: int = 10) -> dict:
+def upload(
+    session: requests.Session, api_url: str, jpeg: bytes, k: int = 10, dogs: bool = False
+) -> dict:
+    """Search by upload; ``dogs``: also find each dog (the page asks, ~3x the encoding on a
+    CPU), which the API's own cost against one forward pass leaves out."""
     response = session.post(
-        f"{api_url}/api/search", files={"image": ("q.jpg", jpeg, "image/jpeg")}, data={"k": k}
+        f"{api_url}/api/search",
+        files={"image": ("q.jpg", jpeg, "image/jpeg")},
+        data={"k": k, "dogs": str(dogs).lower()},
     )
     response.raise_for_status()
     return response.json()
@@ -180,7 +186,7 @@ def time_similar(api_url: str, size: int, vectors: np.ndarray, queries: list[int
 
 
 def time_uploads(api_url: str, jpeg: bytes, repeats: int) -> dict:
-    """Search by upload: encoding and Milvus, end to end."""
+    """Search by upload: encoding and Milvus, end to end; then as the page asks, with dogs."""
     session = requests.Session()
     upload(session, api_url, jpeg)
     uploads, encode_ms, milvus_ms = [], [], []
@@ -190,10 +196,16 @@ def time_uploads(api_url: str, jpeg: bytes, repeats: int) -> dict:
         uploads.append(time.perf_counter() - started)
         encode_ms.append(body["timings"]["encode_ms"] / 1000)
         milvus_ms.append(body["timings"]["search_ms"] / 1000)
+    with_dogs = []
+    for _ in range(max(1, repeats // 2)):  # what the page waits for: the dogs found too
+        started = time.perf_counter()
+        upload(session, api_url, jpeg, dogs=True)
+        with_dogs.append(time.perf_counter() - started)
     return {
         "upload": percentiles(uploads),
         "upload_encode": percentiles(encode_ms),
         "upload_milvus": percentiles(milvus_ms),
+        "upload_with_dogs": percentiles(with_dogs),
     }
 
 

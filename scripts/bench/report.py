@@ -43,6 +43,10 @@ def summarise(report: dict, args) -> dict:
             "forward_ms": round(forward_ms, 2),
             "at_size": smallest["size"],
         }
+        if "upload_with_dogs" in smallest:  # as the page asks: not judged, shown beside
+            checks["upload_p50_over_forward"]["with_dogs"] = round(
+                smallest["upload_with_dogs"]["p50_ms"] / forward_ms, 2
+            )
     after_add = [row for row in searches.values() if "upload_after_add" in row]
     if after_add:
         row = after_add[-1]
