@@ -5,9 +5,6 @@ is the request the encoder receives."""
 from __future__ import annotations
 
 import io
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,12 +14,13 @@ from services.encoder_wire import FoundDog
 from services.wire import unpack_images
 from tests.support.api import api_under_test
 from tests.support.fakes import FakeEncoder
+from tests.support.http_stub import JsonHandler, serving
 from tests.support.synthetic import jpeg_bytes
 
 DOG = FoundDog((0.1, 0.2, 0.6, 0.9), 0.95)
 
 
-class StubEncoder(BaseHTTPRequestHandler):
+class StubEncoder(JsonHandler):
     """``/encode`` as the fake encoder answers it, in JSON; the dogs only when asked."""
 
     asked: list[list[str]] = []  # each request's ``dogs`` query values
@@ -36,17 +34,9 @@ class StubEncoder(BaseHTTPRequestHandler):
         model, results = self.fake.encode(
             [("x", data) for data in images], dogs=query.get("dogs") == ["1"]
         )
-        body = json.dumps(
+        self.send_json(
             {"model": model.to_dict(), "results": [r.to_dict() for r in results], "timings": {}}
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        )
 
 
 class StubClient(EncoderClient):
@@ -58,11 +48,8 @@ class StubClient(EncoderClient):
 @pytest.fixture
 def stub_url():
     StubEncoder.asked = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StubEncoder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(StubEncoder) as url:
+        yield url
 
 
 def test_ingest_and_library_adds_never_ask_for_dogs_an_upload_search_does(tmp_path, stub_url):

@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from services.encoder_client import EncoderClient, spread_urls
+from tests.support.http_stub import JsonHandler, serving
 
 INFO = {"model": {"arch": "resnet152", "dim": 2048, "fingerprint": "f", "weights": "imagenet"}}
 
 
-class InfoHandler(BaseHTTPRequestHandler):
+class InfoHandler(JsonHandler):
     hits: list[str] = []
 
     def do_GET(self):
         type(self).hits.append(self.connection.getsockname()[0])  # which replica answered
-        body = json.dumps(INFO).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.send_json(INFO)
 
 
 @pytest.fixture
@@ -79,7 +71,7 @@ def test_without_spreading_the_name_is_used_as_given(two_replicas):
     assert InfoHandler.hits == ["127.0.0.2"]
 
 
-class BrokenOffHandler(BaseHTTPRequestHandler):
+class BrokenOffHandler(JsonHandler):
     """Promises a body and closes the connection before sending it: an encoder killed while
     it answered."""
 
@@ -91,51 +83,29 @@ class BrokenOffHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
         self.connection.close()
 
-    def log_message(self, *args):
-        pass
-
 
 def test_an_answer_that_breaks_off_is_a_503_not_a_crash():
     from services.errors import DependencyUnavailable
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BrokenOffHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = EncoderClient([f"http://127.0.0.1:{server.server_address[1]}"], 5)
+    with serving(BrokenOffHandler) as url:
+        client = EncoderClient([url], 5)
         with pytest.raises(DependencyUnavailable, match="broke off"):
             client.info()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
-class ExplainHandler(BaseHTTPRequestHandler):
+class ExplainHandler(JsonHandler):
     """``/explain`` as the encoder answers it: JSON with the similarity and two maps."""
 
     ANSWER = {"similarity": 0.5, "heat": [{"rows": 1, "cols": 1, "grid": [[1.0]], "peak": [0, 0]}]}
 
     def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        body = json.dumps(self.ANSWER).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.read_body()
+        self.send_json(self.ANSWER)
 
 
 def test_explain_answers_the_encoders_json():
     """The search API's ``/api/why`` reads the answer as a dict (it was once the raw response,
     a 500 that only a real encoder showed)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ExplainHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = EncoderClient([f"http://127.0.0.1:{server.server_address[1]}"])
-        answer = client.explain(("a.jpg", b"a"), ("b.jpg", b"b"))
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(ExplainHandler) as url:
+        answer = EncoderClient([url]).explain(("a.jpg", b"a"), ("b.jpg", b"b"))
     assert answer == ExplainHandler.ANSWER

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-import json
 import struct
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -25,6 +23,7 @@ from services.wire import (
     unpack_images,
     unpack_vectors,
 )
+from tests.support.http_stub import JsonHandler, serving
 from tests.support.synthetic import jpeg_bytes
 
 MODEL = ModelInfo(arch="resnet152", dim=4, fingerprint="f", weights="imagenet")
@@ -120,34 +119,20 @@ def test_the_client_speaks_binary_to_the_encoder(encoder_app):
     assert results[1].error_code == "invalid_image"
 
 
-class JsonOnlyHandler(BaseHTTPRequestHandler):
+class JsonOnlyHandler(JsonHandler):
     """An encoder from before the binary wire: it answers JSON whatever ``Accept`` says."""
 
     def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        body = json.dumps(
+        self.read_body()
+        self.send_json(
             {
                 "model": MODEL.to_dict(),
                 "results": [EncodedImage(np.ones(4, np.float32) / 2, 3, 4).to_dict()],
             }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        )
 
 
 def test_the_client_reads_a_json_answer_too():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), JsonOnlyHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = EncoderClient([f"http://127.0.0.1:{server.server_address[1]}"], 5)
-        model, [result] = client.encode([("a.jpg", b"x")])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(JsonOnlyHandler) as url:
+        model, [result] = EncoderClient([url], 5).encode([("a.jpg", b"x")])
     assert model == MODEL and result.vector.tolist() == [0.5] * 4
