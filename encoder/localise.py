@@ -24,6 +24,7 @@ from PIL import Image
 from encoder.spatial import SpatialNet, spatial_net
 from encoder.understanding import imagenet_breed_indices
 from services.encoder_wire import FoundDog as Dog
+from services.imaging import widen
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom as fractions of the photo
 
@@ -113,13 +114,6 @@ def _split(region: np.ndarray, fine: np.ndarray, seed: float, least: float) -> l
     )
     owner = distances.argmin(axis=0)
     return [region[owner == i] for i in range(len(seeds))]
-
-
-def widen(box: Box, margin: float) -> Box:
-    """``box`` grown by ``margin`` of its own width and height on each side, within the photo."""
-    left, top, right, bottom = box
-    dx, dy = (right - left) * margin, (bottom - top) * margin
-    return (max(0.0, left - dx), max(0.0, top - dy), min(1.0, right + dx), min(1.0, bottom + dy))
 
 
 class CamLocaliser:

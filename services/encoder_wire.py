@@ -159,6 +159,9 @@ class Prediction:
     breed_id: int
     probability: float
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
 
 @dataclass(frozen=True)
 class FoundDog:
@@ -201,7 +204,7 @@ class EncodedImage:
             return {"error": {"code": self.error_code, "message": self.error_message}}
         out: dict[str, Any] = {"width": self.width, "height": self.height}
         if self.predictions:
-            out["predictions"] = [asdict(p) for p in self.predictions]
+            out["predictions"] = [p.to_dict() for p in self.predictions]
         if self.dog_score is not None:
             out["dog_score"] = self.dog_score
         if self.dogs is not None:

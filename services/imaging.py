@@ -162,6 +162,13 @@ def _open_checked(data: bytes, max_bytes: int, max_pixels: int) -> tuple[Image.I
 Box = tuple[float, float, float, float]  # left, top, right, bottom as fractions of the image
 
 
+def widen(box: Box, margin: float) -> Box:
+    """``box`` grown by ``margin`` of its own width and height on each side, within the photo."""
+    left, top, right, bottom = box
+    dx, dy = (right - left) * margin, (bottom - top) * margin
+    return (max(0.0, left - dx), max(0.0, top - dy), min(1.0, right + dx), min(1.0, bottom + dy))
+
+
 def crop_fraction(data: bytes, box: Box, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
     """The region ``box`` of the upright image as a lossless PNG (a 400 for a bad box)."""
     image = crop_image(decode_image(data, max_pixels=max_pixels).image, box)

@@ -18,12 +18,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from encoder.localise import CamLocaliser, widen
+from encoder.localise import CamLocaliser
 from encoder.model import load_encoder
 from encoder.spatial import spatial_net
 from scripts.bench.localise import train_photos
 from services.dataset import BreedList
-from services.imaging import crop_image
+from services.imaging import crop_image, widen
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,10 +15,9 @@ from typing import Any
 
 from services.encoder_wire import EncodedImage, FoundDog
 from services.errors import ApiError
-from services.imaging import DEFAULT_MAX_PIXELS, crop_fraction
+from services.imaging import DEFAULT_MAX_PIXELS, Box, crop_fraction, widen
 from services.protocols import Encoder
 
-Box = tuple[float, float, float, float]
 MARGIN = 0.1  # of the box's own width and height, on each side
 GUESSES = 3  # breed guesses per dog
 SURE = 0.5  # a crop's breed guess counts towards "dogs of different breeds" from this
@@ -27,15 +26,8 @@ SURE = 0.5  # a crop's breed guess counts towards "dogs of different breeds" fro
 def crop_box(box: Box, margin: float = MARGIN) -> Box:
     """``box`` widened by ``margin`` of its size on each side, kept inside the photo, rounded
     as the answer shows boxes (so the page can send it back as it is)."""
-    left, top, right, bottom = box
-    dx, dy = (right - left) * margin, (bottom - top) * margin
-    widened = (max(0.0, left - dx), max(0.0, top - dy), min(1.0, right + dx), min(1.0, bottom + dy))
-    return (
-        round(widened[0], 4),
-        round(widened[1], 4),
-        round(widened[2], 4),
-        round(widened[3], 4),
-    )
+    left, top, right, bottom = (round(value, 4) for value in widen(box, margin))
+    return left, top, right, bottom
 
 
 def describe_dogs(
@@ -68,10 +60,7 @@ def describe_dogs(
     for (index, crop, _), result in zip(readable, encoded, strict=True):
         crops[index] = result if result.ok else None
         shown[index]["crop"] = list(crop)
-        shown[index]["predictions"] = [
-            {"breed": p.breed, "breed_id": p.breed_id, "probability": p.probability}
-            for p in result.predictions[:GUESSES]
-        ]
+        shown[index]["predictions"] = [p.to_dict() for p in result.predictions[:GUESSES]]
     return shown, crops
 
 

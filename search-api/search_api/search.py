@@ -324,8 +324,7 @@ def _query_summary(
         "width": encoded.width,
         "height": encoded.height,
         "predictions": [
-            {"breed": p.breed, "breed_id": p.breed_id, "probability": p.probability}
-            for p in (encoded.predictions if predictions is None else predictions)
+            p.to_dict() for p in (encoded.predictions if predictions is None else predictions)
         ],
     }
     if encoded.dog_score is not None:

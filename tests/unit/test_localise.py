@@ -11,11 +11,12 @@ from PIL import Image
 from encoder.app import create_app
 from encoder.config import EncoderSettings
 from encoder.explain import explain
-from encoder.localise import CamLocaliser, LocaliseSettings, boxes_from_map, widen
+from encoder.localise import CamLocaliser, LocaliseSettings, boxes_from_map
 from encoder.spatial import spatial_net
 from scripts.bench.localise import holdout, iou, match, train_photos
 from scripts.bench.pointing import inside
 from services.encoder_wire import EncodedImage, FoundDog
+from services.imaging import widen
 from services.wire import pack_vectors, unpack_vectors
 from tests.support.fakes import MODEL
 from tests.support.synthetic import jpeg_bytes
