@@ -10,10 +10,8 @@ found). The search keeps the better one per case (README, "Dogs in a photo").
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from pathlib import Path
 
 import torch
 from PIL import Image
@@ -21,16 +19,13 @@ from PIL import Image
 from encoder.localise import CamLocaliser
 from encoder.model import load_encoder
 from encoder.spatial import spatial_net
-from scripts.bench.localise import train_photos
+from scripts.bench.localise import photo_bench_parser, train_photos
 from services.dataset import BreedList
 from services.imaging import crop_image, widen
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/stanford-dogs-sample"))
-    parser.add_argument("--arch", default="auto")
-    parser.add_argument("--checkpoint", default="")
+    parser = photo_bench_parser(__doc__)
     parser.add_argument("--margin", type=float, default=0.1)
     parser.add_argument("--limit", type=int, default=0)
     args = parser.parse_args(argv)

@@ -10,24 +10,20 @@ as the page's browser tests make them; only those where the localiser finds two 
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
-
-from PIL import Image
 
 from encoder.app import create_app
 from encoder.config import EncoderSettings
 from encoder.model import load_encoder
-from scripts.bench.localise import train_photos
+from scripts.bench.localise import photo_bench_parser, train_photos
+from scripts.bench.localise_cost import timed_encode
 from search_api.dogs import crop_box
 from services.imaging import crop_fraction
-
-HEIGHT = 300  # px, both photos scaled to it
+from tests.support.real_photos import side_by_side
 
 
 def two_dog_photos(data: Path, count: int) -> list[bytes]:
@@ -40,32 +36,15 @@ def two_dog_photos(data: Path, count: int) -> list[bytes]:
     out = []
     for i in range(count):
         left, right = breeds[i % len(breeds)], breeds[(i + 1) % len(breeds)]
-        pair = [Image.open(by_breed[b][i // len(breeds)]).convert("RGB") for b in (left, right)]
-        pair = [p.resize((round(p.width * HEIGHT / p.height), HEIGHT)) for p in pair]
-        both = Image.new("RGB", (pair[0].width + pair[1].width, HEIGHT))
-        both.paste(pair[0], (0, 0))
-        both.paste(pair[1], (pair[0].width, 0))
+        both = side_by_side([by_breed[breed][i // len(breeds)] for breed in (left, right)])
         buffer = io.BytesIO()
         both.save(buffer, format="JPEG", quality=92)
         out.append(buffer.getvalue())
     return out
 
 
-def post(client, path: str, files: list[bytes]) -> tuple[float, dict]:
-    started = time.perf_counter()
-    response = client.post(
-        path,
-        data={"image": [(io.BytesIO(f), f"p{i}.png") for i, f in enumerate(files)]},
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 200, response.get_json()
-    return (time.perf_counter() - started) * 1000, response.get_json()
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/stanford-dogs-sample"))
-    parser.add_argument("--arch", default="efficientnet_lite0")
+    parser = photo_bench_parser(__doc__, arch="efficientnet_lite0", checkpoint=False)
     parser.add_argument("--photos", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
@@ -78,14 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     localised, crops, dogs_found = [], [], []
     try:
         for data in two_dog_photos(args.data, args.photos):
-            took, answer = post(client, "/encode?dogs=1", [data])
+            took, answer = timed_encode(client, [data], dogs=True)
             dogs = answer["results"][0].get("dogs", [])
             dogs_found.append(len(dogs))
             if len(dogs) < 2:
                 continue
             pngs = [crop_fraction(data, crop_box(tuple(dog["box"]))) for dog in dogs]
             localised.append(took)
-            crops.append(post(client, "/encode", pngs)[0])
+            crops.append(timed_encode(client, pngs, dogs=False)[0])
     finally:
         app.extensions["encoding"].stop()
     report = {

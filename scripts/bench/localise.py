@@ -76,6 +76,18 @@ def score(heats: list[np.ndarray], truths: list[list[Box]], settings: LocaliseSe
     }
 
 
+def photo_bench_parser(
+    doc: str, *, arch: str = "auto", checkpoint: bool = True
+) -> argparse.ArgumentParser:
+    """What every localisation bench takes: where the photos are, and which model."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/stanford-dogs-sample"))
+    parser.add_argument("--arch", default=arch)
+    if checkpoint:
+        parser.add_argument("--checkpoint", default="")
+    return parser
+
+
 def train_photos(data: Path, limit: int) -> list[tuple[ImageFile, list[Box]]]:
     split = load_split(data / "lists")
     photos = []
@@ -127,10 +139,7 @@ def holdout(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/stanford-dogs-sample"))
-    parser.add_argument("--arch", default="auto")
-    parser.add_argument("--checkpoint", default="")
+    parser = photo_bench_parser(__doc__)
     parser.add_argument("--longest", type=int, default=LocaliseSettings.longest)
     parser.add_argument("--limit", type=int, default=0, help="first N train photos (0: all)")
     parser.add_argument("--sweep", action="store_true", help="print a grid of settings too")

@@ -8,13 +8,11 @@ knew nothing would get. Official *train* split only::
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 from PIL import Image
 
@@ -22,7 +20,7 @@ from encoder.explain import explain
 from encoder.localise import Box
 from encoder.model import load_encoder
 from encoder.spatial import spatial_net
-from scripts.bench.localise import train_photos
+from scripts.bench.localise import photo_bench_parser, train_photos
 
 
 def inside(point: tuple[float, float], boxes: list[Box]) -> bool:
@@ -31,10 +29,7 @@ def inside(point: tuple[float, float], boxes: list[Box]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/stanford-dogs-sample"))
-    parser.add_argument("--arch", default="auto")
-    parser.add_argument("--checkpoint", default="")
+    parser = photo_bench_parser(__doc__)
     parser.add_argument("--pairs", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

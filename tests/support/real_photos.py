@@ -52,14 +52,24 @@ def first_one_dog_train_photo(sample: Path, folder: str) -> Path:
 def two_dog_photo(sample: Path, out: Path, folders: tuple[str, str] = TWO_DOGS) -> Path:
     """A JPEG of two dogs side by side (one-dog train photos of ``folders``: the first of each,
     or the first two of one breed), written to ``out``."""
-    photos = []
-    for place, folder in enumerate(folders):
-        nth = folders[:place].count(folder)
-        with Image.open(one_dog_train_photos(sample, folder)[nth]) as image:
-            rgb = image.convert("RGB")
-        photos.append(rgb.resize((round(rgb.width * HEIGHT / rgb.height), HEIGHT)))
-    both = Image.new("RGB", (sum(p.width for p in photos), HEIGHT))
-    both.paste(photos[0], (0, 0))
-    both.paste(photos[1], (photos[0].width, 0))
-    both.save(out, quality=92)
+    photos = [
+        one_dog_train_photos(sample, folder)[folders[:place].count(folder)]
+        for place, folder in enumerate(folders)
+    ]
+    side_by_side(photos).save(out, quality=92)
     return out
+
+
+def side_by_side(paths: list[Path], height: int = HEIGHT) -> Image.Image:
+    """The photos at ``paths`` scaled to ``height`` and set side by side, left to right."""
+    photos = []
+    for path in paths:
+        with Image.open(path) as image:
+            rgb = image.convert("RGB")
+        photos.append(rgb.resize((round(rgb.width * height / rgb.height), height)))
+    both = Image.new("RGB", (sum(photo.width for photo in photos), height))
+    left = 0
+    for photo in photos:
+        both.paste(photo, (left, 0))
+        left += photo.width
+    return both
