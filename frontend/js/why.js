@@ -49,6 +49,9 @@ function blobOf(dataUrl) {
   return new Blob([bytes], { type: head.slice(5).split(";")[0] || "image/jpeg" });
 }
 
+/** What identifies a query: its file, stored id or preview (the answers kept are for it). */
+const queryKey = (query) => query?.file ?? query?.queryId ?? query?.dataUrl ?? null;
+
 export class WhyView {
   /** ``queryFor()``: the query now on screen, {file, src} or {queryId, src} or {dataUrl, src}
    * ({src}: what the page shows of it), or null where there is none (browsing). */
@@ -79,8 +82,7 @@ export class WhyView {
   reset(item) {
     this.item = item;
     const query = item ? this.queryFor() : null;
-    const key = query?.file ?? query?.queryId ?? query?.dataUrl ?? null;
-    if (key !== (this.query?.file ?? this.query?.queryId ?? this.query?.dataUrl ?? null)) this.answers.clear();
+    if (queryKey(query) !== queryKey(this.query)) this.answers.clear();
     this.query = query;
     this.button.hidden = !query || query.queryId === item?.id;
     this.hide();
