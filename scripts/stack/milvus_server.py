@@ -3,6 +3,9 @@ foreground: the ``server`` backend of ``make up`` and of the tests.
 
     python -m scripts.stack.milvus_server --data-dir D --port P [--set proxy.timeTickInterval=2000]
 
+It runs with the settings production runs with: those of ``milvus/user.yaml`` that Milvus
+2.3.5 has (``--config`` names another file); ``--set`` overrides them.
+
 The wheel's own launcher (``milvus-server``) leaves the server process running when the
 launcher gets SIGTERM. This one stops the server on SIGTERM or SIGINT (also the signal the
 kernel sends when the process that started it dies, see ``scripts.stack.local``), giving it
@@ -27,9 +30,12 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from scripts.stack.local import free_port
 
 STOP_TIMEOUT_S = 30.0
+PRODUCTION_CONFIG = Path(__file__).resolve().parents[2] / "milvus" / "user.yaml"
 
 
 def parse_setting(text: str) -> tuple[str, object]:
@@ -48,6 +54,35 @@ def parse_setting(text: str) -> tuple[str, object]:
             except ValueError:
                 continue
     return key, value
+
+
+def config_settings(path: Path) -> dict[str, object]:
+    """A Milvus config file's settings as dotted keys (``proxy.timeTickInterval``)."""
+
+    def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+        flat: dict[str, object] = {}
+        for key, value in tree.items():
+            if isinstance(value, dict):
+                flat.update(flatten(value, f"{prefix}{key}."))
+            else:
+                flat[f"{prefix}{key}"] = value
+        return flat
+
+    return flatten(yaml.safe_load(path.read_text()) or {})
+
+
+def template_keys(template: str) -> set[str]:
+    """Every dotted key of the wheel's config template: the settings it can take (it ignores
+    others, as Milvus 2.3.5 would not know them)."""
+    keys, path = set(), []
+    for line in template.splitlines():
+        name, colon, _ = line.partition(":")
+        if not colon or not name.strip() or name.strip().startswith(("#", "-")):
+            continue
+        level = (len(name) - len(name.lstrip(" "))) // 2
+        path = [*path[:level], name.strip()]
+        keys.add(".".join(path))
+    return keys
 
 
 def etcd_config(data_dir: Path) -> Path:
@@ -96,16 +131,34 @@ def make_server(data_dir: Path, port: int):
     return server
 
 
+def configure(
+    server, config: Path, overrides: list[tuple[str, object]]
+) -> tuple[list[str], list[str]]:
+    """Give ``server`` the settings of ``config`` and then ``overrides``: (``key=value`` of
+    those applied, keys the wheel's Milvus 2.3.5 does not have, which it ignores)."""
+    known = template_keys(server.config.template_text)
+    from_file = config_settings(config) if config.is_file() else {}  # a copy without milvus/
+    settings = {**from_file, **dict(overrides)}
+    for key, value in settings.items():  # YAML's spelling of booleans, not Python's
+        server.config.set(key, str(value).lower() if isinstance(value, bool) else value)
+    applied = sorted(f"{key}={value}" for key, value in settings.items() if key in known)
+    return applied, sorted(key for key in settings if key not in known)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, default=19530, help="the gRPC port clients use")
+    parser.add_argument(
+        "--config", type=Path, default=PRODUCTION_CONFIG, help="settings over Milvus's defaults"
+    )
     parser.add_argument("--set", type=parse_setting, action="append", default=[])
     args = parser.parse_args(argv)
+    if args.config != PRODUCTION_CONFIG and not args.config.is_file():
+        parser.error(f"--config {args.config}: no such file")
 
     server = make_server(args.data_dir.resolve(), args.port)
-    for key, value in args.set:
-        server.config.set(key, value)
+    applied, skipped = configure(server, args.config, args.set)
     stopping = False
 
     def stop(*_) -> None:
@@ -117,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     process = server.server_proc
     print(f"milvus server pid {process.pid} on 127.0.0.1:{args.port}", flush=True)
+    print(f"settings: {', '.join(applied)}; not in Milvus 2.3.5: {skipped or 'none'}", flush=True)
     try:
         while not stopping and process.poll() is None:
             time.sleep(0.2)
