@@ -261,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--milvus-uri", help="search a Milvus that is already running (standalone) instead"
     )
+    parser.add_argument(
+        "--milvus-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Milvus server setting over milvus/user.yaml's, e.g. proxy.timeTickInterval=200",
+    )
     parser.add_argument("--queries", type=int, default=100, help="'more like this' per size")
     parser.add_argument("--upload-queries", type=int, default=20, help="uploads per size")
     parser.add_argument(
@@ -293,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_count": os.cpu_count(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             "arch": args.arch,
+            "milvus_settings": args.milvus_set,
             "weights": args.weights,
             "batches": args.batches,
             "in_flight": args.in_flight,
@@ -314,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         external_milvus_uri=args.milvus_uri,
         milvus_backend=args.milvus,
+        milvus_settings=args.milvus_set,
     )
     try:
         stack.start_milvus()

@@ -30,6 +30,7 @@ def written_config(server) -> dict:
 def test_production_settings_are_flattened_to_dotted_keys():
     settings = config_settings(PRODUCTION_CONFIG)
     tree = yaml.safe_load(PRODUCTION_CONFIG.read_text())
+    assert settings["proxy.timeTickInterval"] == tree["proxy"]["timeTickInterval"]
     assert settings["proxy.http.enabled"] is tree["proxy"]["http"]["enabled"]
     assert settings["log.level"] == tree["log"]["level"]
 
@@ -38,6 +39,9 @@ def test_the_local_server_runs_with_productions_settings(tmp_path):
     server = make_server(tmp_path, 19530)
     applied, skipped = configure(server, PRODUCTION_CONFIG, [])
     written = written_config(server)
+    tick = config_settings(PRODUCTION_CONFIG)["proxy.timeTickInterval"]
+    assert written["proxy"]["timeTickInterval"] == tick < 200  # Milvus's default: 200
+    assert f"proxy.timeTickInterval={tick}" in applied
     assert written["proxy"]["http"]["enabled"] is False
     assert written["log"]["level"] == "warn"
     assert "log.level=warn" in applied and skipped == []
