@@ -45,6 +45,7 @@ from scripts.bench.report import markdown, summarise
 from scripts.bench.uploads import QUERY_SIZE, time_after_add, time_uploads
 from scripts.jobs.ingester import Ingester
 from scripts.stack.local import REPO_ROOT, LocalStack
+from scripts.stack.milvus_server import PRODUCTION_CONFIG, config_settings, parse_setting
 from services.dataset import iter_image_files
 from services.encoder_client import EncoderClient
 from services.encoder_wire import ModelInfo
@@ -125,6 +126,13 @@ def bench_service(stack: LocalStack, args, jpeg: bytes) -> dict:
         service[size] = round(ok * size / load["seconds"], 2) if load["seconds"] else 0.0
         print(f"encoder service, batch {size}: {service[size]} img/s", file=sys.stderr)
     return service
+
+
+def milvus_settings(args) -> dict[str, object] | None:
+    """The settings of the Milvus server this run starts (None: Lite, or one already running)."""
+    if args.milvus != "server" or args.milvus_uri:
+        return None
+    return {**config_settings(PRODUCTION_CONFIG), **dict(map(parse_setting, args.milvus_set))}
 
 
 def serve_collection(stack: LocalStack, collection: str) -> None:
@@ -287,7 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.milvus_set and (args.milvus != "server" or args.milvus_uri):
+        parser.error("--milvus-set changes the Milvus server this starts: --milvus server")
     args.batches = [int(size) for size in args.batches.split(",")]
     args.sizes = [int(size) for size in args.sizes.split(",") if size]
     sections = set(args.sections.split(","))
@@ -300,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_count": os.cpu_count(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             "arch": args.arch,
-            "milvus_settings": args.milvus_set,
+            "milvus_settings": milvus_settings(args),
             "weights": args.weights,
             "batches": args.batches,
             "in_flight": args.in_flight,

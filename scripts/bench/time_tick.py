@@ -16,8 +16,6 @@ import argparse
 import json
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,31 +23,17 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from scripts.stack.local import free_port, milvus_answers
+from scripts.stack.local import LocalStack
 
 DIM = 2168  # the product's vector: ResNet-152's pooled look and 120 breed scores
 ROWS = 1000
+SETTLE_S = 3.0  # after the last write, before the idle CPU is read
 
 
-def start_server(tick: int, data_dir: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    command = [sys.executable, "-m", "scripts.stack.milvus_server", "--data-dir", str(data_dir)]
-    command += ["--port", str(port), "--set", f"proxy.timeTickInterval={tick}"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    uri = f"http://127.0.0.1:{port}"
-    answers, deadline = milvus_answers(uri), time.monotonic() + 180
-    while not answers():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the Milvus server (tick {tick} ms) did not start")
-        time.sleep(1)
-    return process, uri
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of the launcher and everything it started (the server is its child)."""
-    root = psutil.Process(pid)
+def server_cpu_seconds(launcher_pid: int) -> float:
+    """CPU time of the Milvus server: what the launcher started (its own polling left out)."""
     total = 0.0
-    for process in [root, *root.children(recursive=True)]:
+    for process in psutil.Process(launcher_pid).children(recursive=True):
         try:
             times = process.cpu_times()
             total += times.user + times.system
@@ -62,50 +46,70 @@ def unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
 
 
-def measure(tick: int, repeats: int, idle_seconds: float) -> dict:
+def searches(uri: str, repeats: int) -> tuple[list[float], list[float]]:
+    """(searches at rest, searches right after a write), in seconds."""
     from pymilvus import MilvusClient
 
-    with tempfile.TemporaryDirectory(prefix="time-tick-") as data_dir:
-        process, uri = start_server(tick, Path(data_dir))
+    client = MilvusClient(uri=uri, timeout=30)
+    client.create_collection("tick", dimension=DIM, metric_type="IP")
+    rng = np.random.default_rng(0)
+    rows = unit(rng.standard_normal((ROWS, DIM)).astype(np.float32))
+    client.insert("tick", [{"id": i, "vector": row.tolist()} for i, row in enumerate(rows)])
+    time.sleep(3)  # the rows visible, the collection at rest
+    at_rest, after_write = [], []
+    for n in range(repeats):
+        time.sleep(random.uniform(0.3, 0.8))  # a write lands anywhere within a tick
+        started = time.perf_counter()
+        client.search("tick", [rows[n].tolist()], limit=10)
+        at_rest.append(time.perf_counter() - started)
+        new = unit(rng.standard_normal(DIM).astype(np.float32))
+        client.insert("tick", [{"id": ROWS + n, "vector": new.tolist()}])
+        written = int(client._get_connection().alloc_timestamp())
+        started = time.perf_counter()
+        found = client.search(
+            "tick",
+            [new.tolist()],
+            limit=1,
+            consistency_level="Customized",
+            guarantee_timestamp=written,
+        )
+        after_write.append(time.perf_counter() - started)
+        if found[0][0]["id"] != ROWS + n:
+            raise AssertionError("the read missed the write just made")
+    return at_rest, after_write
+
+
+def measure(tick: int, repeats: int, idle_seconds: float) -> dict:
+    """One tick length: its own server (``milvus/user.yaml`` with this tick over it)."""
+    if repeats < 1:
+        raise ValueError("repeats must be at least 1")
+    with tempfile.TemporaryDirectory(prefix="time-tick-") as workdir:
+        stack = LocalStack(
+            Path(workdir),
+            Path(workdir),
+            milvus_backend="server",
+            milvus_settings=[f"proxy.timeTickInterval={tick}"],
+        )
         try:
-            client = MilvusClient(uri=uri, timeout=30)
-            client.create_collection("tick", dimension=DIM, metric_type="IP")
-            rng = np.random.default_rng(0)
-            rows = unit(rng.standard_normal((ROWS, DIM)).astype(np.float32))
-            client.insert("tick", [{"id": i, "vector": row.tolist()} for i, row in enumerate(rows)])
-            time.sleep(3)  # the rows visible, the collection at rest
-            at_rest, after_write = [], []
-            for n in range(repeats):
-                time.sleep(random.uniform(0.3, 0.8))  # a write lands anywhere within a tick
-                started = time.perf_counter()
-                client.search("tick", [rows[n].tolist()], limit=10)
-                at_rest.append(time.perf_counter() - started)
-                new = unit(rng.standard_normal(DIM).astype(np.float32))
-                client.insert("tick", [{"id": ROWS + n, "vector": new.tolist()}])
-                written = int(client._get_connection().alloc_timestamp())
-                started = time.perf_counter()
-                found = client.search(
-                    "tick",
-                    [new.tolist()],
-                    limit=1,
-                    consistency_level="Customized",
-                    guarantee_timestamp=written,
-                )
-                after_write.append(time.perf_counter() - started)
-                if found[0][0]["id"] != ROWS + n:
-                    raise AssertionError(f"tick {tick}: the read missed the write just made")
-            before = cpu_seconds(process.pid)
+            stack.start_milvus(timeout=180)
+            milvus = stack.processes["milvus"]
+            if f"proxy.timeTickInterval={tick}" not in milvus.log_tail(200):
+                raise RuntimeError(f"the server did not say it runs on a {tick} ms tick")
+            at_rest, after_write = searches(stack.milvus_uri, repeats)
+            time.sleep(SETTLE_S)
+            assert milvus.process is not None
+            before = server_cpu_seconds(milvus.process.pid)
             time.sleep(idle_seconds)
-            idle = (cpu_seconds(process.pid) - before) / idle_seconds
+            idle = (server_cpu_seconds(milvus.process.pid) - before) / idle_seconds
         finally:
-            process.terminate()
-            process.wait(60)
-    ms = [1000 * seconds for seconds in sorted(after_write)]
+            if "milvus" in stack.processes:
+                stack.processes["milvus"].stop(60)
+    ms = [1000 * seconds for seconds in after_write]
     return {
         "tick_ms": tick,
         "search_at_rest_p50_ms": round(1000 * statistics.median(at_rest), 1),
         "search_after_write_p50_ms": round(statistics.median(ms), 1),
-        "search_after_write_p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 1),
+        "search_after_write_p90_ms": round(float(np.percentile(ms, 90)), 1),
         "idle_cpu_percent_of_one_core": round(100 * idle, 1),
     }
 

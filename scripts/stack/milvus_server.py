@@ -157,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.config != PRODUCTION_CONFIG and not args.config.is_file():
         parser.error(f"--config {args.config}: no such file")
 
+    if not args.config.is_file():
+        print(f"no {args.config}: Milvus's own defaults but for --set", flush=True)
     server = make_server(args.data_dir.resolve(), args.port)
     applied, skipped = configure(server, args.config, args.set)
     stopping = False

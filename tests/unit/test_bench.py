@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from scripts.bench import answer_cost, bench
 from scripts.bench.api_profile import collapsed_top
@@ -12,6 +13,7 @@ from scripts.bench.bench_search import clustered_vectors, exact_top_k, recall_at
 from scripts.bench.locust_run import summarise as summarise_locust
 from scripts.bench.report import markdown, summarise
 from scripts.stack.local import LocalStack
+from scripts.stack.milvus_server import PRODUCTION_CONFIG, config_settings
 
 
 def timing(p50: float) -> dict:
@@ -189,3 +191,14 @@ def test_the_answer_cost_bench_compares_both_ways_on_the_same_answer(capsys):
         answer_cost.plain_vectors(data), answer_cost.fast_vectors(data), strict=True
     ):
         np.testing.assert_array_equal(before, after)
+
+
+def test_the_milvus_servers_settings_are_recorded_as_it_runs_them():
+    parser = bench.build_parser()
+    args = parser.parse_args(["--milvus", "server", "--milvus-set", "proxy.timeTickInterval=200"])
+    settings = bench.milvus_settings(args)
+    assert settings is not None and settings["proxy.timeTickInterval"] == 200
+    assert settings["log.level"] == config_settings(PRODUCTION_CONFIG)["log.level"]
+    assert bench.milvus_settings(parser.parse_args([])) is None  # Lite: no such settings
+    with pytest.raises(SystemExit):  # a setting that would change nothing is refused
+        bench.main(["--milvus-set", "proxy.timeTickInterval=200"])
