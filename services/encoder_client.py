@@ -91,8 +91,10 @@ class EncoderClient:
     def _request(self, method: str, path: str, *, timeout: float | None = None, **kwargs):
         urls, start = self._current_urls()
         last_error = "no encoder URL answered"
-        for offset in range(len(urls)):
-            base = urls[(start + offset) % len(urls)]
+        # Each replica twice: a kept-alive connection the encoder has just closed (gunicorn's
+        # keep-alive is 2 s) fails the first send, and encoding is safe to send again.
+        for offset in range(2 * len(urls)):
+            base = urls[(start + offset // 2) % len(urls)]
             started = time.perf_counter()
             try:
                 response = self._session().request(

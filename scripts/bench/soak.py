@@ -100,6 +100,7 @@ def soak(
         "clients": clients,
         **result,
         "warm_up_errors": warm_up["errors"],
+        "warm_up_error_samples": warm_up["error_samples"],
         "report": str(report_dir / "explore.html"),
     }
     if pids:

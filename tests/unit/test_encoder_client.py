@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import ThreadingHTTPServer
 
@@ -109,3 +110,25 @@ def test_explain_answers_the_encoders_json():
     with serving(ExplainHandler) as url:
         answer = EncoderClient([url]).explain(("a.jpg", b"a"), ("b.jpg", b"b"))
     assert answer == ExplainHandler.ANSWER
+
+
+class ClosesFirstHandler(JsonHandler):
+    """Closes its first connection without an answer, as a server does with a kept-alive
+    connection at the moment its keep-alive runs out; answers every later one."""
+
+    calls = 0
+
+    def do_GET(self):
+        type(self).calls += 1
+        if type(self).calls == 1:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.send_json(INFO)
+
+
+def test_a_connection_closed_under_the_request_is_tried_once_more():
+    ClosesFirstHandler.calls = 0
+    with serving(ClosesFirstHandler) as url:
+        model = EncoderClient([url], 5).info()
+    assert model.arch == "resnet152" and ClosesFirstHandler.calls == 2
