@@ -45,7 +45,7 @@ from scripts.bench.report import markdown, summarise
 from scripts.bench.uploads import QUERY_SIZE, time_after_add, time_uploads
 from scripts.jobs.ingester import Ingester
 from scripts.stack.local import REPO_ROOT, LocalStack
-from scripts.stack.milvus_server import PRODUCTION_CONFIG, config_settings, parse_setting
+from scripts.stack.milvus_server import PRODUCTION_CONFIG, parse_setting, server_settings
 from services.dataset import iter_image_files
 from services.encoder_client import EncoderClient
 from services.encoder_wire import ModelInfo
@@ -132,7 +132,7 @@ def milvus_settings(args) -> dict[str, object] | None:
     """The settings of the Milvus server this run starts (None: Lite, or one already running)."""
     if args.milvus != "server" or args.milvus_uri:
         return None
-    return {**config_settings(PRODUCTION_CONFIG), **dict(map(parse_setting, args.milvus_set))}
+    return server_settings(PRODUCTION_CONFIG, [parse_setting(text) for text in args.milvus_set])
 
 
 def serve_collection(stack: LocalStack, collection: str) -> None:
@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.milvus_set and (args.milvus != "server" or args.milvus_uri):
+    if args.milvus_set and milvus_settings(args) is None:
         parser.error("--milvus-set changes the Milvus server this starts: --milvus server")
     args.batches = [int(size) for size in args.batches.split(",")]
     args.sizes = [int(size) for size in args.sizes.split(",") if size]

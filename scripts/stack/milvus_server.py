@@ -131,14 +131,19 @@ def make_server(data_dir: Path, port: int):
     return server
 
 
+def server_settings(config: Path, overrides: list[tuple[str, object]]) -> dict[str, object]:
+    """The settings of ``config`` with ``overrides`` over them (none from a missing file: a
+    copy without ``milvus/``)."""
+    return {**(config_settings(config) if config.is_file() else {}), **dict(overrides)}
+
+
 def configure(
     server, config: Path, overrides: list[tuple[str, object]]
 ) -> tuple[list[str], list[str]]:
     """Give ``server`` the settings of ``config`` and then ``overrides``: (``key=value`` of
     those applied, keys the wheel's Milvus 2.3.5 does not have, which it ignores)."""
     known = template_keys(server.config.template_text)
-    from_file = config_settings(config) if config.is_file() else {}  # a copy without milvus/
-    settings = {**from_file, **dict(overrides)}
+    settings = server_settings(config, overrides)
     for key, value in settings.items():  # YAML's spelling of booleans, not Python's
         server.config.set(key, str(value).lower() if isinstance(value, bool) else value)
     applied = sorted(f"{key}={value}" for key, value in settings.items() if key in known)
