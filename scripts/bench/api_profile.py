@@ -12,7 +12,7 @@ which would inflate exactly the per-call overheads being hunted. Needs ptrace on
 
 Prints one JSON object: for each ``WORKERSxTHREADS`` the searches/s of ``--clients`` closed-loop
 clients, their p50/p95 and errors, and ``--one-client`` requests one at a time (end to end
-against the API's own ``search_ms``, as the target ``similar_p50_over_milvus_at_20k``); with
+against the answer's ``milvus_ms``, as the target ``similar_p50_over_milvus_at_20k``); with
 profiling, the functions that hold the most samples (inclusive and own), out of every sample of
 the request threads.
 """
@@ -127,19 +127,26 @@ def load(stack: LocalStack, ids: list[str], clients: int, seconds: float) -> dic
 
 def one_client(stack: LocalStack, ids: list[str]) -> dict:
     """ "More like this" one request at a time, as ``bench.py`` times it for the target
-    ``similar_p50_over_milvus_at_20k``: end to end, the API's own ``search_ms`` (its "Milvus
-    share") and ``fetch_ms``, and the ratio of the p50s."""
+    ``similar_p50_over_milvus_at_20k``: end to end, its time in Milvus requests (``milvus_ms``;
+    a checkout from before it was in the answer falls back to ``search_ms``), ``search_ms``
+    and ``fetch_ms``, and the ratio of the p50s."""
     session = requests.Session()
-    total, search, fetch = [], [], []
+    total, search, fetch, milvus = [], [], [], []
     for image_id in ids:
         started = time.perf_counter()
         answer = session.get(f"{stack.api_url}/api/images/{image_id}/similar?k=10", timeout=30)
         total.append(time.perf_counter() - started)
         answer.raise_for_status()
-        search.append(answer.json()["timings"]["search_ms"] / 1000)
-        fetch.append(answer.json()["timings"]["fetch_ms"] / 1000)
-    out = {"similar": percentiles(total), "similar_milvus": percentiles(search)}
-    out["similar_fetch"] = percentiles(fetch)
+        timings = answer.json()["timings"]
+        search.append(timings["search_ms"] / 1000)
+        fetch.append(timings["fetch_ms"] / 1000)
+        milvus.append(timings.get("milvus_ms", timings["search_ms"]) / 1000)
+    out = {
+        "similar": percentiles(total),
+        "similar_milvus": percentiles(milvus),
+        "similar_search": percentiles(search),
+        "similar_fetch": percentiles(fetch),
+    }
     out["similar_p50_over_milvus"] = round(
         out["similar"]["p50_ms"] / out["similar_milvus"]["p50_ms"], 2
     )

@@ -68,6 +68,7 @@ def summarise(report: dict, args) -> dict:
             "value": round(row["similar"]["p50_ms"] / row["similar_milvus"]["p50_ms"], 2),
             "milvus_ms": row["similar_milvus"]["p50_ms"],
             "fetch_ms": row.get("similar_fetch", {}).get("p50_ms"),
+            "search_ms": row.get("similar_search", {}).get("p50_ms"),
             "at_size": near_20k,
         }
     if args.load_size in searches and "concurrent_similar" in searches[args.load_size]:

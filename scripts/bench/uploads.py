@@ -34,13 +34,14 @@ def time_uploads(api_url: str, jpeg: bytes, repeats: int) -> dict:
     """Search by upload: encoding and Milvus, end to end; then as the page asks, with dogs."""
     session = requests.Session()
     upload(session, api_url, jpeg)
-    uploads, encode_ms, milvus_ms = [], [], []
+    uploads, encode_ms, search_ms, milvus_ms = [], [], [], []
     for _ in range(repeats):
         started = time.perf_counter()
         body = upload(session, api_url, jpeg)
         uploads.append(time.perf_counter() - started)
         encode_ms.append(body["timings"]["encode_ms"] / 1000)
-        milvus_ms.append(body["timings"]["search_ms"] / 1000)
+        search_ms.append(body["timings"]["search_ms"] / 1000)
+        milvus_ms.append(body["timings"]["milvus_ms"] / 1000)
     with_dogs = []
     for _ in range(max(1, repeats // 2)):  # what the page waits for: the dogs found too
         started = time.perf_counter()
@@ -49,6 +50,7 @@ def time_uploads(api_url: str, jpeg: bytes, repeats: int) -> dict:
     return {
         "upload": percentiles(uploads),
         "upload_encode": percentiles(encode_ms),
+        "upload_search": percentiles(search_ms),
         "upload_milvus": percentiles(milvus_ms),
         "upload_with_dogs": percentiles(with_dogs),
     }
@@ -68,7 +70,7 @@ def time_after_add(api_url: str, repeats: int) -> dict:
         started = time.perf_counter()
         body = upload(session, api_url, jpeg)
         waits.append(time.perf_counter() - started)
-        milvus_ms.append(body["timings"]["search_ms"] / 1000)
+        milvus_ms.append(body["timings"]["milvus_ms"] / 1000)
         if body["results"][0]["id"] != added[-1]:
             raise AssertionError(f"a search right after adding {added[-1]} did not find it")
     session.post(f"{api_url}/api/images/delete", json={"ids": added}).raise_for_status()

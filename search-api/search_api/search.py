@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,26 @@ class ResultFilter:
         return kept, hidden
 
 
+class MilvusClock:
+    """The wall time one answer spends in Milvus requests (the round trip and pymilvus's
+    decoding), so an answer's timings can show Milvus's share apart from the API's own."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    @contextmanager
+    def timing(self) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    @property
+    def ms(self) -> float:
+        return round(self.seconds * 1000, 2)
+
+
 class SearchService:
     def __init__(self, store: PhotoStore, encoder: Encoder, catalog: Catalog):
         self.store = store
@@ -76,11 +97,14 @@ class SearchService:
         self.catalog = catalog
         self._collection_model: tuple[float | None, ModelInfo | None] = (None, None)
 
-    def collection_model(self, *, fresh: bool = False) -> ModelInfo | None:
+    def collection_model(
+        self, *, fresh: bool = False, clock: MilvusClock | None = None
+    ) -> ModelInfo | None:
         """The model recorded on the collection (cached briefly: it changes only on re-index)."""
         taken_at, model = self._collection_model
         if fresh or age_s(taken_at) > MODEL_CACHE_S:
-            model = self.store.model()
+            with (clock or MilvusClock()).timing():
+                model = self.store.model()
             self._collection_model = (time.monotonic(), model)
         return model
 
@@ -92,6 +116,7 @@ class SearchService:
         breed: str | None,
         result_filter: ResultFilter,
         query_breed: str | None,
+        clock: MilvusClock,
         exclude_id: str | None = None,
     ) -> tuple[list[ScoredHit], int, float | None]:
         """The hits to show, scored by :func:`scored` against ``query_breed``; how many
@@ -103,17 +128,19 @@ class SearchService:
         fetch_k = result_filter.fetch_k(k)
         copy_ids: set[str] = set()
         if model is None or look is None:
-            hits = self.store.search(
-                vector, fetch_k, breed=breed, exclude_id=exclude_id, with_vectors=True
-            )
+            with clock.timing():
+                hits = self.store.search(
+                    vector, fetch_k, breed=breed, exclude_id=exclude_id, with_vectors=True
+                )
         else:  # one Milvus request for both queries: one round trip, one consistency wait
-            hits, by_look = self.store.search_many(
-                [vector, look],
-                max(fetch_k, NEAR_COPY_CANDIDATES),
-                breed=breed,
-                exclude_id=exclude_id,
-                with_vectors=True,
-            )
+            with clock.timing():
+                hits, by_look = self.store.search_many(
+                    [vector, look],
+                    max(fetch_k, NEAR_COPY_CANDIDATES),
+                    breed=breed,
+                    exclude_id=exclude_id,
+                    with_vectors=True,
+                )
             hits = hits[:fetch_k]
             copies = _near_copies(by_look[:NEAR_COPY_CANDIDATES], vector, model)
             if copies:
@@ -150,21 +177,22 @@ class SearchService:
             searched_dog = dog_to_search(crops)
             crop = crops[searched_dog - 1] if searched_dog else None
         encoded_at = time.perf_counter()
-        stored = self.collection_model()
+        clock = MilvusClock()
+        stored = self.collection_model(clock=clock)
         hits: list[ScoredHit] = []
         hidden, best = 0, None
         if stored is not None:
             if not stored.same_model(model):  # a re-index may have just switched
-                stored = self.collection_model(fresh=True) or stored
+                stored = self.collection_model(fresh=True, clock=clock) or stored
             check_same_model(stored, model, self.store.collection)
             hits, hidden, best = self._search(
-                encoded.vector, stored, k, breed, result_filter, _top_breed(encoded)
+                encoded.vector, stored, k, breed, result_filter, _top_breed(encoded), clock
             )
             if hits and hits[0].near_copy:  # a stored copy of this very photo: its results
                 crop, searched_dog = None, None
             if crop is not None and crop.vector is not None:
                 hits, hidden, best = self._search(
-                    crop.vector, stored, k, breed, result_filter, _top_breed(crop)
+                    crop.vector, stored, k, breed, result_filter, _top_breed(crop), clock
                 )
         searched = crop or encoded
         finished = time.perf_counter()
@@ -176,23 +204,25 @@ class SearchService:
             results=[hit.answer() for hit in hits],
             hidden_duplicates=hidden,
             index_empty=stored is None,
-            timings=_timings(started, encoded_at, finished),
+            timings=_timings(started, encoded_at, finished, clock),
         )
 
     def similar(
         self, image_id: str, k: int, breed: str | None, result_filter: ResultFilter = ResultFilter()
     ) -> SimilarResult:
         started = time.perf_counter()
-        photos = self.store.get([image_id], with_vectors=True)
+        clock = MilvusClock()
+        with clock.timing():
+            photos = self.store.get([image_id], with_vectors=True)
         if not photos or photos[0].vector is None:
             raise NotFound(f"no image with id {image_id}")
         fetched = time.perf_counter()
         # The query photo is not its own result: "more like this" means other photos.
         vector = photos[0].vector
-        model = self.collection_model()
+        model = self.collection_model(clock=clock)
         own_breed = photos[0].breed
         hits, hidden, best = self._search(
-            vector, model, k, breed, result_filter, own_breed, image_id
+            vector, model, k, breed, result_filter, own_breed, clock, image_id
         )
         finished = time.perf_counter()
         return SimilarResult.model_validate(
@@ -206,6 +236,7 @@ class SearchService:
                 "timings": {
                     "fetch_ms": round((fetched - started) * 1000, 2),
                     "search_ms": round((finished - fetched) * 1000, 2),
+                    "milvus_ms": clock.ms,
                     "total_ms": round((finished - started) * 1000, 2),
                 },
             }
@@ -356,9 +387,10 @@ def _match(best: float | None, model: ModelInfo) -> Match:
     )
 
 
-def _timings(started: float, encoded: float, finished: float) -> SearchTimings:
+def _timings(started: float, encoded: float, finished: float, clock: MilvusClock) -> SearchTimings:
     return SearchTimings(
         encode_ms=round((encoded - started) * 1000, 2),
         search_ms=round((finished - encoded) * 1000, 2),
+        milvus_ms=clock.ms,
         total_ms=round((finished - started) * 1000, 2),
     )

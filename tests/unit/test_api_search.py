@@ -254,3 +254,27 @@ def test_an_empty_number_or_switch_is_refused_as_the_document_says(api, name, se
     assert response.status_code == 400, response.get_json()
     assert code(response) == f"invalid_{name}"
     assert upload(api, photo, breed="").status_code == 200  # an empty breed: every breed
+
+
+def test_timings_show_the_time_in_milvus_requests_apart(api, monkeypatch):
+    """``milvus_ms`` is the time inside the store's requests (here each made 30 ms slow) and
+    nothing else: the read of the stored vector and the search of "more like this", the
+    search alone of an upload."""
+    import time
+
+    slow = 0.03
+    for name in ("get", "search", "search_many"):
+        call = getattr(api.store, name)
+
+        def slowed(*args, _call=call, **kwargs):
+            time.sleep(slow)
+            return _call(*args, **kwargs)
+
+        monkeypatch.setattr(api.store, name, slowed)
+    image_id = api.id_of(api.files[0])
+    similar = api.client.get(f"/api/images/{image_id}/similar?k=3").get_json()["timings"]
+    assert 2 * slow * 1000 <= similar["milvus_ms"] < similar["total_ms"]
+    assert similar["fetch_ms"] >= slow * 1000 and similar["search_ms"] >= slow * 1000
+    searched = upload(api, api.files[1].path.read_bytes(), k="3").get_json()["timings"]
+    assert slow * 1000 <= searched["milvus_ms"] <= searched["search_ms"]
+    assert searched["milvus_ms"] < 2 * slow * 1000  # one request: both queries in it
