@@ -73,7 +73,7 @@ def test_targets_are_judged_in_the_right_direction_and_name_the_size_measured():
         "target": 0.8,
         "met": False,
     }
-    # 250 ms upload against a 250 ms forward pass: 1.0, under the 1.5 ceiling.
+    # 250 ms upload against a 250 ms forward pass: 1.0, under the 1.3 ceiling.
     assert targets["upload_p50_over_forward"]["value"] == 1.0
     assert targets["upload_p50_over_forward"]["met"]
     # No 20k gallery in this run: the nearest size stands in, and says so.
