@@ -132,6 +132,7 @@ def one_client(stack: LocalStack, ids: list[str]) -> dict:
     and ``fetch_ms``, and the ratio of the p50s."""
     session = requests.Session()
     total, search, fetch, milvus = [], [], [], []
+    measured_by = "milvus_ms"
     for image_id in ids:
         started = time.perf_counter()
         answer = session.get(f"{stack.api_url}/api/images/{image_id}/similar?k=10", timeout=30)
@@ -141,7 +142,9 @@ def one_client(stack: LocalStack, ids: list[str]) -> dict:
         search.append(timings["search_ms"] / 1000)
         fetch.append(timings["fetch_ms"] / 1000)
         milvus.append(timings.get("milvus_ms", timings["search_ms"]) / 1000)
+        measured_by = "milvus_ms" if "milvus_ms" in timings else "search_ms"
     out = {
+        "milvus_share": measured_by,  # an older checkout's answers have no milvus_ms
         "similar": percentiles(total),
         "similar_milvus": percentiles(milvus),
         "similar_search": percentiles(search),
